@@ -1,0 +1,87 @@
+//! `reftrack-collector`: the reference endpoint for reftrack. It serves the SDK build (`dist/`) at
+//! `/sdk/` and the demo site (`www/`) at `/`, so the whole loop runs on one machine.
+
+mod options;
+
+use axum::http::{header, HeaderValue};
+use axum::Router;
+use options::Options;
+use std::process::ExitCode;
+use tower_http::services::ServeDir;
+use tower_http::set_header::SetResponseHeaderLayer;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let options =
+        match Options::from_args_and_env(std::env::args().skip(1), |name| std::env::var(name).ok())
+        {
+            Ok(Some(options)) => options,
+            Ok(None) => {
+                print!("{}", options::HELP);
+                return ExitCode::SUCCESS;
+            }
+            Err(message) => {
+                eprintln!("reftrack-collector: {message}\n\n{}", options::HELP);
+                return ExitCode::from(2);
+            }
+        };
+    let listener = match tokio::net::TcpListener::bind(&options.listen).await {
+        Ok(listener) => listener,
+        Err(error) => {
+            eprintln!(
+                "reftrack-collector: cannot listen on {}: {error}",
+                options.listen
+            );
+            return ExitCode::from(1);
+        }
+    };
+    let app = router(&options);
+    match listener.local_addr() {
+        // Tests start the collector on port 0 and read the real address from this line.
+        Ok(addr) => println!("reftrack-collector listening on http://{addr}"),
+        Err(error) => eprintln!("reftrack-collector: {error}"),
+    }
+    if let Err(error) = axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown())
+        .await
+    {
+        eprintln!("reftrack-collector: {error}");
+        return ExitCode::from(1);
+    }
+    ExitCode::SUCCESS
+}
+
+/// The collector's routes.
+fn router(options: &Options) -> Router {
+    // The demo and the SDK change on every rebuild: always revalidate.
+    let no_cache = SetResponseHeaderLayer::overriding(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("no-cache"),
+    );
+    Router::new()
+        .nest_service("/sdk", ServeDir::new(&options.dist))
+        .fallback_service(ServeDir::new(&options.www))
+        .layer(no_cache)
+}
+
+/// Resolves on SIGTERM or Ctrl-C, letting requests in flight finish.
+async fn shutdown() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+}

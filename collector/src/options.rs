@@ -1,0 +1,155 @@
+//! Command-line flags, each with an environment variable behind it (the flag wins).
+
+use std::path::PathBuf;
+
+/// `--help` text.
+pub const HELP: &str = "\
+reftrack-collector: receives reftrack signups and serves the SDK and the demo site
+
+USAGE: reftrack-collector [FLAGS]
+
+  --listen ADDR          where to listen [REFTRACK_LISTEN] (default 127.0.0.1:8080)
+  --db PATH              SQLite file, created if missing [REFTRACK_DB] (default reftrack.db)
+  --secret TOKEN         bearer token for the authenticated routes [REFTRACK_SECRET]
+  --allow-origin ORIGIN  origin allowed to post signups; repeatable (default: any)
+  --dist DIR             served at /sdk/ (default dist)
+  --www DIR              served at / (default www)
+  --help                 this text
+";
+
+/// The collector's settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Options {
+    /// Socket address to listen on.
+    pub listen: String,
+    /// The SQLite database file.
+    pub db: PathBuf,
+    /// Bearer token for the authenticated routes; `None` means they answer 401.
+    pub secret: Option<String>,
+    /// Origins allowed to post signups; empty means any.
+    pub allow_origins: Vec<String>,
+    /// Directory served at `/sdk/`.
+    pub dist: PathBuf,
+    /// Directory served at `/`.
+    pub www: PathBuf,
+}
+
+impl Options {
+    /// Parses flags over the environment (`env` looks a variable up). `Ok(None)`: `--help`.
+    pub fn from_args_and_env(
+        args: impl IntoIterator<Item = String>,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Option<Options>, String> {
+        let mut options = Options {
+            listen: env("REFTRACK_LISTEN").unwrap_or_else(|| "127.0.0.1:8080".into()),
+            db: env("REFTRACK_DB")
+                .unwrap_or_else(|| "reftrack.db".into())
+                .into(),
+            secret: env("REFTRACK_SECRET").filter(|s| !s.is_empty()),
+            allow_origins: Vec::new(),
+            dist: "dist".into(),
+            www: "www".into(),
+        };
+        let mut args = args.into_iter();
+        while let Some(arg) = args.next() {
+            let (flag, inline) = match arg.split_once('=') {
+                Some((flag, value)) if flag.starts_with("--") => {
+                    (flag.to_owned(), Some(value.to_owned()))
+                }
+                _ => (arg.clone(), None),
+            };
+            if flag == "--help" || flag == "-h" {
+                return Ok(None);
+            }
+            let mut value = || {
+                inline
+                    .clone()
+                    .or_else(|| args.next())
+                    .ok_or_else(|| format!("{flag} needs a value"))
+            };
+            match flag.as_str() {
+                "--listen" => options.listen = value()?,
+                "--db" => options.db = value()?.into(),
+                "--secret" => options.secret = Some(value()?).filter(|s| !s.is_empty()),
+                "--allow-origin" => options
+                    .allow_origins
+                    .push(value()?.trim_end_matches('/').to_owned()),
+                "--dist" => options.dist = value()?.into(),
+                "--www" => options.www = value()?.into(),
+                _ => return Err(format!("unknown flag {arg}")),
+            }
+        }
+        Ok(Some(options))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str], env: &[(&str, &str)]) -> Result<Option<Options>, String> {
+        let env: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Options::from_args_and_env(args.iter().map(|s| s.to_string()), move |name| {
+            env.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
+        })
+    }
+
+    #[test]
+    fn defaults() {
+        let o = parse(&[], &[]).unwrap().unwrap();
+        assert_eq!(o.listen, "127.0.0.1:8080");
+        assert_eq!(o.db, PathBuf::from("reftrack.db"));
+        assert_eq!(o.secret, None);
+        assert!(o.allow_origins.is_empty());
+        assert_eq!(
+            (o.dist, o.www),
+            (PathBuf::from("dist"), PathBuf::from("www"))
+        );
+    }
+
+    #[test]
+    fn flags_beat_environment() {
+        let env = [
+            ("REFTRACK_LISTEN", "127.0.0.1:9000"),
+            ("REFTRACK_SECRET", "s1"),
+            ("REFTRACK_DB", "e.db"),
+        ];
+        let o = parse(&[], &env).unwrap().unwrap();
+        assert_eq!(
+            (o.listen.as_str(), o.secret.as_deref()),
+            ("127.0.0.1:9000", Some("s1"))
+        );
+        let o = parse(
+            &[
+                "--listen",
+                "127.0.0.1:0",
+                "--secret=s2",
+                "--allow-origin",
+                "http://a.test/",
+                "--allow-origin=http://b.test",
+                "--db",
+                "x.db",
+            ],
+            &env,
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(o.listen, "127.0.0.1:0");
+        assert_eq!(o.secret.as_deref(), Some("s2"));
+        assert_eq!(o.allow_origins, ["http://a.test", "http://b.test"]);
+        assert_eq!(o.db, PathBuf::from("x.db"));
+    }
+
+    #[test]
+    fn mistakes_are_explained() {
+        assert_eq!(
+            parse(&["--listen"], &[]),
+            Err("--listen needs a value".into())
+        );
+        assert_eq!(parse(&["--bogus"], &[]), Err("unknown flag --bogus".into()));
+        assert_eq!(parse(&["--help"], &[]), Ok(None));
+    }
+}

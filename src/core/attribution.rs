@@ -1,0 +1,157 @@
+//! First- and last-click rules: given what is stored and what the landing URL brings, decide what
+//! to write and what to keep.
+
+use super::cookie::{self, CLICK_ID_COOKIE, PARTNER_KEY_COOKIES};
+use super::partner_key::{ClickId, PartnerKey};
+
+/// Which partner gets the credit when a visitor arrives through several partners' links.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Mode {
+    /// A new valid key replaces the stored one and restarts its lifetime.
+    #[default]
+    Last,
+    /// A stored key is kept, untouched, until it expires.
+    First,
+}
+
+/// The visitor's current attribution: a partner key and the click that brought it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Attribution {
+    /// The attributed partner.
+    pub partner_key: Option<PartnerKey>,
+    /// The click id that came with that partner's link.
+    pub click_id: Option<ClickId>,
+}
+
+impl Attribution {
+    /// Reads what earlier visits stored, from a `document.cookie` string. A stored value that is
+    /// not valid (written by something else, or tampered with) counts as absent.
+    pub fn from_cookies(cookies: &str) -> Self {
+        let partner_key = PARTNER_KEY_COOKIES
+            .iter()
+            .filter_map(|name| cookie::get(cookies, name))
+            .find_map(|value| PartnerKey::parse(value).ok());
+        let click_id = partner_key
+            .as_ref()
+            .and(cookie::get(cookies, CLICK_ID_COOKIE))
+            .and_then(|value| ClickId::parse(value).ok());
+        Attribution {
+            partner_key,
+            click_id,
+        }
+    }
+}
+
+/// What to do with the stored attribution.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Decision {
+    /// The URL brings no valid partner key: keep what is stored.
+    NothingNew,
+    /// First-click mode and a key is already stored: keep it, lifetime untouched.
+    KeepFirst,
+    /// Store this attribution (restarting its lifetime); a `None` click id removes the stored one.
+    Write(Attribution),
+}
+
+/// Applies `mode` to what is `stored` and what the landing URL carries.
+pub fn decide(
+    mode: Mode,
+    stored: &Attribution,
+    landing_key: Option<&PartnerKey>,
+    landing_click: Option<&ClickId>,
+) -> Decision {
+    let Some(key) = landing_key else {
+        return Decision::NothingNew;
+    };
+    if mode == Mode::First && stored.partner_key.is_some() {
+        return Decision::KeepFirst;
+    }
+    Decision::Write(Attribution {
+        partner_key: Some(key.clone()),
+        click_id: landing_click.cloned(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(s: &str) -> PartnerKey {
+        PartnerKey::parse(s).unwrap()
+    }
+    fn click(s: &str) -> ClickId {
+        ClickId::parse(s).unwrap()
+    }
+    fn stored(k: &str, c: Option<&str>) -> Attribution {
+        Attribution {
+            partner_key: Some(key(k)),
+            click_id: c.map(click),
+        }
+    }
+
+    #[test]
+    fn last_click_replaces_and_drops_a_stale_click_id() {
+        let old = stored("alice", Some("clk_old"));
+        assert_eq!(
+            decide(Mode::Last, &old, Some(&key("bob")), Some(&click("clk_new"))),
+            Decision::Write(stored("bob", Some("clk_new")))
+        );
+        assert_eq!(
+            decide(Mode::Last, &old, Some(&key("bob")), None),
+            Decision::Write(stored("bob", None))
+        );
+        // The same partner again restarts the lifetime.
+        assert_eq!(
+            decide(Mode::Last, &old, Some(&key("alice")), None),
+            Decision::Write(stored("alice", None))
+        );
+    }
+
+    #[test]
+    fn first_click_keeps_what_is_stored() {
+        let old = stored("alice", Some("clk_old"));
+        assert_eq!(
+            decide(Mode::First, &old, Some(&key("bob")), Some(&click("x"))),
+            Decision::KeepFirst
+        );
+        assert_eq!(
+            decide(
+                Mode::First,
+                &Attribution::default(),
+                Some(&key("bob")),
+                None
+            ),
+            Decision::Write(stored("bob", None))
+        );
+    }
+
+    #[test]
+    fn no_key_in_the_url_changes_nothing() {
+        for mode in [Mode::First, Mode::Last] {
+            assert_eq!(
+                decide(mode, &stored("alice", None), None, Some(&click("x"))),
+                Decision::NothingNew
+            );
+        }
+    }
+
+    #[test]
+    fn stored_values_are_validated_on_read() {
+        assert_eq!(
+            Attribution::from_cookies("growSumoPartnerKey=alice; ps_xid=clk_1"),
+            stored("alice", Some("clk_1"))
+        );
+        assert_eq!(
+            Attribution::from_cookies("growSumoPartnerKey=a<b; ps_partner_key=bob"),
+            stored("bob", None)
+        );
+        assert_eq!(
+            Attribution::from_cookies("ps_xid=clk_1"),
+            Attribution::default()
+        );
+        assert_eq!(
+            Attribution::from_cookies("ps_partner_key=bob; ps_xid=a\"b"),
+            stored("bob", None)
+        );
+    }
+}

@@ -1,0 +1,507 @@
+//! Options: their sources, their merge order, and what happens to a bad value.
+//!
+//! Options arrive from three places, highest priority first: the object passed to `init()` (or
+//! `growsumo._initialize`), `window.reftrackConfig`, and the script tag's `data-*` attributes. The
+//! web layer turns each into a [`Source`] of loosely typed [`Value`]s; [`resolve`] picks, for every
+//! option, the first source whose value is valid. A bad value never stops the page: it is skipped
+//! with a warning (as if it were not given), and the next source or the default applies.
+
+use super::attribution::Mode;
+
+/// A loosely typed option value, as it came from JavaScript or an HTML attribute.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Value {
+    /// A string (every `data-*` attribute is one).
+    Text(String),
+    /// A number.
+    Number(f64),
+    /// A boolean.
+    Bool(bool),
+    /// An array of strings.
+    List(Vec<String>),
+    /// Anything else, described by its type (for the warning).
+    Other(&'static str),
+}
+
+/// Where a source of options comes from; it names the source in warnings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SourceKind {
+    /// `init(options)` / `growsumo._initialize(publicKey, options)`.
+    Call,
+    /// `window.reftrackConfig`.
+    Global,
+    /// `data-*` attributes on the script tag.
+    Attribute,
+}
+
+/// One source of options: name/value pairs, option names in camelCase.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Source {
+    /// Where these options come from.
+    pub kind: SourceKind,
+    /// The options given, in camelCase.
+    pub entries: Vec<(String, Value)>,
+}
+
+impl Source {
+    /// An empty source of `kind`.
+    pub fn new(kind: SourceKind) -> Self {
+        Source {
+            kind,
+            entries: Vec::new(),
+        }
+    }
+
+    /// Sets `name`, replacing an earlier value: a later `init()` call merges into earlier ones.
+    pub fn set(&mut self, name: &str, value: Value) {
+        self.entries.retain(|(n, _)| n != name);
+        self.entries.push((name.to_owned(), value));
+    }
+
+    /// Merges `other` into this source, its values winning.
+    pub fn merge(&mut self, other: Source) {
+        for (name, value) in other.entries {
+            self.set(&name, value);
+        }
+    }
+
+    fn get(&self, name: &str) -> Option<&Value> {
+        self.entries.iter().find(|(n, _)| n == name).map(|(_, v)| v)
+    }
+
+    /// How a warning names this option in this source.
+    fn describe(&self, name: &str) -> String {
+        match self.kind {
+            SourceKind::Call => format!("option {name} passed to init"),
+            SourceKind::Global => format!("window.reftrackConfig.{name}"),
+            SourceKind::Attribute => format!("attribute data-{}", kebab_case(name)),
+        }
+    }
+}
+
+/// Every option name reftrack knows, in camelCase.
+pub const OPTION_NAMES: [&str; 12] = [
+    "publicKey",
+    "endpoint",
+    "cookieDays",
+    "cookieDomain",
+    "attribution",
+    "partnerParams",
+    "rawPartnerParams",
+    "clickParams",
+    "consent",
+    "autoCapture",
+    "sendUnattributed",
+    "debug",
+];
+
+/// `cookieDays` → `cookie-days`, the name of the matching `data-*` attribute.
+pub fn kebab_case(name: &str) -> String {
+    let mut out = String::with_capacity(name.len() + 4);
+    for c in name.chars() {
+        if c.is_ascii_uppercase() {
+            out.push('-');
+            out.push(c.to_ascii_lowercase());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Whether cookies and storage may be written yet.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Consent {
+    /// Write cookies and storage as needed.
+    #[default]
+    Granted,
+    /// Keep everything in memory until consent is given.
+    Pending,
+}
+
+/// Form auto-capture setting.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum AutoCapture {
+    /// No capture.
+    #[default]
+    Off,
+    /// Capture forms matching the selector; `None` means every form with an email field.
+    Forms(Option<String>),
+}
+
+/// The resolved configuration.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Config {
+    /// The program's public key.
+    pub public_key: Option<String>,
+    /// Where signups are posted; `None` means the default derived from the script's origin.
+    pub endpoint: Option<String>,
+    /// Cookie lifetime in days, 1–400.
+    pub cookie_days: u32,
+    /// An explicit cookie domain, overriding the probe.
+    pub cookie_domain: Option<String>,
+    /// First- or last-click attribution.
+    pub attribution: Mode,
+    /// Query parameters holding a base64 partner key.
+    pub partner_params: Vec<String>,
+    /// Query parameters holding a plain partner key.
+    pub raw_partner_params: Vec<String>,
+    /// Query parameters holding the click id.
+    pub click_params: Vec<String>,
+    /// Whether cookies may be written.
+    pub consent: Consent,
+    /// Form auto-capture.
+    pub auto_capture: AutoCapture,
+    /// Whether signups without a partner key are sent.
+    pub send_unattributed: bool,
+    /// Whether decisions are logged to the console.
+    pub debug: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        let names = |list: &[&str]| list.iter().map(|s| s.to_string()).collect();
+        Config {
+            public_key: None,
+            endpoint: None,
+            cookie_days: 90,
+            cookie_domain: None,
+            attribution: Mode::Last,
+            partner_params: names(&["ps_partner_key", "gspk"]),
+            raw_partner_params: Vec::new(),
+            click_params: names(&["ps_xid", "gsxid"]),
+            consent: Consent::Granted,
+            auto_capture: AutoCapture::Off,
+            send_unattributed: false,
+            debug: false,
+        }
+    }
+}
+
+/// A parser for one option's values: the parsed value, or what was expected instead.
+type Parse<T> = fn(&Value) -> Result<T, &'static str>;
+
+/// Merges `sources` (highest priority first) over the defaults. Returns the configuration and one
+/// warning per ignored value or unknown option name.
+pub fn resolve(sources: &[Source]) -> (Config, Vec<String>) {
+    let mut warnings = Vec::new();
+    for source in sources.iter().filter(|s| s.kind != SourceKind::Attribute) {
+        for (name, _) in &source.entries {
+            if !OPTION_NAMES.contains(&name.as_str()) {
+                warnings.push(format!(
+                    "{} is not a reftrack option; ignored",
+                    source.describe(name)
+                ));
+            }
+        }
+    }
+    let mut options = Picker {
+        sources,
+        warnings: &mut warnings,
+    };
+    let defaults = Config::default();
+    let config = Config {
+        public_key: options.pick("publicKey", |v| text(v, "a non-empty string")),
+        endpoint: options.pick("endpoint", endpoint),
+        cookie_days: options
+            .pick("cookieDays", days)
+            .unwrap_or(defaults.cookie_days),
+        cookie_domain: options.pick("cookieDomain", domain),
+        attribution: options
+            .pick("attribution", mode)
+            .unwrap_or(defaults.attribution),
+        partner_params: options
+            .pick("partnerParams", list)
+            .unwrap_or(defaults.partner_params),
+        raw_partner_params: options
+            .pick("rawPartnerParams", list)
+            .unwrap_or(defaults.raw_partner_params),
+        click_params: options
+            .pick("clickParams", list)
+            .unwrap_or(defaults.click_params),
+        consent: options.pick("consent", consent).unwrap_or(defaults.consent),
+        auto_capture: options
+            .pick("autoCapture", auto_capture)
+            .unwrap_or(defaults.auto_capture),
+        send_unattributed: options
+            .pick("sendUnattributed", flag)
+            .unwrap_or(defaults.send_unattributed),
+        debug: options.pick("debug", flag).unwrap_or(defaults.debug),
+    };
+    (config, warnings)
+}
+
+/// Looks options up in every source, highest priority first.
+struct Picker<'a> {
+    sources: &'a [Source],
+    warnings: &'a mut Vec<String>,
+}
+
+impl Picker<'_> {
+    /// The first value of `name` that `parse` accepts; each value refused on the way is warned
+    /// about.
+    fn pick<T>(&mut self, name: &str, parse: Parse<T>) -> Option<T> {
+        self.sources.iter().find_map(|source| {
+            let value = source.get(name)?;
+            parse(value)
+                .map_err(|expected| {
+                    let what = source.describe(name);
+                    self.warnings
+                        .push(format!("ignored {what}: expected {expected}"));
+                })
+                .ok()
+        })
+    }
+}
+
+fn text(value: &Value, expected: &'static str) -> Result<String, &'static str> {
+    match value {
+        Value::Text(s) if !s.trim().is_empty() && !s.chars().any(char::is_control) => {
+            Ok(s.trim().to_owned())
+        }
+        _ => Err(expected),
+    }
+}
+
+fn endpoint(value: &Value) -> Result<String, &'static str> {
+    const EXPECTED: &str = "an absolute http(s) URL or a path starting with /";
+    let url = text(value, EXPECTED)?;
+    let lower = url.to_ascii_lowercase();
+    let ok = lower.starts_with("https://")
+        || lower.starts_with("http://")
+        || (url.starts_with('/') && !url.starts_with("//"));
+    if ok && !url.contains(char::is_whitespace) {
+        Ok(url)
+    } else {
+        Err(EXPECTED)
+    }
+}
+
+fn domain(value: &Value) -> Result<String, &'static str> {
+    const EXPECTED: &str = "a domain name such as example.com";
+    match value {
+        Value::Text(s) => {
+            let d = s.trim().trim_start_matches('.').to_ascii_lowercase();
+            let ok = !d.is_empty()
+                && d.len() <= 253
+                && d.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
+                && !d.contains("..");
+            if ok {
+                Ok(d)
+            } else {
+                Err(EXPECTED)
+            }
+        }
+        _ => Err(EXPECTED),
+    }
+}
+
+fn days(value: &Value) -> Result<u32, &'static str> {
+    const EXPECTED: &str = "a whole number of days from 1 to 400";
+    let n = match value {
+        Value::Number(n) if n.fract() == 0.0 && (1.0..=400.0).contains(n) => *n as u32,
+        Value::Text(s) => s.trim().parse::<u32>().map_err(|_| EXPECTED)?,
+        _ => return Err(EXPECTED),
+    };
+    if (1..=400).contains(&n) {
+        Ok(n)
+    } else {
+        Err(EXPECTED)
+    }
+}
+
+fn mode(value: &Value) -> Result<Mode, &'static str> {
+    match value {
+        Value::Text(s) if s == "last" => Ok(Mode::Last),
+        Value::Text(s) if s == "first" => Ok(Mode::First),
+        _ => Err("\"last\" or \"first\""),
+    }
+}
+
+fn consent(value: &Value) -> Result<Consent, &'static str> {
+    match value {
+        Value::Text(s) if s == "granted" => Ok(Consent::Granted),
+        Value::Text(s) if s == "pending" => Ok(Consent::Pending),
+        _ => Err("\"granted\" or \"pending\""),
+    }
+}
+
+fn flag(value: &Value) -> Result<bool, &'static str> {
+    match value {
+        Value::Bool(b) => Ok(*b),
+        // A bare `data-debug` attribute reads as "".
+        Value::Text(s) if matches!(s.as_str(), "" | "true" | "1") => Ok(true),
+        Value::Text(s) if matches!(s.as_str(), "false" | "0") => Ok(false),
+        _ => Err("true or false"),
+    }
+}
+
+fn auto_capture(value: &Value) -> Result<AutoCapture, &'static str> {
+    match (flag(value), value) {
+        (Ok(true), _) => Ok(AutoCapture::Forms(None)),
+        (Ok(false), _) => Ok(AutoCapture::Off),
+        (_, Value::Text(selector)) if !selector.trim().is_empty() => {
+            Ok(AutoCapture::Forms(Some(selector.trim().to_owned())))
+        }
+        _ => Err("true, false or a CSS selector"),
+    }
+}
+
+fn list(value: &Value) -> Result<Vec<String>, &'static str> {
+    const EXPECTED: &str = "a list of query parameter names";
+    let names: Vec<String> = match value {
+        Value::List(items) => items.iter().map(|s| s.trim().to_owned()).collect(),
+        // Attributes carry lists comma-separated: data-partner-params="ref,via".
+        Value::Text(s) => s
+            .split(',')
+            .map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty())
+            .collect(),
+        _ => return Err(EXPECTED),
+    };
+    let valid = names
+        .iter()
+        .all(|n| !n.is_empty() && !n.contains(['&', '=', '#']) && !n.chars().any(char::is_control));
+    if valid {
+        Ok(names)
+    } else {
+        Err(EXPECTED)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn source(kind: SourceKind, entries: &[(&str, Value)]) -> Source {
+        Source {
+            kind,
+            entries: entries
+                .iter()
+                .map(|(n, v)| (n.to_string(), v.clone()))
+                .collect(),
+        }
+    }
+    fn t(s: &str) -> Value {
+        Value::Text(s.into())
+    }
+
+    #[test]
+    fn defaults_match_the_spec() {
+        let (config, warnings) = resolve(&[]);
+        assert!(warnings.is_empty());
+        assert_eq!(config.cookie_days, 90);
+        assert_eq!(config.attribution, Mode::Last);
+        assert_eq!(config.partner_params, ["ps_partner_key", "gspk"]);
+        assert_eq!(config.click_params, ["ps_xid", "gsxid"]);
+        assert!(config.raw_partner_params.is_empty());
+        assert_eq!(config.consent, Consent::Granted);
+        assert_eq!(config.auto_capture, AutoCapture::Off);
+        assert!(!config.send_unattributed && !config.debug);
+        assert_eq!(config.endpoint, None);
+        assert_eq!(config.public_key, None);
+    }
+
+    #[test]
+    fn call_beats_global_beats_attributes() {
+        let call = source(SourceKind::Call, &[("cookieDays", Value::Number(7.0))]);
+        let global = source(
+            SourceKind::Global,
+            &[
+                ("cookieDays", Value::Number(30.0)),
+                ("attribution", t("first")),
+            ],
+        );
+        let attrs = source(
+            SourceKind::Attribute,
+            &[
+                ("cookieDays", t("60")),
+                ("attribution", t("last")),
+                ("debug", t("")),
+            ],
+        );
+        let (config, warnings) = resolve(&[call.clone(), global.clone(), attrs.clone()]);
+        assert!(warnings.is_empty(), "{warnings:?}");
+        assert_eq!(config.cookie_days, 7);
+        assert_eq!(config.attribution, Mode::First);
+        assert!(config.debug, "a bare data-debug attribute turns debug on");
+        let (config, _) = resolve(&[global, attrs.clone()]);
+        assert_eq!(config.cookie_days, 30);
+        let (config, _) = resolve(&[attrs]);
+        assert_eq!(config.cookie_days, 60);
+        assert_eq!(config.attribution, Mode::Last);
+    }
+
+    #[test]
+    fn a_bad_value_is_warned_about_and_skipped() {
+        let call = source(
+            SourceKind::Call,
+            &[
+                ("cookieDays", Value::Number(1000.0)),
+                ("attribution", t("middle")),
+                ("endpoint", t("javascript:alert(1)")),
+                ("partnerParams", Value::Other("object")),
+                ("cookeDays", Value::Number(3.0)),
+            ],
+        );
+        let attrs = source(SourceKind::Attribute, &[("cookieDays", t("12"))]);
+        let (config, warnings) = resolve(&[call, attrs]);
+        assert_eq!(config.cookie_days, 12, "falls through to the next source");
+        assert_eq!(config.attribution, Mode::Last, "then to the default");
+        assert_eq!(config.endpoint, None);
+        assert_eq!(config.partner_params, ["ps_partner_key", "gspk"]);
+        assert_eq!(warnings.len(), 5, "{warnings:?}");
+        assert_eq!(warnings[0], "option cookeDays passed to init is not a reftrack option; ignored");
+        assert!(warnings
+            .iter()
+            .any(|w| w.contains("cookieDays") && w.contains("1 to 400")));
+    }
+
+    #[test]
+    fn attribute_values_are_parsed_from_text() {
+        let attrs = source(
+            SourceKind::Attribute,
+            &[
+                ("partnerParams", t("ref, via")),
+                ("autoCapture", t("form.signup")),
+                ("sendUnattributed", t("false")),
+                ("cookieDomain", t(".Acme.test")),
+                ("cookieDays", t("0")),
+                ("unrelated", t("x")),
+            ],
+        );
+        let (config, warnings) = resolve(&[attrs]);
+        assert_eq!(config.partner_params, ["ref", "via"]);
+        assert_eq!(
+            config.auto_capture,
+            AutoCapture::Forms(Some("form.signup".into()))
+        );
+        assert!(!config.send_unattributed);
+        assert_eq!(config.cookie_domain.as_deref(), Some("acme.test"));
+        assert_eq!(config.cookie_days, 90);
+        assert_eq!(
+            warnings,
+            ["ignored attribute data-cookie-days: expected a whole number of days from 1 to 400"]
+        );
+    }
+
+    #[test]
+    fn later_calls_merge() {
+        let mut call = source(
+            SourceKind::Call,
+            &[("publicKey", t("pk_1")), ("debug", Value::Bool(true))],
+        );
+        call.merge(source(SourceKind::Call, &[("publicKey", t("pk_2"))]));
+        let (config, _) = resolve(&[call]);
+        assert_eq!(config.public_key.as_deref(), Some("pk_2"));
+        assert!(config.debug);
+    }
+
+    #[test]
+    fn kebab_case_names_attributes() {
+        assert_eq!(kebab_case("cookieDays"), "cookie-days");
+        assert_eq!(kebab_case("sendUnattributed"), "send-unattributed");
+        assert_eq!(kebab_case("debug"), "debug");
+    }
+}

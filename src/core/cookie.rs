@@ -1,0 +1,288 @@
+//! First-party cookies as text: reading `document.cookie`, writing `Set-Cookie`-style strings, and
+//! finding the broadest domain the browser lets this page write to.
+//!
+//! Nothing here touches a browser. The domain probe is written against [`CookieJar`], which the web
+//! layer implements over `document.cookie` and the tests implement over a toy public-suffix list.
+
+/// Cookies holding the partner key (PartnerStack's names: both are written, either is read).
+pub const PARTNER_KEY_COOKIES: [&str; 2] = ["growSumoPartnerKey", "ps_partner_key"];
+/// Cookie holding the click id.
+pub const CLICK_ID_COOKIE: &str = "ps_xid";
+/// Cookie holding the partner key in Partnero mode.
+pub const PARTNERO_COOKIE: &str = "partnero_partner";
+/// Short-lived cookie written and deleted while probing for the cookie domain.
+pub const PROBE_COOKIE: &str = "reftrack_probe";
+
+/// The first value of cookie `name` in a `document.cookie` string.
+pub fn get<'a>(cookies: &'a str, name: &str) -> Option<&'a str> {
+    cookies.split(';').find_map(|pair| {
+        let (n, v) = pair.split_once('=')?;
+        (n.trim() == name).then(|| v.trim())
+    })
+}
+
+/// Attributes of the cookies reftrack writes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Attributes {
+    /// Lifetime in seconds (`Max-Age`); 0 deletes.
+    pub max_age: u32,
+    /// `Domain`, or host-only when `None`.
+    pub domain: Option<String>,
+    /// `Secure`, set on https pages.
+    pub secure: bool,
+}
+
+/// The string to assign to `document.cookie` to write `name=value` with `attributes`.
+///
+/// `value` must already be a valid cookie value; every partner key and click id is.
+pub fn set_cookie(name: &str, value: &str, attributes: &Attributes) -> String {
+    let mut out = String::with_capacity(96);
+    out.push_str(name);
+    out.push('=');
+    out.push_str(value);
+    out.push_str("; Path=/; Max-Age=");
+    out.push_str(&attributes.max_age.to_string());
+    out.push_str("; SameSite=Lax");
+    if attributes.secure {
+        out.push_str("; Secure");
+    }
+    if let Some(domain) = &attributes.domain {
+        out.push_str("; Domain=");
+        out.push_str(domain);
+    }
+    out
+}
+
+/// True for hosts on which a `Domain` attribute makes no sense: IP addresses, `localhost`, and
+/// single-label names.
+fn is_host_only(host: &str) -> bool {
+    let host = host.trim_end_matches('.');
+    host.starts_with('[')
+        || host.contains(':')
+        || !host.contains('.')
+        || host.eq_ignore_ascii_case("localhost")
+        || host
+            .rsplit('.')
+            .next()
+            .is_some_and(|tld| tld.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// Candidate `Domain` values for `host`, broadest first: the last two labels, then one more label
+/// at a time, up to the host itself. Empty for hosts that must stay host-only.
+pub fn domain_candidates(host: &str) -> Vec<String> {
+    let host = host.trim_end_matches('.').to_ascii_lowercase();
+    if is_host_only(&host) {
+        return Vec::new();
+    }
+    let dots: Vec<usize> = host.match_indices('.').map(|(i, _)| i).collect();
+    // For a.b.c.d the suffixes start after each dot but the last: c.d, b.c.d, a.b.c.d.
+    let mut candidates: Vec<String> = dots[..dots.len() - 1]
+        .iter()
+        .rev()
+        .map(|&i| host[i + 1..].to_owned())
+        .collect();
+    candidates.push(host);
+    candidates
+}
+
+/// True when a cookie with `Domain=domain` can be set by a page on `host` (RFC 6265 domain-match).
+pub fn domain_matches(host: &str, domain: &str) -> bool {
+    let host = host.trim_end_matches('.').to_ascii_lowercase();
+    let domain = domain.trim_start_matches('.').to_ascii_lowercase();
+    !domain.is_empty()
+        && !is_host_only(&host)
+        && host
+            .strip_suffix(domain.as_str())
+            .is_some_and(|rest| rest.is_empty() || rest.ends_with('.'))
+}
+
+/// Somewhere cookies can be written and read back: `document.cookie` in a browser.
+pub trait CookieJar {
+    /// All cookies visible to the page, as `document.cookie` returns them.
+    fn read(&self) -> String;
+    /// Assigns one `Set-Cookie`-style string, as `document.cookie = ...` does.
+    fn write(&mut self, set_cookie: &str);
+}
+
+/// The broadest `Domain` the browser accepts for `host`, found by writing a probe cookie on each
+/// candidate in turn and reading it back. The browser's own public-suffix list decides, so
+/// `foo.vercel.app` never lands on `vercel.app`. `None`: stay host-only.
+pub fn find_domain(host: &str, jar: &mut impl CookieJar) -> Option<String> {
+    domain_candidates(host).into_iter().find(|candidate| {
+        let mut probe = Attributes {
+            max_age: 10,
+            domain: Some(candidate.clone()),
+            secure: false,
+        };
+        jar.write(&set_cookie(PROBE_COOKIE, candidate, &probe));
+        let stuck = get(&jar.read(), PROBE_COOKIE) == Some(candidate.as_str());
+        if stuck {
+            probe.max_age = 0;
+            jar.write(&set_cookie(PROBE_COOKIE, "", &probe));
+        }
+        stuck
+    })
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// A jar that behaves like a browser on `host` with a tiny public-suffix list, keeping one
+    /// value per (name, domain).
+    pub struct FakeJar {
+        pub host: String,
+        pub public_suffixes: Vec<&'static str>,
+        pub cookies: Vec<(String, String, Option<String>)>,
+        pub writes: Vec<String>,
+    }
+
+    impl FakeJar {
+        pub fn new(host: &str) -> Self {
+            FakeJar {
+                host: host.into(),
+                public_suffixes: vec![
+                    "uk",
+                    "co.uk",
+                    "com",
+                    "app",
+                    "vercel.app",
+                    "test",
+                    "blogspot.com",
+                ],
+                cookies: Vec::new(),
+                writes: Vec::new(),
+            }
+        }
+    }
+
+    impl CookieJar for FakeJar {
+        fn read(&self) -> String {
+            self.cookies
+                .iter()
+                .map(|(n, v, _)| format!("{n}={v}"))
+                .collect::<Vec<_>>()
+                .join("; ")
+        }
+
+        fn write(&mut self, set_cookie: &str) {
+            self.writes.push(set_cookie.to_owned());
+            let mut parts = set_cookie.split("; ");
+            let (name, value) = parts.next().unwrap().split_once('=').unwrap();
+            let mut domain = None;
+            let mut max_age = 1;
+            for attr in parts {
+                if let Some(d) = attr.strip_prefix("Domain=") {
+                    domain = Some(d.to_owned());
+                }
+                if let Some(a) = attr.strip_prefix("Max-Age=") {
+                    max_age = a.parse().unwrap();
+                }
+            }
+            if let Some(d) = &domain {
+                let rejected = !domain_matches(&self.host, d)
+                    || (self.public_suffixes.contains(&d.as_str()) && *d != self.host);
+                if rejected {
+                    return;
+                }
+            }
+            self.cookies
+                .retain(|(n, _, dom)| !(n == name && *dom == domain));
+            if max_age > 0 {
+                self.cookies.push((name.into(), value.into(), domain));
+            }
+        }
+    }
+
+    #[test]
+    fn reads_cookie_values() {
+        let jar = "a=1; growSumoPartnerKey=alex; ps_xid=clk_1;empty=";
+        assert_eq!(get(jar, "growSumoPartnerKey"), Some("alex"));
+        assert_eq!(get(jar, "ps_xid"), Some("clk_1"));
+        assert_eq!(get(jar, "empty"), Some(""));
+        assert_eq!(get(jar, "ps_partner_key"), None);
+        assert_eq!(get("xgrowSumoPartnerKey=1", "growSumoPartnerKey"), None);
+        assert_eq!(get("", "a"), None);
+    }
+
+    #[test]
+    fn writes_attributes() {
+        let attrs = Attributes {
+            max_age: 90 * 86_400,
+            domain: Some("acme.test".into()),
+            secure: true,
+        };
+        assert_eq!(
+            set_cookie("ps_xid", "clk_1", &attrs),
+            "ps_xid=clk_1; Path=/; Max-Age=7776000; SameSite=Lax; Secure; Domain=acme.test"
+        );
+        let host_only = Attributes {
+            max_age: 0,
+            domain: None,
+            secure: false,
+        };
+        assert_eq!(
+            set_cookie("a", "", &host_only),
+            "a=; Path=/; Max-Age=0; SameSite=Lax"
+        );
+    }
+
+    #[test]
+    fn candidates_are_broadest_first() {
+        assert_eq!(
+            domain_candidates("a.b.shop.co.uk"),
+            ["co.uk", "shop.co.uk", "b.shop.co.uk", "a.b.shop.co.uk"]
+        );
+        assert_eq!(
+            domain_candidates("WWW.Acme.Test."),
+            ["acme.test", "www.acme.test"]
+        );
+        assert_eq!(domain_candidates("acme.com"), ["acme.com"]);
+        for host_only in [
+            "localhost",
+            "127.0.0.1",
+            "[::1]",
+            "::1",
+            "intranet",
+            "10.0.0.256",
+        ] {
+            assert!(domain_candidates(host_only).is_empty(), "{host_only}");
+        }
+    }
+
+    #[test]
+    fn probe_lets_the_browser_decide() {
+        let mut jar = FakeJar::new("www.shop.co.uk");
+        assert_eq!(
+            find_domain("www.shop.co.uk", &mut jar).as_deref(),
+            Some("shop.co.uk")
+        );
+        assert!(jar.cookies.is_empty(), "the probe cleans up after itself");
+
+        let mut jar = FakeJar::new("shop.blogspot.com");
+        assert_eq!(
+            find_domain("shop.blogspot.com", &mut jar).as_deref(),
+            Some("shop.blogspot.com")
+        );
+
+        let mut jar = FakeJar::new("www.acme.test");
+        assert_eq!(
+            find_domain("www.acme.test", &mut jar).as_deref(),
+            Some("acme.test")
+        );
+
+        let mut jar = FakeJar::new("localhost");
+        assert_eq!(find_domain("localhost", &mut jar), None);
+        assert!(jar.writes.is_empty(), "no probe at all on localhost");
+    }
+
+    #[test]
+    fn domain_match_rules() {
+        assert!(domain_matches("www.acme.test", ".acme.test"));
+        assert!(domain_matches("acme.test", "acme.test"));
+        assert!(!domain_matches("www.acme.test", "cme.test"));
+        assert!(!domain_matches("www.acme.test", "other.test"));
+        assert!(!domain_matches("127.0.0.1", "0.0.1"));
+        assert!(!domain_matches("www.acme.test", ""));
+    }
+}

@@ -1,0 +1,7 @@
+//! The pure core: plain Rust with no browser in sight. Everything here builds and is tested
+//! natively; the web layer fetches the URL, the cookies and the time, and passes them in.
+
+pub mod attribution;
+pub mod config;
+pub mod cookie;
+pub mod partner_key;

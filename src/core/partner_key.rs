@@ -1,0 +1,462 @@
+//! Reading a landing page's query string: which partner sent the visitor, and which click.
+//!
+//! Partner links carry the partner key base64-encoded (`?ps_partner_key=YWxleC1zbWl0aA`), and the
+//! encoded text has been through many hands before it reaches us: link builders that use the
+//! URL-safe alphabet, e-mail clients that drop padding, forms that turn `+` into a space. Decoding
+//! is therefore tolerant of all of those, while validation is strict: a value that is not 1–128
+//! characters of a small safe set is refused whole, so nothing partial or surprising ever reaches
+//! a cookie.
+
+use base64::alphabet;
+use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
+use base64::engine::DecodePaddingMode;
+use base64::Engine;
+use core::fmt;
+
+/// The longest partner key or click id accepted, in characters.
+pub const MAX_LEN: usize = 128;
+
+/// Longest base64 text that can decode to `MAX_LEN` bytes, with padding; longer text is refused
+/// before decoding so a hostile URL cannot make us allocate.
+const MAX_ENCODED_LEN: usize = MAX_LEN.div_ceil(3) * 4;
+
+/// Standard alphabet (URL-safe characters are mapped onto it first), padding optional, stray
+/// trailing bits allowed: links in the wild are produced by many encoders.
+const TOLERANT_BASE64: GeneralPurpose = GeneralPurpose::new(
+    &alphabet::STANDARD,
+    GeneralPurposeConfig::new()
+        .with_decode_padding_mode(DecodePaddingMode::Indifferent)
+        .with_decode_allow_trailing_bits(true),
+);
+
+/// Why a value from the URL (or a stored cookie) was not accepted.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Refusal {
+    /// The parameter was present but empty.
+    Empty,
+    /// Longer than [`MAX_LEN`] characters (the length seen is given).
+    TooLong(usize),
+    /// Not valid base64 in either alphabet.
+    BadBase64,
+    /// Decoded to bytes that are not UTF-8 text.
+    NotUtf8,
+    /// Contains a character outside `A–Z a–z 0–9 . _ ~ @ : + -`.
+    BadCharacter(char),
+}
+
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Refusal::Empty => f.write_str("it is empty"),
+            Refusal::TooLong(n) => write!(f, "it is {n} characters long (at most {MAX_LEN})"),
+            Refusal::BadBase64 => f.write_str("it is not valid base64"),
+            Refusal::NotUtf8 => f.write_str("it does not decode to UTF-8 text"),
+            Refusal::BadCharacter(c) => write!(f, "it contains the character {c:?}"),
+        }
+    }
+}
+
+/// True for the characters a partner key or click id may contain. Every one of them is a legal
+/// cookie octet, which is why cookie values need no encoding.
+fn is_token_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '~' | '@' | ':' | '+' | '-')
+}
+
+/// Checks the shared rule for partner keys and click ids.
+fn validate(text: &str) -> Result<(), Refusal> {
+    if text.is_empty() {
+        return Err(Refusal::Empty);
+    }
+    let len = text.chars().count();
+    if len > MAX_LEN {
+        return Err(Refusal::TooLong(len));
+    }
+    match text.chars().find(|&c| !is_token_char(c)) {
+        Some(c) => Err(Refusal::BadCharacter(c)),
+        None => Ok(()),
+    }
+}
+
+/// The identifier of the partner who referred the visitor, already decoded and validated.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PartnerKey(String);
+
+impl PartnerKey {
+    /// Accepts a plain (not encoded) key, such as a stored cookie's value or Partnero's `?aff=`.
+    pub fn parse(text: &str) -> Result<Self, Refusal> {
+        validate(text).map(|()| PartnerKey(text.to_owned()))
+    }
+
+    /// Accepts a base64-encoded key as it appears in a partner link, after percent-decoding.
+    pub fn from_base64(encoded: &str) -> Result<Self, Refusal> {
+        if encoded.is_empty() {
+            return Err(Refusal::Empty);
+        }
+        if encoded.len() > MAX_ENCODED_LEN {
+            return Err(Refusal::TooLong(encoded.chars().count()));
+        }
+        // Form decoding turns `+` into a space; URL-safe encoders use `-` and `_`.
+        let standard: String = encoded
+            .chars()
+            .map(|c| match c {
+                ' ' | '-' => '+',
+                '_' => '/',
+                c => c,
+            })
+            .collect();
+        let bytes = TOLERANT_BASE64
+            .decode(standard.as_bytes())
+            .map_err(|_| Refusal::BadBase64)?;
+        let text = String::from_utf8(bytes).map_err(|_| Refusal::NotUtf8)?;
+        Self::parse(&text)
+    }
+
+    /// The key as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// The partner program's identifier of the click that brought the visitor (`ps_xid`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClickId(String);
+
+impl ClickId {
+    /// Accepts a click id; the same character rule as partner keys applies.
+    pub fn parse(text: &str) -> Result<Self, Refusal> {
+        validate(text).map(|()| ClickId(text.to_owned()))
+    }
+
+    /// The click id as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A value found in the URL that was refused, and the parameter it came from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Refused {
+    /// The query parameter's name.
+    pub param: String,
+    /// Why its value was refused.
+    pub reason: Refusal,
+}
+
+/// Which query parameters to read; see the `partnerParams`, `rawPartnerParams` and `clickParams`
+/// options.
+#[derive(Clone, Copy, Debug)]
+pub struct ParamNames<'a> {
+    /// Parameters holding a base64 partner key, in order of preference.
+    pub partner: &'a [String],
+    /// Parameters holding a plain partner key, tried after `partner`.
+    pub raw_partner: &'a [String],
+    /// Parameters holding the click id.
+    pub click: &'a [String],
+}
+
+/// What a landing URL says about attribution.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Landing {
+    /// `None` when no partner parameter is present at all.
+    pub partner: Option<Result<PartnerKey, Refused>>,
+    /// `None` when no click parameter is present.
+    pub click: Option<Result<ClickId, Refused>>,
+}
+
+impl Landing {
+    /// The valid partner key this URL carries, if any.
+    pub fn partner_key(&self) -> Option<&PartnerKey> {
+        self.partner.as_ref().and_then(|p| p.as_ref().ok())
+    }
+
+    /// The valid click id, taken only together with a valid partner key from the same URL.
+    pub fn click_id(&self) -> Option<&ClickId> {
+        self.partner_key()?;
+        self.click.as_ref().and_then(|c| c.as_ref().ok())
+    }
+
+    /// Every refused value, for debug reporting.
+    pub fn refusals(&self) -> impl Iterator<Item = &Refused> {
+        let partner = self.partner.as_ref().and_then(|p| p.as_ref().err());
+        let click = self.click.as_ref().and_then(|c| c.as_ref().err());
+        partner.into_iter().chain(click)
+    }
+}
+
+/// Reads a URL's query string (with or without its leading `?`).
+pub fn read_landing(query: &str, names: ParamNames<'_>) -> Landing {
+    let params = QueryParams::parse(query);
+    let refused = |param: &str, reason| Refused {
+        param: param.to_owned(),
+        reason,
+    };
+    let base64 = names.partner.iter().find_map(|name| {
+        let value = params.get(name)?;
+        let text = core::str::from_utf8(value).map_err(|_| refused(name, Refusal::BadBase64));
+        Some(text.and_then(|t| PartnerKey::from_base64(t).map_err(|r| refused(name, r))))
+    });
+    let partner = base64.or_else(|| {
+        names.raw_partner.iter().find_map(|name| {
+            let value = params.get(name)?;
+            Some(parse_plain(value, PartnerKey::parse).map_err(|r| refused(name, r)))
+        })
+    });
+    let click = names.click.iter().find_map(|name| {
+        let value = params.get(name)?;
+        Some(parse_plain(value, ClickId::parse).map_err(|r| refused(name, r)))
+    });
+    Landing { partner, click }
+}
+
+fn parse_plain<T>(value: &[u8], parse: fn(&str) -> Result<T, Refusal>) -> Result<T, Refusal> {
+    core::str::from_utf8(value)
+        .map_err(|_| Refusal::NotUtf8)
+        .and_then(parse)
+}
+
+/// A query string split into form-decoded name/value pairs, in order. Values stay bytes because a
+/// percent-encoded value need not be UTF-8.
+struct QueryParams(Vec<(Vec<u8>, Vec<u8>)>);
+
+impl QueryParams {
+    fn parse(query: &str) -> Self {
+        let query = query.strip_prefix('?').unwrap_or(query);
+        let pairs = query
+            .split('&')
+            .filter(|pair| !pair.is_empty())
+            .map(|pair| {
+                let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+                (form_decode(name), form_decode(value))
+            })
+            .collect();
+        QueryParams(pairs)
+    }
+
+    /// The first value of `name`, as `URLSearchParams.get` would return it.
+    fn get(&self, name: &str) -> Option<&[u8]> {
+        self.0
+            .iter()
+            .find(|(n, _)| n == name.as_bytes())
+            .map(|(_, v)| v.as_slice())
+    }
+}
+
+/// `application/x-www-form-urlencoded` decoding: `+` is a space, `%XX` a byte, and a malformed
+/// escape is kept as it is (as browsers do).
+fn form_decode(text: &str) -> Vec<u8> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() => match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                (Some(hi), Some(lo)) => {
+                    out.push(hi << 4 | lo);
+                    i += 3;
+                    continue;
+                }
+                _ => out.push(b'%'),
+            },
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    out
+}
+
+fn hex(b: u8) -> Option<u8> {
+    (b as char).to_digit(16).map(|d| d as u8)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names() -> (Vec<String>, Vec<String>, Vec<String>) {
+        (
+            vec!["ps_partner_key".into(), "gspk".into()],
+            vec![],
+            vec!["ps_xid".into(), "gsxid".into()],
+        )
+    }
+
+    fn landing(query: &str) -> Landing {
+        let (p, r, c) = names();
+        read_landing(
+            query,
+            ParamNames {
+                partner: &p,
+                raw_partner: &r,
+                click: &c,
+            },
+        )
+    }
+
+    fn key(query: &str) -> Option<String> {
+        landing(query).partner_key().map(|k| k.as_str().to_owned())
+    }
+
+    fn refusal(query: &str) -> Refusal {
+        match landing(query).partner {
+            Some(Err(r)) => r.reason,
+            other => panic!("expected a refusal for {query:?}, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn decodes_every_base64_variant() {
+        // "alex-smith" → YWxleC1zbWl0aA== ; "a>b?" style bytes exercise + and / vs - and _.
+        assert_eq!(
+            key("ps_partner_key=YWxleC1zbWl0aA==").as_deref(),
+            Some("alex-smith")
+        );
+        assert_eq!(
+            key("ps_partner_key=YWxleC1zbWl0aA").as_deref(),
+            Some("alex-smith")
+        );
+        assert_eq!(
+            key("?ps_partner_key=YWxleC1zbWl0aA%3D%3D").as_deref(),
+            Some("alex-smith")
+        );
+        assert_eq!(
+            key("ps_partner_key=YWxleC1zbWl0aA%3d").as_deref(),
+            Some("alex-smith")
+        );
+        // "~~~" encodes to "fn5+" (standard) and "fn5-" (URL-safe); form decoding turns + into a space.
+        assert_eq!(key("ps_partner_key=fn5+").as_deref(), Some("~~~"));
+        assert_eq!(key("ps_partner_key=fn5%2B").as_deref(), Some("~~~"));
+        assert_eq!(key("ps_partner_key=fn5-").as_deref(), Some("~~~"));
+        // "??~" has a `/` in standard base64: Pz9+ ; "???" → Pz8/ and Pz8_.
+        assert_eq!(
+            PartnerKey::from_base64("Pz8/"),
+            Err(Refusal::BadCharacter('?'))
+        );
+        assert_eq!(
+            PartnerKey::from_base64("Pz8_"),
+            Err(Refusal::BadCharacter('?'))
+        );
+        // "a:b@c.d" → YTpiQGMuZA
+        assert_eq!(key("gspk=YTpiQGMuZA").as_deref(), Some("a:b@c.d"));
+    }
+
+    #[test]
+    fn first_present_param_wins() {
+        assert_eq!(
+            key("gspk=YWxleC1zbWl0aA&ps_partner_key=Ym9i").as_deref(),
+            Some("bob")
+        );
+        // The first present one decides, even when it is invalid.
+        assert_eq!(key("ps_partner_key=%%%&gspk=Ym9i"), None);
+        // A repeated parameter: its first value, as URLSearchParams.get.
+        assert_eq!(
+            key("ps_partner_key=Ym9i&ps_partner_key=YWxleC1zbWl0aA").as_deref(),
+            Some("bob")
+        );
+    }
+
+    #[test]
+    fn refuses_every_invalid_class_whole() {
+        assert_eq!(refusal("ps_partner_key="), Refusal::Empty);
+        assert_eq!(refusal("ps_partner_key=!!!!"), Refusal::BadBase64);
+        assert_eq!(refusal("ps_partner_key=YW=xl"), Refusal::BadBase64);
+        // 0xff 0xfe is not UTF-8.
+        assert_eq!(refusal("ps_partner_key=//4"), Refusal::NotUtf8);
+        // 129 characters.
+        let long = base64::engine::general_purpose::STANDARD.encode("a".repeat(129));
+        assert_eq!(
+            refusal(&format!("ps_partner_key={long}")),
+            Refusal::TooLong(129)
+        );
+        let at_limit = base64::engine::general_purpose::STANDARD.encode("a".repeat(128));
+        assert_eq!(
+            key(&format!("ps_partner_key={at_limit}")),
+            Some("a".repeat(128))
+        );
+        // "a;b=c", "a\r\nSet-Cookie: x", "<script>"
+        assert_eq!(
+            refusal("ps_partner_key=YTtiPWM"),
+            Refusal::BadCharacter(';')
+        );
+        assert_eq!(
+            refusal("ps_partner_key=YQ0KU2V0LUNvb2tpZTogeA"),
+            Refusal::BadCharacter('\r')
+        );
+        assert_eq!(
+            refusal("ps_partner_key=PHNjcmlwdD4"),
+            Refusal::BadCharacter('<')
+        );
+        assert_eq!(refusal("ps_partner_key=YSBi"), Refusal::BadCharacter(' '));
+        // Far too long to even decode.
+        assert!(matches!(
+            refusal(&format!("ps_partner_key={}", "Q".repeat(10_000))),
+            Refusal::TooLong(_)
+        ));
+    }
+
+    #[test]
+    fn raw_params_hold_plain_keys() {
+        let raw = vec!["aff".to_string()];
+        let read = |q: &str| {
+            read_landing(
+                q,
+                ParamNames {
+                    partner: &["ps_partner_key".to_string()],
+                    raw_partner: &raw,
+                    click: &[],
+                },
+            )
+        };
+        assert_eq!(
+            read("aff=jane_doe").partner_key().unwrap().as_str(),
+            "jane_doe"
+        );
+        // base64 params take precedence.
+        assert_eq!(
+            read("aff=jane&ps_partner_key=Ym9i")
+                .partner_key()
+                .unwrap()
+                .as_str(),
+            "bob"
+        );
+        assert_eq!(
+            read("aff=a%3Bb").partner.unwrap().unwrap_err().reason,
+            Refusal::BadCharacter(';')
+        );
+        assert_eq!(
+            read("aff=%FF").partner.unwrap().unwrap_err().reason,
+            Refusal::NotUtf8
+        );
+    }
+
+    #[test]
+    fn click_id_only_with_a_valid_partner_key() {
+        let l = landing("ps_partner_key=Ym9i&ps_xid=clk_9f8e");
+        assert_eq!(l.click_id().unwrap().as_str(), "clk_9f8e");
+        assert_eq!(landing("ps_xid=clk_9f8e").click_id(), None);
+        assert_eq!(
+            landing("ps_partner_key=!!&ps_xid=clk_9f8e").click_id(),
+            None
+        );
+        let bad = landing("ps_partner_key=Ym9i&ps_xid=a%0Ab");
+        assert_eq!(bad.click_id(), None);
+        assert_eq!(bad.refusals().count(), 1);
+        assert_eq!(
+            landing("gsxid=old&ps_partner_key=Ym9i")
+                .click_id()
+                .unwrap()
+                .as_str(),
+            "old"
+        );
+    }
+
+    #[test]
+    fn form_decoding_matches_browsers() {
+        assert_eq!(form_decode("a+b"), b"a b");
+        assert_eq!(form_decode("%41%4a%4A"), b"AJJ");
+        assert_eq!(form_decode("%"), b"%");
+        assert_eq!(form_decode("%4"), b"%4");
+        assert_eq!(form_decode("%zz"), b"%zz");
+        assert_eq!(form_decode("100%"), b"100%");
+    }
+}

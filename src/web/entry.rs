@@ -1,0 +1,59 @@
+//! The entry points JavaScript calls: the native API of SPEC §4a (exported by the npm package and
+//! hung on `window.reftrack` by the script-tag build) and `boot`, which the script-tag loader calls
+//! while the script runs.
+
+use super::{facades, options, tracker};
+use crate::core::config::{Source, SourceKind};
+use js_sys::Promise;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use web_sys::HtmlElement;
+
+/// Applies `options` (merged into those of earlier calls) and runs attribution.
+#[wasm_bindgen]
+pub fn init(options: JsValue) -> Promise {
+    let call = options::from_object(&options, SourceKind::Call).unwrap_or_else(|()| {
+        tracker::with(|t| t.warn_once("init options must be an object; ignored".into()));
+        Source::new(SourceKind::Call)
+    });
+    tracker::with(|t| {
+        t.configure(call);
+        t.attribute();
+    });
+    facades::sync_data();
+    Promise::resolve(&JsValue::UNDEFINED)
+}
+
+/// The attributed partner key, or `null`.
+#[wasm_bindgen(js_name = partnerKey)]
+pub fn partner_key() -> Option<String> {
+    tracker::with(|t| {
+        t.ensure_started();
+        t.attribution()
+            .partner_key
+            .as_ref()
+            .map(|k| k.as_str().to_owned())
+    })
+}
+
+/// The click id (xid) that came with the partner's link, or `null`.
+#[wasm_bindgen(js_name = clickId)]
+pub fn click_id() -> Option<String> {
+    tracker::with(|t| {
+        t.ensure_started();
+        t.attribution()
+            .click_id
+            .as_ref()
+            .map(|c| c.as_str().to_owned())
+    })
+}
+
+/// Called by the script-tag build (`dist/reftrack.js`) while it runs, with its own `<script>`
+/// element: reads the tag's `data-*` options and defines `window.growsumo`. Not for npm users.
+#[wasm_bindgen]
+pub fn boot(script: JsValue) {
+    if let Some(script) = script.dyn_ref::<HtmlElement>() {
+        tracker::with(|t| t.adopt_script(script));
+    }
+    facades::install();
+}

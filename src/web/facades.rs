@@ -1,0 +1,179 @@
+//! `window.growsumo`: PartnerStackJS's global, as a thin translation onto the tracker.
+//!
+//! PartnerStack's snippet loads the script asynchronously and, from its `onload`, calls
+//! `growsumo._initialize(publicKey)` and then the page's `growsumoInit()`. A page that uses a plain
+//! `<script async>` tag instead relies on the script calling `growsumoInit` itself. Both must run
+//! the page's function exactly once, after `growsumo.data` is filled. The script's `load` event
+//! fires right after the script ran, in the same task, so a zero-delay timer set while the script
+//! runs fires after the snippet's `onload`: if `_initialize` came first, the snippet path is
+//! taken; otherwise the timer starts the tracker and calls `growsumoInit` itself.
+
+use super::options;
+use super::tracker;
+use crate::core::config::{Source, SourceKind, Value};
+use js_sys::{Function, Object, Reflect};
+use std::cell::RefCell;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+
+/// The page's `growsumoInit`, run at most once.
+#[derive(Default)]
+struct PageInit {
+    ran: bool,
+    /// The page's own function, once we have put our once-only wrapper in its place.
+    original: Option<Function>,
+    wrapper: Option<Function>,
+}
+
+thread_local! {
+    static PAGE_INIT: RefCell<PageInit> = RefCell::new(PageInit::default());
+}
+
+fn window() -> Option<web_sys::Window> {
+    web_sys::window()
+}
+
+/// `target[name]` if it is an object; otherwise a new object stored there.
+fn object_at(target: &JsValue, name: &str) -> Object {
+    let key = JsValue::from_str(name);
+    match Reflect::get(target, &key)
+        .ok()
+        .and_then(|v| v.dyn_into::<Object>().ok())
+    {
+        Some(object) => object,
+        None => {
+            let object = Object::new();
+            let _ = Reflect::set(target, &key, &object);
+            object
+        }
+    }
+}
+
+/// Defines `window.growsumo` (keeping fields a page set earlier) and arms the plain-tag start.
+pub fn install() {
+    let Some(window) = window() else { return };
+    let growsumo = object_at(&window, "growsumo");
+    let data = object_at(&growsumo, "data");
+    for field in [
+        "name",
+        "email",
+        "customer_key",
+        "partner_key",
+        "ps_partner_key",
+        "ps_xid",
+    ] {
+        if Reflect::get(&data, &field.into()).map_or(true, |v| v.is_undefined()) {
+            let _ = Reflect::set(&data, &field.into(), &JsValue::NULL);
+        }
+    }
+    let initialize = Closure::<dyn Fn(JsValue, JsValue)>::new(initialize).into_js_value();
+    let _ = Reflect::set(&growsumo, &"_initialize".into(), &initialize);
+    let autostart = Closure::once_into_js(autostart);
+    let _ = window.set_timeout_with_callback(autostart.unchecked_ref());
+}
+
+/// `growsumo._initialize(publicKey, options?)`.
+fn initialize(public_key: JsValue, options: JsValue) {
+    let mut call = options::from_object(&options, SourceKind::Call).unwrap_or_else(|()| {
+        tracker::with(|t| {
+            t.warn_once("growsumo._initialize options must be an object; ignored".into())
+        });
+        Source::new(SourceKind::Call)
+    });
+    if let Some(key) = public_key.as_string() {
+        call.set("publicKey", Value::Text(key));
+    }
+    tracker::with(|t| {
+        t.configure(call);
+        t.attribute();
+    });
+    sync_data();
+    wrap_page_init();
+}
+
+/// Plain-tag path: start if nobody did, then run the page's `growsumoInit` — now, or when the
+/// page has finished loading if it is not defined yet.
+fn autostart() {
+    tracker::with(|t| t.ensure_started());
+    sync_data();
+    if page_init_pending() {
+        run_page_init_once();
+        if page_init_pending() {
+            let later = Closure::once_into_js(run_page_init_once);
+            if let Some(window) = window() {
+                let _ = window.add_event_listener_with_callback("load", later.unchecked_ref());
+            }
+        }
+    }
+}
+
+/// Copies the tracker's attribution into `growsumo.data`.
+pub fn sync_data() {
+    let Some(window) = window() else { return };
+    let Some(data) = Reflect::get(&window, &"growsumo".into())
+        .and_then(|g| Reflect::get(&g, &"data".into()))
+        .ok()
+        .filter(|d| d.is_object())
+    else {
+        return;
+    };
+    let (key, click) = tracker::with(|t| {
+        let a = t.attribution();
+        (
+            a.partner_key
+                .as_ref()
+                .map(|k| JsValue::from_str(k.as_str())),
+            a.click_id.as_ref().map(|c| JsValue::from_str(c.as_str())),
+        )
+    });
+    let key = key.unwrap_or(JsValue::NULL);
+    let _ = Reflect::set(&data, &"partner_key".into(), &key);
+    let _ = Reflect::set(&data, &"ps_partner_key".into(), &key);
+    let _ = Reflect::set(&data, &"ps_xid".into(), &click.unwrap_or(JsValue::NULL));
+}
+
+fn page_init_pending() -> bool {
+    PAGE_INIT.with(|p| !p.borrow().ran)
+}
+
+/// The page's `growsumoInit`, unless it is our own wrapper.
+fn page_function() -> Option<Function> {
+    let current = Reflect::get(&window()?.into(), &"growsumoInit".into()).ok()?;
+    let function = current.dyn_into::<Function>().ok()?;
+    let ours = PAGE_INIT.with(|p| p.borrow().wrapper.as_ref() == Some(&function));
+    (!ours).then_some(function)
+}
+
+/// Puts a once-only wrapper in place of the page's `growsumoInit`, so the snippet's own call and
+/// our timer cannot both run it.
+fn wrap_page_init() {
+    let Some(original) = page_function() else {
+        return;
+    };
+    let wrapper: Function = Closure::<dyn Fn()>::new(run_page_init_once)
+        .into_js_value()
+        .unchecked_into();
+    if let Some(window) = window() {
+        let _ = Reflect::set(&window, &"growsumoInit".into(), &wrapper);
+    }
+    PAGE_INIT.with(|p| {
+        let mut p = p.borrow_mut();
+        p.original = Some(original);
+        p.wrapper = Some(wrapper);
+    });
+}
+
+fn run_page_init_once() {
+    if !page_init_pending() {
+        return;
+    }
+    let saved = PAGE_INIT.with(|p| p.borrow_mut().original.take());
+    let Some(function) = saved.or_else(page_function) else {
+        return;
+    };
+    PAGE_INIT.with(|p| p.borrow_mut().ran = true);
+    if let Err(error) = function.call0(&JsValue::UNDEFINED) {
+        // The page's own error: report it, but never let it escape through reftrack.
+        web_sys::console::error_2(&"[reftrack] growsumoInit threw:".into(), &error);
+    }
+}

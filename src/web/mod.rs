@@ -1,0 +1,10 @@
+//! The browser skin: the only code that touches `window`, `document` or JavaScript values. It
+//! reads what the core needs (the URL, the cookies, the options), hands it over, and carries out the
+//! core's decisions.
+
+pub mod console;
+pub mod cookies;
+pub mod entry;
+pub mod facades;
+pub mod options;
+pub mod tracker;

@@ -1,0 +1,210 @@
+//! The page's one tracker: the options it was given, the attribution it holds, and what it has
+//! already warned about. Every entry point and facade goes through [`with`].
+//!
+//! The tracker never calls page JavaScript while it is borrowed (page code may call back into
+//! reftrack), so facades take what they need out of it first.
+
+use super::console;
+use super::cookies::DocumentJar;
+use super::options;
+use crate::core::attribution::{decide, Attribution, Decision};
+use crate::core::config::{self, Config, Consent, Source, SourceKind};
+use crate::core::cookie::{self, Attributes, CookieJar, CLICK_ID_COOKIE, PARTNER_KEY_COOKIES};
+use crate::core::partner_key::{read_landing, ParamNames};
+use std::cell::RefCell;
+use web_sys::HtmlElement;
+
+/// State of the tracker on this page.
+pub struct Tracker {
+    /// Options from `init()` calls, merged.
+    calls: Source,
+    /// The script tag's `data-*` options, read once when the script ran.
+    attributes: Source,
+    /// The script tag's `src`, from which the default endpoint is derived.
+    script_src: Option<String>,
+    config: Config,
+    attribution: Attribution,
+    started: bool,
+    warned: Vec<String>,
+}
+
+thread_local! {
+    static TRACKER: RefCell<Tracker> = RefCell::new(Tracker {
+        calls: Source::new(SourceKind::Call),
+        attributes: Source::new(SourceKind::Attribute),
+        script_src: None,
+        config: Config::default(),
+        attribution: Attribution::default(),
+        started: false,
+        warned: Vec::new(),
+    });
+}
+
+/// Runs `f` on the page's tracker.
+pub fn with<R>(f: impl FnOnce(&mut Tracker) -> R) -> R {
+    TRACKER.with(|tracker| f(&mut tracker.borrow_mut()))
+}
+
+impl Tracker {
+    /// Records the script tag this build was loaded by (its `src` and `data-*` options).
+    pub fn adopt_script(&mut self, script: &HtmlElement) {
+        self.attributes = options::from_attributes(script);
+        self.script_src = script.get_attribute("src");
+    }
+
+    /// Merges `call` into the options given so far, re-reads `window.reftrackConfig`, and resolves
+    /// the configuration. Each warning is shown once per page.
+    pub fn configure(&mut self, call: Source) {
+        self.calls.merge(call);
+        let global = options::global().unwrap_or_else(|()| {
+            self.warn_once("window.reftrackConfig must be an object; ignored".into());
+            Source::new(SourceKind::Global)
+        });
+        let (config, warnings) =
+            config::resolve(&[self.calls.clone(), global, self.attributes.clone()]);
+        self.config = config;
+        for warning in warnings {
+            self.warn_once(warning);
+        }
+    }
+
+    /// Configures with what is known so far and attributes, unless that already happened.
+    pub fn ensure_started(&mut self) {
+        if !self.started {
+            self.configure(Source::new(SourceKind::Call));
+            self.attribute();
+        }
+    }
+
+    /// Warns about an unusable argument once per page.
+    pub fn warn_once(&mut self, message: String) {
+        if !self.warned.contains(&message) {
+            console::warn(&message);
+            self.warned.push(message);
+        }
+    }
+
+    /// The current attribution.
+    pub fn attribution(&self) -> &Attribution {
+        &self.attribution
+    }
+
+    fn debug(&self, message: impl FnOnce() -> String) {
+        if self.config.debug {
+            console::debug(&message());
+        }
+    }
+
+    /// Reads the page's URL and the stored cookies, and applies the attribution rule.
+    pub fn attribute(&mut self) {
+        self.started = true;
+        let Some(location) = web_sys::window().map(|w| w.location()) else {
+            return;
+        };
+        let query = location.search().unwrap_or_default();
+        let config = &self.config;
+        let landing = read_landing(
+            &query,
+            ParamNames {
+                partner: &config.partner_params,
+                raw_partner: &config.raw_partner_params,
+                click: &config.click_params,
+            },
+        );
+        for refused in landing.refusals() {
+            self.debug(|| format!("ignored ?{}: {}", refused.param, refused.reason));
+        }
+        let jar = DocumentJar::open();
+        let mut stored =
+            Attribution::from_cookies(&jar.as_ref().map(|j| j.read()).unwrap_or_default());
+        if stored.partner_key.is_none() {
+            // Cookies unavailable or refused: what this page already learned stays in memory.
+            stored = self.attribution.clone();
+        }
+        match decide(
+            config.attribution,
+            &stored,
+            landing.partner_key(),
+            landing.click_id(),
+        ) {
+            Decision::NothingNew => {
+                self.debug(|| match &stored.partner_key {
+                    Some(key) => format!("no new partner key in the URL; keeping {}", key.as_str()),
+                    None => "no partner key in the URL or cookies".into(),
+                });
+                self.attribution = stored;
+            }
+            Decision::KeepFirst => {
+                self.debug(|| "first-click attribution: keeping the stored partner key".into());
+                self.attribution = stored;
+            }
+            Decision::Write(attribution) => {
+                let host = location.hostname().unwrap_or_default();
+                let secure = location.protocol().is_ok_and(|p| p == "https:");
+                self.store(&attribution, &host, secure, jar);
+                self.attribution = attribution;
+            }
+        }
+    }
+
+    /// Writes `attribution` to cookies, or explains why it stays in memory.
+    fn store(
+        &mut self,
+        attribution: &Attribution,
+        host: &str,
+        secure: bool,
+        jar: Option<DocumentJar>,
+    ) {
+        let Some(key) = &attribution.partner_key else {
+            return;
+        };
+        self.debug(|| format!("attributed to partner {}", key.as_str()));
+        if self.config.consent == Consent::Pending {
+            self.debug(|| "consent pending: the partner key is kept in memory only".into());
+            return;
+        }
+        let Some(mut jar) = jar else {
+            self.debug(|| "no document: the partner key is kept in memory only".into());
+            return;
+        };
+        let domain = match self.config.cookie_domain.clone() {
+            Some(domain) if cookie::domain_matches(host, &domain) => Some(domain),
+            Some(domain) => {
+                self.warn_once(format!(
+                    "cookieDomain {domain} does not cover {host}; finding one"
+                ));
+                cookie::find_domain(host, &mut jar)
+            }
+            None => cookie::find_domain(host, &mut jar),
+        };
+        self.debug(|| match &domain {
+            Some(d) => format!("cookies written on domain {d}"),
+            None => format!("cookies written host-only on {host}"),
+        });
+        let attributes = Attributes {
+            max_age: self.config.cookie_days * 86_400,
+            domain,
+            secure,
+        };
+        for name in PARTNER_KEY_COOKIES {
+            jar.write(&cookie::set_cookie(name, key.as_str(), &attributes));
+        }
+        match &attribution.click_id {
+            Some(click) => jar.write(&cookie::set_cookie(
+                CLICK_ID_COOKIE,
+                click.as_str(),
+                &attributes,
+            )),
+            None => {
+                let expired = Attributes {
+                    max_age: 0,
+                    ..attributes
+                };
+                jar.write(&cookie::set_cookie(CLICK_ID_COOKIE, "", &expired));
+            }
+        }
+        if Attribution::from_cookies(&jar.read()) != *attribution {
+            self.debug(|| "cookies are unavailable: the partner key is kept in memory only".into());
+        }
+    }
+}
