@@ -452,7 +452,10 @@ mod tests {
         assert_eq!(config.endpoint, None);
         assert_eq!(config.partner_params, ["ps_partner_key", "gspk"]);
         assert_eq!(warnings.len(), 5, "{warnings:?}");
-        assert_eq!(warnings[0], "option cookeDays passed to init is not a reftrack option; ignored");
+        assert_eq!(
+            warnings[0],
+            "option cookeDays passed to init is not a reftrack option; ignored"
+        );
         assert!(warnings
             .iter()
             .any(|w| w.contains("cookieDays") && w.contains("1 to 400")));

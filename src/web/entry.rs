@@ -25,27 +25,26 @@ pub fn init(options: JsValue) -> Promise {
 }
 
 /// The attributed partner key, or `null`.
-#[wasm_bindgen(js_name = partnerKey)]
-pub fn partner_key() -> Option<String> {
+#[wasm_bindgen(js_name = partnerKey, unchecked_return_type = "string | null")]
+pub fn partner_key() -> JsValue {
     tracker::with(|t| {
         t.ensure_started();
-        t.attribution()
-            .partner_key
-            .as_ref()
-            .map(|k| k.as_str().to_owned())
+        string_or_null(t.attribution().partner_key.as_ref().map(|k| k.as_str()))
     })
 }
 
 /// The click id (xid) that came with the partner's link, or `null`.
-#[wasm_bindgen(js_name = clickId)]
-pub fn click_id() -> Option<String> {
+#[wasm_bindgen(js_name = clickId, unchecked_return_type = "string | null")]
+pub fn click_id() -> JsValue {
     tracker::with(|t| {
         t.ensure_started();
-        t.attribution()
-            .click_id
-            .as_ref()
-            .map(|c| c.as_str().to_owned())
+        string_or_null(t.attribution().click_id.as_ref().map(|c| c.as_str()))
     })
+}
+
+/// SPEC §4a promises `null`, where `Option<String>` would give JavaScript `undefined`.
+fn string_or_null(value: Option<&str>) -> JsValue {
+    value.map_or(JsValue::NULL, JsValue::from_str)
 }
 
 /// Called by the script-tag build (`dist/reftrack.js`) while it runs, with its own `<script>`

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Builds the script-tag build (dist/) and the npm package (pkg/). See SPEC §1.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$HOME/.cargo/bin:$PATH"
+say() { printf '\033[1m[build]\033[0m %s\n' "$*"; }
+
+# binaryen from npm (see package.json): Debian's binaryen 108 produces a module whose externref
+# table cannot grow ("WebAssembly.Table.grow(): failed to grow table"). The features are the ones
+# rustc 1.95 emits for wasm32-unknown-unknown, all in every current browser.
+wasm_opt() {
+  node_modules/.bin/wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int \
+    --enable-reference-types --enable-multivalue --enable-sign-ext --enable-mutable-globals "$@"
+}
+out=target/bindgen
+
+say "compiling the wasm module (cargo build --release --target wasm32-unknown-unknown)"
+cargo build --quiet --release --target wasm32-unknown-unknown -p reftrack
+
+say "generating the script-tag glue (wasm-bindgen --target no-modules)"
+rm -rf "$out" && mkdir -p "$out"
+wasm-bindgen --target no-modules --no-typescript --out-dir "$out" \
+  target/wasm32-unknown-unknown/release/reftrack.wasm
+
+say "optimizing the module (wasm-opt -Oz, binaryen from npm)"
+wasm_opt "$out/reftrack_bg.wasm" -o "$out/reftrack_bg.opt.wasm"
+
+say "bundling dist/reftrack.js (module embedded, instantiated synchronously)"
+node scripts/bundle.mjs --glue "$out/reftrack.js" --wasm "$out/reftrack_bg.opt.wasm" --out dist
+
+say "building the npm package into pkg/ (wasm-pack build --target web)"
+wasm-pack --quiet build --release --mode no-install --target web --out-dir pkg --out-name reftrack >/dev/null
+wasm_opt pkg/reftrack_bg.wasm -o pkg/reftrack_bg.wasm
+say "done: dist/ $(ls dist | tr '\n' ' ')"

@@ -1,0 +1,201 @@
+// Attribution end to end: a partner link on a real host becomes first-party cookies on the
+// broadest domain the browser allows, and PartnerStack's globals behave as its snippet expects.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startCollector, launchBrowser, freshPage, b64, reftrackCookies } from './harness.mjs';
+
+let collector;
+let browser;
+before(async () => {
+  collector = await startCollector();
+  browser = await launchBrowser();
+});
+after(async () => {
+  await browser?.close();
+  await collector?.stop();
+});
+
+const DAY = 86_400;
+const ready = (page) => page.waitForFunction(() => window.reftrack && window.growsumo);
+
+test('a landing on www.acme.test writes the three cookies on .acme.test, and app.acme.test sees them', async () => {
+  const { context, page } = await freshPage(browser);
+  const started = Date.now() / 1000;
+  await page.goto(collector.url('www.acme.test', `/plain.html?ps_partner_key=${b64('alex-smith')}&ps_xid=clk_9f8e`));
+  await ready(page);
+  const cookies = await reftrackCookies(context);
+  assert.deepEqual(Object.keys(cookies).sort(), ['growSumoPartnerKey', 'ps_partner_key', 'ps_xid']);
+  for (const [name, value] of [['growSumoPartnerKey', 'alex-smith'], ['ps_partner_key', 'alex-smith'], ['ps_xid', 'clk_9f8e']]) {
+    const cookie = cookies[name];
+    assert.equal(cookie.value, value, name);
+    assert.equal(cookie.domain, '.acme.test', `${name} domain`);
+    assert.equal(cookie.path, '/');
+    assert.equal(cookie.sameSite, 'Lax');
+    assert.equal(cookie.secure, false, 'no Secure on http');
+    assert.ok(Math.abs(cookie.expires - (started + 90 * DAY)) < 120, `${name} lives 90 days`);
+  }
+  const other = await context.newPage();
+  await other.goto(collector.url('app.acme.test', '/plain.html'));
+  await ready(other);
+  assert.deepEqual(await other.evaluate(() => [reftrack.partnerKey(), reftrack.clickId()]), ['alex-smith', 'clk_9f8e']);
+  assert.equal(await other.evaluate(() => growsumo.data.partner_key), 'alex-smith');
+  assert.deepEqual(page.errors, []);
+  await context.close();
+});
+
+test("PartnerStack's snippet: growsumoInit runs once, with growsumo.data filled", async () => {
+  const { context, page } = await freshPage(browser);
+  await page.goto(collector.url('www.acme.test', `/snippet.html?ps_partner_key=${b64('alex-smith')}&ps_xid=clk_1`));
+  await page.waitForFunction(() => window.inits.length > 0);
+  await page.waitForLoadState('load');
+  await page.waitForTimeout(200);
+  const inits = await page.evaluate(() => window.inits);
+  assert.equal(inits.length, 1, 'growsumoInit ran exactly once');
+  assert.equal(inits[0].partner_key, 'alex-smith');
+  assert.equal(inits[0].ps_partner_key, 'alex-smith');
+  assert.equal(inits[0].ps_xid, 'clk_1');
+  assert.deepEqual(page.errors, []);
+  await context.close();
+});
+
+test('a plain <script async> tag: growsumoInit runs once, with growsumo.data filled', async () => {
+  const { context, page } = await freshPage(browser);
+  await page.goto(collector.url('www.acme.test', `/plain.html?gspk=${b64('legacy.partner')}`));
+  await page.waitForFunction(() => window.inits.length > 0);
+  await page.waitForLoadState('load');
+  await page.waitForTimeout(200);
+  const inits = await page.evaluate(() => window.inits);
+  assert.equal(inits.length, 1);
+  assert.equal(inits[0].partner_key, 'legacy.partner');
+  assert.equal(inits[0].ps_xid, null);
+  await context.close();
+});
+
+test('a page without a partner key: growsumoInit still runs once, with nulls', async () => {
+  const { context, page } = await freshPage(browser);
+  await page.goto(collector.url('www.acme.test', '/snippet.html'));
+  await page.waitForFunction(() => window.inits.length > 0);
+  await page.waitForTimeout(200);
+  const inits = await page.evaluate(() => window.inits);
+  assert.equal(inits.length, 1);
+  assert.equal(inits[0].partner_key, null);
+  assert.deepEqual(await reftrackCookies(context), {});
+  await context.close();
+});
+
+test('injection attempts write no cookie and raise no page error', async () => {
+  const attempts = [
+    `ps_partner_key=${encodeURIComponent(b64('a;b=c'))}`,
+    `ps_partner_key=${encodeURIComponent(b64('alex\r\nSet-Cookie: evil=1'))}`,
+    `ps_partner_key=${encodeURIComponent(b64('<script>alert(1)</script>'))}`,
+    `ps_partner_key=${encodeURIComponent(b64('x'.repeat(129)))}`,
+    `ps_partner_key=${encodeURIComponent('not base64!')}`,
+    `ps_partner_key=${encodeURIComponent(b64('ok'))}%00`,
+    `ps_partner_key=${b64('alex-smith')}&ps_xid=${encodeURIComponent('a;domain=evil.test')}`,
+  ];
+  for (const query of attempts) {
+    const { context, page } = await freshPage(browser);
+    await page.goto(collector.url('www.acme.test', `/plain.html?${query}`));
+    await ready(page);
+    await page.waitForFunction(() => window.inits.length > 0);
+    const cookies = await reftrackCookies(context);
+    const all = await context.cookies();
+    assert.ok(!all.some((c) => c.name === 'evil' || c.name === 'b' || c.domain.includes('evil')), query);
+    if (query.includes('ps_xid')) {
+      // The valid key is kept; the bad click id is ignored whole.
+      assert.deepEqual(Object.keys(cookies).sort(), ['growSumoPartnerKey', 'ps_partner_key'], query);
+    } else {
+      assert.deepEqual(cookies, {}, query);
+      assert.equal(await page.evaluate(() => reftrack.partnerKey()), null, query);
+    }
+    assert.deepEqual(page.errors, [], query);
+    await context.close();
+  }
+});
+
+test('last click: a new partner replaces the old one, and a stale click id is removed', async () => {
+  const { context, page } = await freshPage(browser);
+  await page.goto(collector.url('www.acme.test', `/plain.html?ps_partner_key=${b64('alice')}&ps_xid=clk_a`));
+  await ready(page);
+  await page.goto(collector.url('www.acme.test', `/plain.html?ps_partner_key=${b64('bob')}`));
+  await ready(page);
+  const cookies = await reftrackCookies(context);
+  assert.equal(cookies.growSumoPartnerKey.value, 'bob');
+  assert.equal(cookies.ps_partner_key.value, 'bob');
+  assert.equal(cookies.ps_xid, undefined, 'the click id of the earlier partner is gone');
+  assert.equal(await page.evaluate(() => reftrack.clickId()), null);
+  await context.close();
+});
+
+test('first click (data-attribution="first"): the stored partner is kept, lifetime untouched', async () => {
+  const { context, page } = await freshPage(browser);
+  await page.goto(collector.url('www.acme.test', `/first.html?ps_partner_key=${b64('alice')}&ps_xid=clk_a`));
+  await ready(page);
+  const before = await reftrackCookies(context);
+  assert.equal(before.growSumoPartnerKey.value, 'alice');
+  assert.ok(Math.abs(before.growSumoPartnerKey.expires - (Date.now() / 1000 + 30 * DAY)) < 120, 'data-cookie-days="30"');
+  await page.waitForTimeout(1100);
+  await page.goto(collector.url('www.acme.test', `/first.html?ps_partner_key=${b64('bob')}&ps_xid=clk_b`));
+  await ready(page);
+  const after = await reftrackCookies(context);
+  assert.equal(after.growSumoPartnerKey.value, 'alice');
+  assert.equal(after.ps_xid.value, 'clk_a');
+  assert.equal(after.growSumoPartnerKey.expires, before.growSumoPartnerKey.expires, 'not rewritten');
+  assert.equal(await page.evaluate(() => reftrack.partnerKey()), 'alice');
+  await context.close();
+});
+
+test('www.shop.co.uk shares the key with app.shop.co.uk, never with co.uk', async () => {
+  const { context, page } = await freshPage(browser);
+  await page.goto(collector.url('www.shop.co.uk', `/plain.html?ps_partner_key=${b64('alex-smith')}`));
+  await ready(page);
+  const cookies = await reftrackCookies(context);
+  assert.equal(cookies.growSumoPartnerKey.domain, '.shop.co.uk');
+  assert.equal(cookies.reftrack_probe, undefined, 'the probe cookie is cleaned up');
+  const other = await context.newPage();
+  await other.goto(collector.url('app.shop.co.uk', '/plain.html'));
+  await ready(other);
+  assert.equal(await other.evaluate(() => reftrack.partnerKey()), 'alex-smith');
+  const elsewhere = await context.newPage();
+  await elsewhere.goto(collector.url('www.other.co.uk', '/plain.html'));
+  await ready(elsewhere);
+  assert.equal(await elsewhere.evaluate(() => reftrack.partnerKey()), null);
+  await context.close();
+});
+
+test('shop.blogspot.com keeps its cookies off blogspot.com', async () => {
+  const { context, page } = await freshPage(browser);
+  await page.goto(collector.url('shop.blogspot.com', `/plain.html?ps_partner_key=${b64('alex-smith')}`));
+  await ready(page);
+  const cookies = await reftrackCookies(context);
+  assert.ok(['shop.blogspot.com', '.shop.blogspot.com'].includes(cookies.growSumoPartnerKey.domain), cookies.growSumoPartnerKey.domain);
+  await context.close();
+});
+
+test('options: reftrackConfig beats data-* attributes, a bad value is warned about once and defaulted', async () => {
+  const { context, page } = await freshPage(browser);
+  const warnings = [];
+  const logs = [];
+  page.on('console', (m) => (m.type() === 'warning' ? warnings : logs).push(m.text()));
+  await page.goto(collector.url('www.acme.test', `/configured.html?via=${b64('viapartner')}&ref=${b64('refpartner')}`));
+  await ready(page);
+  await page.evaluate(() => reftrack.init({ debug: true }));
+  const cookies = await reftrackCookies(context);
+  assert.equal(cookies.growSumoPartnerKey.value, 'viapartner', 'reftrackConfig.partnerParams wins over data-partner-params');
+  assert.ok(Math.abs(cookies.growSumoPartnerKey.expires - (Date.now() / 1000 + 7 * DAY)) < 120, 'cookieDays 7');
+  const bad = warnings.filter((w) => w.includes('attribution'));
+  assert.equal(bad.length, 1, `one warning for the bad value: ${warnings}`);
+  assert.match(bad[0], /^\[reftrack\] .*"last" or "first"/);
+  assert.ok(logs.some((l) => l.startsWith('[reftrack] cookies written on domain acme.test')), logs.join('\n'));
+  assert.deepEqual(page.errors, []);
+  await context.close();
+});
+
+test('on an IP address the cookies stay host-only', async () => {
+  const { context, page } = await freshPage(browser);
+  await page.goto(collector.url('127.0.0.1', `/plain.html?ps_partner_key=${b64('alex-smith')}`));
+  await ready(page);
+  const cookies = await reftrackCookies(context);
+  assert.equal(cookies.growSumoPartnerKey.domain, '127.0.0.1');
+  await context.close();
+});
