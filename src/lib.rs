@@ -10,7 +10,14 @@
 pub mod core;
 
 #[cfg(target_arch = "wasm32")]
-mod web;
+pub mod web;
 
 #[cfg(target_arch = "wasm32")]
 pub use web::entry::*;
+
+// dlmalloc is a quarter of the module; reftrack allocates a few kilobytes per page, single-threaded.
+#[cfg(target_arch = "wasm32")]
+#[global_allocator]
+// SAFETY: wasm32-unknown-unknown without the atomics feature runs on one thread.
+static ALLOCATOR: lol_alloc::AssumeSingleThreaded<lol_alloc::FreeListAllocator> =
+    unsafe { lol_alloc::AssumeSingleThreaded::new(lol_alloc::FreeListAllocator::new()) };

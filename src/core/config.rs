@@ -286,7 +286,7 @@ fn domain(value: &Value) -> Result<String, &'static str> {
                 && d.len() <= 253
                 && d.bytes()
                     .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
-                && !d.contains("..");
+                && !d.split('.').any(str::is_empty);
             if ok {
                 Ok(d)
             } else {

@@ -74,12 +74,12 @@ pub fn domain_candidates(host: &str) -> Vec<String> {
     if is_host_only(&host) {
         return Vec::new();
     }
-    let dots: Vec<usize> = host.match_indices('.').map(|(i, _)| i).collect();
     // For a.b.c.d the suffixes start after each dot but the last: c.d, b.c.d, a.b.c.d.
-    let mut candidates: Vec<String> = dots[..dots.len() - 1]
-        .iter()
-        .rev()
-        .map(|&i| host[i + 1..].to_owned())
+    let mut candidates: Vec<String> = host
+        .rmatch_indices('.')
+        .skip(1)
+        .filter_map(|(i, _)| host.get(i + 1..))
+        .map(str::to_owned)
         .collect();
     candidates.push(host);
     candidates

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Runs every test: native (cargo test), browser (wasm-pack test in headless Chromium) and
+# end-to-end (node --test, playwright-core driving Chromium against the real collector).
+# Expects scripts/setup.sh and scripts/build.sh to have run (npm test runs all three).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$HOME/.cargo/bin:$PATH"
+say() { printf '\033[1m[test]\033[0m %s\n' "$*"; }
+log=$(mktemp -d)
+
+say "native tests (cargo test --workspace)"
+cargo test --workspace 2>&1 | tee "$log/native"
+
+say "browser tests (wasm-pack test --headless --chrome, Debian's chromedriver)"
+CHROMEDRIVER=/usr/bin/chromedriver wasm-pack test --headless --chrome --mode no-install 2>&1 | tee "$log/browser"
+
+say "building the collector for the end-to-end tests"
+cargo build --quiet --release -p reftrack-collector
+
+say "end-to-end tests (node --test tests/e2e, Chromium + collector on 127.0.0.1)"
+node --test --test-concurrency=1 tests/e2e/ 2>&1 | tee "$log/e2e"
+
+# One closing line for the whole run.
+read -r passed failed < <(cat "$log/native" "$log/browser" "$log/e2e" | awk '
+  /^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
+  /^# pass [0-9]+$/ { p += $3 }
+  /^# fail [0-9]+$/ { f += $3 }
+  END { print p + 0, f + 0 }')
+rm -rf "$log"
+echo
+echo "total: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]

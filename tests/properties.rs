@@ -1,0 +1,93 @@
+//! Property tests of the pure core (native): parsing never panics on any input, and every valid
+//! partner key survives the whole trip from a partner link to a cookie and back.
+#![cfg(not(target_arch = "wasm32"))]
+
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::Engine;
+use proptest::prelude::*;
+use reftrack::core::attribution::Attribution;
+use reftrack::core::config::{resolve, Source, SourceKind, Value, OPTION_NAMES};
+use reftrack::core::cookie::{self, Attributes};
+use reftrack::core::partner_key::{read_landing, ParamNames, PartnerKey};
+
+fn names() -> (Vec<String>, Vec<String>, Vec<String>) {
+    (
+        vec!["ps_partner_key".into(), "gspk".into()],
+        vec!["aff".into()],
+        vec!["ps_xid".into()],
+    )
+}
+
+/// Percent-encodes every byte that is not unreserved, as `encodeURIComponent` does.
+fn percent_encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    #[test]
+    fn parsing_never_panics(query in any::<String>(), raw in proptest::collection::vec(any::<u8>(), 0..300)) {
+        let (p, r, c) = names();
+        let names = ParamNames { partner: &p, raw_partner: &r, click: &c };
+        let _ = read_landing(&query, names);
+        let lossy = String::from_utf8_lossy(&raw);
+        let _ = read_landing(&lossy, names);
+        let _ = PartnerKey::from_base64(&query);
+        let _ = PartnerKey::parse(&query);
+        let _ = cookie::get(&query, "ps_xid");
+        let _ = cookie::domain_candidates(&query);
+        let _ = cookie::domain_matches(&query, &lossy);
+        let _ = Attribution::from_cookies(&query);
+    }
+
+    #[test]
+    fn options_never_panic(values in proptest::collection::vec((0..OPTION_NAMES.len(), any::<String>(), any::<f64>(), any::<bool>()), 0..20)) {
+        let mut source = Source::new(SourceKind::Call);
+        for (i, text, number, flag) in values {
+            let value = match i % 4 { 0 => Value::Text(text), 1 => Value::Number(number), 2 => Value::Bool(flag), _ => Value::List(vec![text]) };
+            source.set(OPTION_NAMES[i], value);
+        }
+        let (config, _) = resolve(&[source]);
+        prop_assert!((1..=400).contains(&config.cookie_days));
+    }
+
+    #[test]
+    fn every_valid_key_round_trips(
+        key in "[A-Za-z0-9._~@:+-]{1,128}",
+        url_safe in any::<bool>(),
+        escape in any::<bool>(),
+        xid in proptest::option::of("[A-Za-z0-9._~@:+-]{1,128}"),
+    ) {
+        let encoded = if url_safe { URL_SAFE_NO_PAD.encode(&key) } else { STANDARD.encode(&key) };
+        let value = if escape { percent_encode(&encoded) } else { encoded };
+        let mut query = format!("?utm_source=x&ps_partner_key={value}");
+        if let Some(xid) = &xid {
+            query.push_str(&format!("&ps_xid={}", percent_encode(xid)));
+        }
+        let (p, r, c) = names();
+        let landing = read_landing(&query, ParamNames { partner: &p, raw_partner: &r, click: &c });
+        let decoded = landing.partner_key().expect("a valid key is accepted");
+        prop_assert_eq!(decoded.as_str(), key.as_str());
+
+        // Into cookies and back, as the browser would hand them to the next page.
+        let attributes = Attributes { max_age: 86_400, domain: Some("acme.test".into()), secure: true };
+        let mut jar = vec!["_ga=GA1.1.1".to_string()];
+        for name in cookie::PARTNER_KEY_COOKIES {
+            let set = cookie::set_cookie(name, decoded.as_str(), &attributes);
+            jar.push(set.split("; ").next().unwrap().to_string());
+        }
+        if let Some(click) = landing.click_id() {
+            let set = cookie::set_cookie(cookie::CLICK_ID_COOKIE, click.as_str(), &attributes);
+            jar.push(set.split("; ").next().unwrap().to_string());
+        }
+        let stored = Attribution::from_cookies(&jar.join("; "));
+        prop_assert_eq!(stored.partner_key.as_ref().map(|k| k.as_str()), Some(key.as_str()));
+        prop_assert_eq!(stored.click_id.as_ref().map(|c| c.as_str()), xid.as_deref());
+    }
+}
