@@ -37,9 +37,8 @@ fi
 missing=()
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 [ -x /usr/bin/chromedriver ] || missing+=(chromium-driver)
-command -v brotli >/dev/null || missing+=(brotli)
 if [ ${#missing[@]} -eq 0 ]; then
-  say "debian packages chromium chromium-driver brotli: present"
+  say "debian packages chromium chromium-driver: present"
 else
   say "installing debian packages: ${missing[*]}"
   as_root apt-get update -qq

@@ -30,7 +30,11 @@ fn call(target: &JsValue, method: &str, args: &[JsValue]) -> JsValue {
 /// Points the page's URL at `query` without reloading, as a landing would.
 fn land_on(query: &str) {
     let history = get(&window(), "history");
-    call(&history, "replaceState", &[JsValue::NULL, "".into(), query.into()]);
+    call(
+        &history,
+        "replaceState",
+        &[JsValue::NULL, "".into(), query.into()],
+    );
 }
 
 fn document_cookie() -> String {
@@ -39,7 +43,12 @@ fn document_cookie() -> String {
 
 fn clear_cookies() {
     let mut jar = DocumentJar::open().unwrap();
-    for name in ["growSumoPartnerKey", "ps_partner_key", "ps_xid", "reftrack_probe"] {
+    for name in [
+        "growSumoPartnerKey",
+        "ps_partner_key",
+        "ps_xid",
+        "reftrack_probe",
+    ] {
         jar.write(&format!("{name}=; Path=/; Max-Age=0"));
     }
 }
@@ -57,24 +66,44 @@ async fn cookies_are_written_with_their_attributes() {
     land_on("?ps_partner_key=YWxleC1zbWl0aA&ps_xid=clk_9f8e");
     let options = js_sys::Object::new();
     Reflect::set(&options, &"cookieDays".into(), &JsValue::from(30)).unwrap();
-    JsFuture::from(reftrack::init(options.into())).await.unwrap();
+    JsFuture::from(reftrack::init(options.into()))
+        .await
+        .unwrap();
 
     assert_eq!(reftrack::partner_key(), JsValue::from("alex-smith"));
     assert_eq!(reftrack::click_id(), JsValue::from("clk_9f8e"));
     let cookies = document_cookie();
-    for pair in ["growSumoPartnerKey=alex-smith", "ps_partner_key=alex-smith", "ps_xid=clk_9f8e"] {
+    for pair in [
+        "growSumoPartnerKey=alex-smith",
+        "ps_partner_key=alex-smith",
+        "ps_xid=clk_9f8e",
+    ] {
         assert!(cookies.contains(pair), "{pair} in {cookies}");
     }
     for name in ["growSumoPartnerKey", "ps_partner_key", "ps_xid"] {
         let cookie = stored_cookie(name).await;
         assert!(cookie.is_object(), "{name} is visible to cookieStore");
         assert_eq!(get(&cookie, "path"), JsValue::from("/"), "{name} Path");
-        assert_eq!(get(&cookie, "sameSite"), JsValue::from("lax"), "{name} SameSite");
-        assert_eq!(get(&cookie, "secure"), JsValue::FALSE, "{name} not Secure on http");
-        assert!(get(&cookie, "domain").is_null(), "{name} host-only on an IP");
+        assert_eq!(
+            get(&cookie, "sameSite"),
+            JsValue::from("lax"),
+            "{name} SameSite"
+        );
+        assert_eq!(
+            get(&cookie, "secure"),
+            JsValue::FALSE,
+            "{name} not Secure on http"
+        );
+        assert!(
+            get(&cookie, "domain").is_null(),
+            "{name} host-only on an IP"
+        );
         let expires = get(&cookie, "expires").as_f64().unwrap();
         let expected = Date::now() + 30.0 * DAY_MS;
-        assert!((expires - expected).abs() < 60_000.0, "{name} Max-Age of 30 days");
+        assert!(
+            (expires - expected).abs() < 60_000.0,
+            "{name} Max-Age of 30 days"
+        );
     }
     clear_cookies();
 }
@@ -83,12 +112,24 @@ async fn cookies_are_written_with_their_attributes() {
 async fn a_refused_key_writes_no_cookie() {
     clear_cookies();
     // "a;b=c" and "x\r\nSet-Cookie: y=1"
-    for query in ["?ps_partner_key=YTtiPWM", "?ps_partner_key=eA0KU2V0LUNvb2tpZTogeT0x", "?gspk=%%%"] {
+    for query in [
+        "?ps_partner_key=YTtiPWM",
+        "?ps_partner_key=eA0KU2V0LUNvb2tpZTogeT0x",
+        "?gspk=%%%",
+    ] {
         land_on(query);
-        JsFuture::from(reftrack::init(JsValue::UNDEFINED)).await.unwrap();
+        JsFuture::from(reftrack::init(JsValue::UNDEFINED))
+            .await
+            .unwrap();
         let cookies = document_cookie();
-        assert!(!cookies.contains("growSumoPartnerKey"), "{query}: {cookies}");
-        assert!(!cookies.contains("b=c") && !cookies.contains("y=1"), "{query}: {cookies}");
+        assert!(
+            !cookies.contains("growSumoPartnerKey"),
+            "{query}: {cookies}"
+        );
+        assert!(
+            !cookies.contains("b=c") && !cookies.contains("y=1"),
+            "{query}: {cookies}"
+        );
     }
 }
 
@@ -96,7 +137,10 @@ async fn a_refused_key_writes_no_cookie() {
 fn the_probe_leaves_an_ip_host_only() {
     clear_cookies();
     let host = web_sys::window().unwrap().location().hostname().unwrap();
-    assert!(host == "127.0.0.1" || host == "localhost", "the runner serves on loopback: {host}");
+    assert!(
+        host == "127.0.0.1" || host == "localhost",
+        "the runner serves on loopback: {host}"
+    );
     let mut jar = DocumentJar::open().unwrap();
     assert_eq!(find_domain(&host, &mut jar), None);
     assert!(!document_cookie().contains("reftrack_probe"));

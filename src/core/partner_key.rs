@@ -366,10 +366,7 @@ mod tests {
         assert_eq!(refusal("ps_partner_key=//4"), Refusal::NotUtf8);
         // 129 characters.
         let long = base64::engine::general_purpose::STANDARD.encode("a".repeat(129));
-        assert_eq!(
-            refusal(&format!("ps_partner_key={long}")),
-            Refusal::TooLong
-        );
+        assert_eq!(refusal(&format!("ps_partner_key={long}")), Refusal::TooLong);
         let at_limit = base64::engine::general_purpose::STANDARD.encode("a".repeat(128));
         assert_eq!(
             key(&format!("ps_partner_key={at_limit}")),

@@ -2,8 +2,7 @@
 //! hung on `window.reftrack` by the script-tag build) and `boot`, which the script-tag loader calls
 //! while the script runs.
 
-use super::{facades, options, tracker};
-use crate::core::config::{Source, SourceKind};
+use super::{facades, tracker};
 use js_sys::Promise;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
@@ -12,14 +11,7 @@ use web_sys::HtmlElement;
 /// Applies `options` (merged into those of earlier calls) and runs attribution.
 #[wasm_bindgen]
 pub fn init(options: JsValue) -> Promise {
-    let call = options::from_object(&options, SourceKind::Call).unwrap_or_else(|()| {
-        tracker::with(|t| t.warn_once("init options must be an object; ignored".into()));
-        Source::new(SourceKind::Call)
-    });
-    tracker::with(|t| {
-        t.configure(call);
-        t.attribute();
-    });
+    tracker::with(|t| t.start("init", &options, None));
     facades::sync_data();
     Promise::resolve(&JsValue::UNDEFINED)
 }

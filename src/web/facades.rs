@@ -8,9 +8,7 @@
 //! runs fires after the snippet's `onload`: if `_initialize` came first, the snippet path is
 //! taken; otherwise the timer starts the tracker and calls `growsumoInit` itself.
 
-use super::options;
 use super::tracker;
-use crate::core::config::{Source, SourceKind, Value};
 use js_sys::{Function, Object, Reflect};
 use std::cell::RefCell;
 use wasm_bindgen::prelude::*;
@@ -74,19 +72,7 @@ pub fn install() {
 
 /// `growsumo._initialize(publicKey, options?)`.
 fn initialize(public_key: JsValue, options: JsValue) {
-    let mut call = options::from_object(&options, SourceKind::Call).unwrap_or_else(|()| {
-        tracker::with(|t| {
-            t.warn_once("growsumo._initialize options must be an object; ignored".into())
-        });
-        Source::new(SourceKind::Call)
-    });
-    if let Some(key) = public_key.as_string() {
-        call.set("publicKey", Value::Text(key));
-    }
-    tracker::with(|t| {
-        t.configure(call);
-        t.attribute();
-    });
+    tracker::with(|t| t.start("growsumo._initialize", &options, public_key.as_string()));
     sync_data();
     wrap_page_init();
 }

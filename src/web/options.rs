@@ -5,9 +5,13 @@ use js_sys::{Array, Object, Reflect};
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::HtmlElement;
 
+/// An options value that is neither an object nor absent (a string, say): the caller warns.
+#[derive(Debug)]
+pub struct NotAnObject;
+
 /// Reads an options object (`init(options)`, `window.reftrackConfig`). `Err` when `value` is
 /// neither an object nor absent, so the caller can warn.
-pub fn from_object(value: &JsValue, kind: SourceKind) -> Result<Source, ()> {
+pub fn from_object(value: &JsValue, kind: SourceKind) -> Result<Source, NotAnObject> {
     let mut source = Source::new(kind);
     if value.is_undefined() || value.is_null() {
         return Ok(source);
@@ -15,7 +19,7 @@ pub fn from_object(value: &JsValue, kind: SourceKind) -> Result<Source, ()> {
     let object = value
         .dyn_ref::<Object>()
         .filter(|_| !value.is_function())
-        .ok_or(())?;
+        .ok_or(NotAnObject)?;
     for key in Object::keys(object).iter() {
         let Some(name) = key.as_string() else {
             continue;
@@ -29,7 +33,7 @@ pub fn from_object(value: &JsValue, kind: SourceKind) -> Result<Source, ()> {
 }
 
 /// `window.reftrackConfig`, set by the page before the script runs.
-pub fn global() -> Result<Source, ()> {
+pub fn global() -> Result<Source, NotAnObject> {
     let config = web_sys::window()
         .and_then(|w| Reflect::get(&w, &"reftrackConfig".into()).ok())
         .unwrap_or(JsValue::UNDEFINED);

@@ -8,10 +8,11 @@ use super::console;
 use super::cookies::DocumentJar;
 use super::options;
 use crate::core::attribution::{decide, Attribution, Decision};
-use crate::core::config::{self, Config, Consent, Source, SourceKind};
+use crate::core::config::{self, Config, Consent, Source, SourceKind, Value};
 use crate::core::cookie::{self, Attributes, CookieJar, CLICK_ID_COOKIE, PARTNER_KEY_COOKIES};
 use crate::core::partner_key::{read_landing, ParamNames};
 use std::cell::RefCell;
+use wasm_bindgen::JsValue;
 use web_sys::HtmlElement;
 
 /// State of the tracker on this page.
@@ -56,7 +57,7 @@ impl Tracker {
     /// the configuration. Each warning is shown once per page.
     pub fn configure(&mut self, call: Source) {
         self.calls.merge(call);
-        let global = options::global().unwrap_or_else(|()| {
+        let global = options::global().unwrap_or_else(|_| {
             self.warn_once("window.reftrackConfig must be an object; ignored".into());
             Source::new(SourceKind::Global)
         });
@@ -66,6 +67,20 @@ impl Tracker {
         for warning in warnings {
             self.warn_once(warning);
         }
+    }
+
+    /// An explicit start (`init(options)`, `growsumo._initialize(publicKey, options)`): merges the
+    /// options and attributes. `caller` names the call in the warning about non-object options.
+    pub fn start(&mut self, caller: &str, options: &JsValue, public_key: Option<String>) {
+        let mut call = options::from_object(options, SourceKind::Call).unwrap_or_else(|_| {
+            self.warn_once(format!("{caller} options must be an object; ignored"));
+            Source::new(SourceKind::Call)
+        });
+        if let Some(key) = public_key {
+            call.set("publicKey", Value::Text(key));
+        }
+        self.configure(call);
+        self.attribute();
     }
 
     /// Configures with what is known so far and attributes, unless that already happened.
