@@ -32,7 +32,9 @@ const start = `
   window.reftrack = {
     init: wasm_bindgen.init,
     partnerKey: wasm_bindgen.partnerKey,
-    clickId: wasm_bindgen.clickId
+    clickId: wasm_bindgen.clickId,
+    signup: wasm_bindgen.signup,
+    flush: wasm_bindgen.flush
   };`;
 
 const load = {

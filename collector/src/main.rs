@@ -1,14 +1,15 @@
-//! `reftrack-collector`: the reference endpoint for reftrack. It serves the SDK build (`dist/`) at
-//! `/sdk/` and the demo site (`www/`) at `/`, so the whole loop runs on one machine.
+//! `reftrack-collector`: the reference endpoint for reftrack. It receives signups into SQLite,
+//! serves the SDK build (`dist/`) at `/sdk/` and the demo site (`www/`) at `/`, so the whole loop
+//! runs on one machine.
 
+mod clock;
 mod options;
+mod routes;
+mod store;
+mod validate;
 
-use axum::http::{header, HeaderValue};
-use axum::Router;
 use options::Options;
 use std::process::ExitCode;
-use tower_http::services::ServeDir;
-use tower_http::set_header::SetResponseHeaderLayer;
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -25,6 +26,16 @@ async fn main() -> ExitCode {
                 return ExitCode::from(2);
             }
         };
+    let store = match store::Store::open(&options.db) {
+        Ok(store) => store,
+        Err(error) => {
+            eprintln!(
+                "reftrack-collector: cannot open database {}: {error}",
+                options.db.display()
+            );
+            return ExitCode::from(1);
+        }
+    };
     let listener = match tokio::net::TcpListener::bind(&options.listen).await {
         Ok(listener) => listener,
         Err(error) => {
@@ -35,7 +46,7 @@ async fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let app = router(&options);
+    let app = routes::router(&options, store);
     match listener.local_addr() {
         // Tests start the collector on port 0 and read the real address from this line.
         Ok(addr) => println!("reftrack-collector listening on http://{addr}"),
@@ -49,19 +60,6 @@ async fn main() -> ExitCode {
         return ExitCode::from(1);
     }
     ExitCode::SUCCESS
-}
-
-/// The collector's routes.
-fn router(options: &Options) -> Router {
-    // The demo and the SDK change on every rebuild: always revalidate.
-    let no_cache = SetResponseHeaderLayer::overriding(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("no-cache"),
-    );
-    Router::new()
-        .nest_service("/sdk", ServeDir::new(&options.dist))
-        .fallback_service(ServeDir::new(&options.www))
-        .layer(no_cache)
 }
 
 /// Resolves on SIGTERM or Ctrl-C, letting requests in flight finish.

@@ -5,3 +5,5 @@ pub mod attribution;
 pub mod config;
 pub mod cookie;
 pub mod partner_key;
+pub mod retry;
+pub mod signup;

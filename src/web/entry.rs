@@ -2,7 +2,7 @@
 //! hung on `window.reftrack` by the script-tag build) and `boot`, which the script-tag loader calls
 //! while the script runs.
 
-use super::{facades, tracker};
+use super::{delivery, facades, tracker};
 use js_sys::Promise;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
@@ -13,7 +13,25 @@ use web_sys::HtmlElement;
 pub fn init(options: JsValue) -> Promise {
     tracker::with(|t| t.start("init", &options, None));
     facades::sync_data();
+    delivery::resume();
     Promise::resolve(&JsValue::UNDEFINED)
+}
+
+/// Sends a signup (`{ customer_key, email?, name?, sub_ids?, meta? }`) attributed to the current
+/// partner. Resolves with a `SignupResult`; never rejects.
+#[wasm_bindgen(unchecked_return_type = "Promise<SignupResult>")]
+pub fn signup(input: JsValue) -> Promise {
+    let result = delivery::send(delivery::input_from_js(&input));
+    wasm_bindgen_futures::future_to_promise(async move { Ok(delivery::to_js(&result.await)) })
+}
+
+/// Tries the retry queue now.
+#[wasm_bindgen]
+pub fn flush() -> Promise {
+    wasm_bindgen_futures::future_to_promise(async {
+        delivery::flush().await;
+        Ok(JsValue::UNDEFINED)
+    })
 }
 
 /// The attributed partner key, or `null`.

@@ -8,8 +8,8 @@
 //! runs fires after the snippet's `onload`: if `_initialize` came first, the snippet path is
 //! taken; otherwise the timer starts the tracker and calls `growsumoInit` itself.
 
-use super::tracker;
-use js_sys::{Function, Object, Reflect};
+use super::{delivery, tracker};
+use js_sys::{Function, Object, Promise, Reflect};
 use std::cell::RefCell;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
@@ -66,6 +66,8 @@ pub fn install() {
     }
     let initialize = Closure::<dyn Fn(JsValue, JsValue)>::new(initialize).into_js_value();
     let _ = Reflect::set(&growsumo, &"_initialize".into(), &initialize);
+    let create_signup = Closure::<dyn Fn(JsValue) -> Promise>::new(create_signup).into_js_value();
+    let _ = Reflect::set(&growsumo, &"createSignup".into(), &create_signup);
     let autostart = Closure::once_into_js(autostart);
     let _ = window.set_timeout_with_callback(autostart.unchecked_ref());
 }
@@ -74,7 +76,31 @@ pub fn install() {
 fn initialize(public_key: JsValue, options: JsValue) {
     tracker::with(|t| t.start("growsumo._initialize", &options, public_key.as_string()));
     sync_data();
+    delivery::resume();
     wrap_page_init();
+}
+
+/// `growsumo.createSignup(callback?)`: a signup from `growsumo.data`. The callback is called once
+/// with the result, after the endpoint answered or the signup was queued.
+fn create_signup(callback: JsValue) -> Promise {
+    let data = window()
+        .and_then(|w| Reflect::get(&w, &"growsumo".into()).ok())
+        .and_then(|g| Reflect::get(&g, &"data".into()).ok())
+        .unwrap_or(JsValue::UNDEFINED);
+    let field = |name: &str| Reflect::get(&data, &name.into()).unwrap_or(JsValue::UNDEFINED);
+    let result = delivery::send(delivery::input_from_fields(&field));
+    wasm_bindgen_futures::future_to_promise(async move {
+        let result = delivery::to_js(&result.await);
+        if let Some(callback) = callback.dyn_ref::<Function>() {
+            if let Err(error) = callback.call1(&JsValue::UNDEFINED, &result) {
+                web_sys::console::error_2(
+                    &"[reftrack] the createSignup callback threw:".into(),
+                    &error,
+                );
+            }
+        }
+        Ok(result)
+    })
 }
 
 /// Plain-tag path: start if nobody did, then run the page's `growsumoInit` — now, or when the
@@ -82,6 +108,7 @@ fn initialize(public_key: JsValue, options: JsValue) {
 fn autostart() {
     tracker::with(|t| t.ensure_started());
     sync_data();
+    delivery::resume();
     if page_init_pending() {
         run_page_init_once();
         if page_init_pending() {

@@ -4,7 +4,10 @@
 
 pub mod console;
 pub mod cookies;
+pub mod delivery;
 pub mod entry;
 pub mod facades;
 pub mod options;
+pub mod storage;
 pub mod tracker;
+pub mod transport;

@@ -99,6 +99,16 @@ impl Tracker {
         }
     }
 
+    /// The resolved configuration.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The `src` of the script tag this build was loaded by, if any.
+    pub fn script_src(&self) -> Option<&str> {
+        self.script_src.as_deref()
+    }
+
     /// The current attribution.
     pub fn attribution(&self) -> &Attribution {
         &self.attribution

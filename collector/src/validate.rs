@@ -1,0 +1,291 @@
+//! Checking what arrives: a signup (SPEC §7) or a server-to-server conversion, each turned into the
+//! normalized JSON that is stored, or refused with a reason a developer can act on.
+
+use serde_json::{Map, Value};
+
+/// A record ready to store.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Record {
+    /// `"signup"` or `"conversion"`.
+    pub kind: &'static str,
+    /// Unique per record.
+    pub event_id: String,
+    /// The program's public key (signups).
+    pub public_key: Option<String>,
+    /// The site's customer identifier.
+    pub customer_key: String,
+    /// The click id.
+    pub xid: Option<String>,
+    /// The normalized body, as stored and listed.
+    pub body: Map<String, Value>,
+}
+
+const MAX_TEXT: usize = 2048;
+
+/// Field access with typed, explained errors.
+struct Fields<'a>(&'a Map<String, Value>);
+
+impl Fields<'_> {
+    fn text(&self, name: &str, max: usize) -> Result<Option<String>, String> {
+        match self.0.get(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) if s.len() > max => {
+                Err(format!("{name} is longer than {max} bytes"))
+            }
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(_) => Err(format!("{name} must be a string")),
+        }
+    }
+
+    fn required(&self, name: &str, max: usize) -> Result<String, String> {
+        self.text(name, max)?
+            .filter(|s| !s.trim().is_empty())
+            .ok_or_else(|| format!("{name} is required"))
+    }
+
+    fn strings(&self, name: &str) -> Result<Vec<String>, String> {
+        match self.0.get(name) {
+            None | Some(Value::Null) => Ok(Vec::new()),
+            Some(Value::Array(items)) if items.len() <= 20 => items
+                .iter()
+                .map(|item| match item {
+                    Value::String(s) if s.len() <= 256 => Ok(s.clone()),
+                    _ => Err(format!("{name} must be an array of strings")),
+                })
+                .collect(),
+            Some(_) => Err(format!("{name} must be an array of at most 20 strings")),
+        }
+    }
+}
+
+/// The partner key and click id rule of SPEC §3.
+fn is_token(s: &str) -> bool {
+    (1..=128).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b".-_~@:+".contains(&b))
+}
+
+fn is_email(s: &str) -> bool {
+    let Some((local, domain)) = s.split_once('@') else {
+        return false;
+    };
+    s.len() <= 254
+        && !local.is_empty()
+        && !domain.contains('@')
+        && domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && !s.chars().any(|c| c.is_whitespace() || c.is_control())
+}
+
+fn object(body: &[u8]) -> Result<Map<String, Value>, String> {
+    match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(_) => Err("the body must be a JSON object".into()),
+        Err(error) => Err(format!("the body is not valid JSON: {error}")),
+    }
+}
+
+fn opt(value: Option<String>) -> Value {
+    value.map_or(Value::Null, Value::String)
+}
+
+/// A signup from the SDK (SPEC §7).
+pub fn signup(body: &[u8]) -> Result<Record, String> {
+    let map = object(body)?;
+    let f = Fields(&map);
+    let event_id = f.required("event_id", 64)?;
+    if !event_id
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+    {
+        return Err("event_id must be a UUID".into());
+    }
+    match f.text("type", 32)?.as_deref() {
+        Some("signup") => {}
+        Some(other) => return Err(format!("type must be \"signup\", not {other:?}")),
+        None => return Err("type is required".into()),
+    }
+    let public_key = f.required("public_key", 256)?;
+    let email = f.text("email", 254)?.filter(|e| !e.is_empty());
+    if email.as_deref().is_some_and(|e| !is_email(e)) {
+        return Err("email is not a valid email address".into());
+    }
+    let customer_key = match f
+        .text("customer_key", 256)?
+        .filter(|c| !c.trim().is_empty())
+    {
+        Some(key) => key,
+        None => email.clone().ok_or("customer_key is required")?,
+    };
+    let partner_key = f.text("partner_key", 128)?;
+    if partner_key.as_deref().is_some_and(|k| !is_token(k)) {
+        return Err("partner_key must be 1-128 characters of A-Z a-z 0-9 . _ ~ @ : + -".into());
+    }
+    let xid = f.text("xid", 128)?;
+    if xid.as_deref().is_some_and(|x| !is_token(x)) {
+        return Err("xid must be 1-128 characters of A-Z a-z 0-9 . _ ~ @ : + -".into());
+    }
+    let meta = match map.get("meta") {
+        None | Some(Value::Null) => Map::new(),
+        Some(Value::Object(meta)) if meta.len() <= 20 => meta.clone(),
+        Some(_) => return Err("meta must be an object with at most 20 entries".into()),
+    };
+    let mut out = Map::new();
+    out.insert("event_id".into(), Value::String(event_id.clone()));
+    out.insert("type".into(), "signup".into());
+    out.insert("public_key".into(), Value::String(public_key.clone()));
+    out.insert("customer_key".into(), Value::String(customer_key.clone()));
+    out.insert("email".into(), opt(email));
+    out.insert("name".into(), opt(f.text("name", 256)?));
+    out.insert("partner_key".into(), opt(partner_key));
+    out.insert("xid".into(), opt(xid.clone()));
+    for name in ["origin", "page_url", "referrer", "user_agent", "created_at"] {
+        out.insert(name.into(), opt(f.text(name, MAX_TEXT)?));
+    }
+    out.insert("sub_ids".into(), f.strings("sub_ids")?.into());
+    out.insert("meta".into(), Value::Object(meta));
+    Ok(Record {
+        kind: "signup",
+        event_id,
+        public_key: Some(public_key),
+        customer_key,
+        xid,
+        body: out,
+    })
+}
+
+/// A server-to-server conversion (`POST /conversion/xid`, the shape of PartnerStack's S2S API).
+/// `event_id` is made by the collector.
+pub fn conversion(body: &[u8], event_id: String) -> Result<Record, String> {
+    let map = object(body)?;
+    let f = Fields(&map);
+    let xid = f.required("xid", 128)?;
+    if !is_token(&xid) {
+        return Err("xid must be 1-128 characters of A-Z a-z 0-9 . _ ~ @ : + -".into());
+    }
+    let customer_key = f.required("customer_key", 256)?;
+    let email = f.text("email", 254)?.filter(|e| !e.is_empty());
+    if email.as_deref().is_some_and(|e| !is_email(e)) {
+        return Err("email is not a valid email address".into());
+    }
+    let mut out = Map::new();
+    out.insert("event_id".into(), Value::String(event_id.clone()));
+    out.insert("type".into(), "conversion".into());
+    out.insert("xid".into(), Value::String(xid.clone()));
+    out.insert("customer_key".into(), Value::String(customer_key.clone()));
+    out.insert("email".into(), opt(email));
+    out.insert("name".into(), opt(f.text("name", 256)?));
+    for name in ["origin", "ip_address", "user_agent", "external_type"] {
+        out.insert(name.into(), opt(f.text(name, MAX_TEXT)?));
+    }
+    out.insert("sub_ids".into(), f.strings("sub_ids")?.into());
+    Ok(Record {
+        kind: "conversion",
+        event_id,
+        public_key: None,
+        customer_key,
+        xid: Some(xid),
+        body: out,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn body(v: Value) -> Vec<u8> {
+        serde_json::to_vec(&v).unwrap()
+    }
+
+    fn good() -> Value {
+        json!({
+            "event_id": "2f1c1f0e-8b0c-4a55-9d7e-2b4c9b0a3f11", "type": "signup",
+            "public_key": "pk_test_123", "customer_key": "cus_42", "email": "jane@example.com",
+            "name": "Jane Doe", "partner_key": "alex-smith", "xid": "clk_9f8e7d",
+            "origin": "www.acme.test", "page_url": "https://www.acme.test/signup", "referrer": null,
+            "user_agent": "Mozilla/5.0", "sub_ids": [], "meta": {}, "created_at": "2026-11-22T10:00:00.000Z"
+        })
+    }
+
+    #[test]
+    fn a_full_signup_is_stored_as_sent() {
+        let record = signup(&body(good())).unwrap();
+        assert_eq!(Value::Object(record.body), good());
+        assert_eq!(record.customer_key, "cus_42");
+    }
+
+    #[test]
+    fn every_bad_input_has_a_reason() {
+        let cases: Vec<(Value, &str)> = vec![
+            (json!([1]), "the body must be a JSON object"),
+            (json!({"type": "signup"}), "event_id is required"),
+            (
+                json!({"event_id": "x;y", "type": "signup"}),
+                "event_id must be a UUID",
+            ),
+            (
+                json!({"event_id": "e1", "type": "click", "public_key": "pk"}),
+                "type must be \"signup\", not \"click\"",
+            ),
+            (
+                json!({"event_id": "e1", "type": "signup"}),
+                "public_key is required",
+            ),
+            (
+                json!({"event_id": "e1", "type": "signup", "public_key": "pk"}),
+                "customer_key is required",
+            ),
+            (
+                json!({"event_id": "e1", "type": "signup", "public_key": "pk", "customer_key": 42}),
+                "customer_key must be a string",
+            ),
+            (
+                json!({"event_id": "e1", "type": "signup", "public_key": "pk", "customer_key": "c", "email": "nope"}),
+                "email is not a valid email address",
+            ),
+            (
+                json!({"event_id": "e1", "type": "signup", "public_key": "pk", "customer_key": "c", "partner_key": "a;b"}),
+                "partner_key must be",
+            ),
+            (
+                json!({"event_id": "e1", "type": "signup", "public_key": "pk", "customer_key": "c", "sub_ids": "x"}),
+                "sub_ids must be",
+            ),
+            (
+                json!({"event_id": "e1", "type": "signup", "public_key": "pk", "customer_key": "c", "meta": [1]}),
+                "meta must be an object",
+            ),
+        ];
+        for (input, reason) in cases {
+            let error = signup(&body(input.clone())).unwrap_err();
+            assert!(error.starts_with(reason), "{input}: {error}");
+        }
+        assert!(signup(b"{not json")
+            .unwrap_err()
+            .starts_with("the body is not valid JSON"));
+    }
+
+    #[test]
+    fn email_stands_in_for_a_missing_customer_key() {
+        let mut v = good();
+        v["customer_key"] = Value::Null;
+        assert_eq!(signup(&body(v)).unwrap().customer_key, "jane@example.com");
+    }
+
+    #[test]
+    fn conversions_follow_the_s2s_shape() {
+        let record = conversion(
+            &body(json!({"xid": "clk_1", "customer_key": "cus_1", "external_type": "stripe"})),
+            "e-1".into(),
+        )
+        .unwrap();
+        assert_eq!(record.kind, "conversion");
+        assert_eq!(record.body["external_type"], "stripe");
+        assert_eq!(
+            conversion(&body(json!({"customer_key": "c"})), "e".into()).unwrap_err(),
+            "xid is required"
+        );
+    }
+}

@@ -1,0 +1,218 @@
+//! The retry queue: signups whose delivery has not been confirmed, and when to try each again.
+//!
+//! Time is passed in (milliseconds since the epoch) and so is randomness, so the policy is plain,
+//! testable arithmetic. The web layer keeps the queue in `localStorage` (or memory) and drives it.
+//!
+//! A signup enters the queue *before* it is first sent, scheduled for after the request's timeout:
+//! if the page navigates away before the answer arrives, the next page finds it and resends it with
+//! the same `event_id`, which the endpoint recognises as a duplicate. It leaves the queue when an
+//! endpoint answers `2xx` (delivered) or `4xx` (refused), or when it is a day old.
+
+use serde::{Deserialize, Serialize};
+
+/// Most signups kept waiting; past that the oldest is dropped (and reported in debug mode).
+pub const MAX_PENDING: usize = 50;
+/// A signup not delivered within a day is dropped.
+pub const MAX_AGE_MS: u64 = 24 * 60 * 60 * 1000;
+/// First retry delay.
+pub const BASE_DELAY_MS: u64 = 2_000;
+/// Longest retry delay.
+pub const MAX_DELAY_MS: u64 = 15 * 60 * 1000;
+
+/// One signup waiting for confirmed delivery.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Pending {
+    /// The signup's event id.
+    pub event_id: String,
+    /// Where it is posted.
+    pub endpoint: String,
+    /// The JSON body, sent unchanged on every attempt.
+    pub body: String,
+    /// When it was made.
+    pub created_at: u64,
+    /// Attempts that failed so far.
+    pub attempts: u32,
+    /// Not to be sent before this time.
+    pub next_at: u64,
+}
+
+/// Delay before the next attempt after `attempts` failures: exponential from [`BASE_DELAY_MS`],
+/// capped at [`MAX_DELAY_MS`], with "equal jitter" (half fixed, half random) so that many pages
+/// recovering from one outage do not retry in step. `random` is in `[0, 1)`.
+pub fn backoff_ms(attempts: u32, random: f64) -> u64 {
+    let exponent = attempts.saturating_sub(1).min(20);
+    let delay = BASE_DELAY_MS
+        .saturating_mul(1 << exponent)
+        .min(MAX_DELAY_MS);
+    let half = delay / 2;
+    half + (half as f64 * random.clamp(0.0, 1.0)) as u64
+}
+
+/// The queue of pending signups.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct RetryQueue(pub Vec<Pending>);
+
+impl RetryQueue {
+    /// Adds `pending` (replacing an entry with the same event id). Returns the entry dropped to
+    /// stay within [`MAX_PENDING`], if any.
+    pub fn push(&mut self, pending: Pending) -> Option<Pending> {
+        self.remove(&pending.event_id);
+        self.0.push(pending);
+        if self.0.len() > MAX_PENDING {
+            let oldest = (0..self.0.len()).min_by_key(|&i| self.0[i].created_at)?;
+            return Some(self.0.remove(oldest));
+        }
+        None
+    }
+
+    /// Removes the entry for `event_id`, returning it.
+    pub fn remove(&mut self, event_id: &str) -> Option<Pending> {
+        let at = self.0.iter().position(|p| p.event_id == event_id)?;
+        Some(self.0.remove(at))
+    }
+
+    /// Drops entries older than [`MAX_AGE_MS`] at `now`, returning them.
+    pub fn expire(&mut self, now: u64) -> Vec<Pending> {
+        let (expired, kept) = self
+            .0
+            .drain(..)
+            .partition(|p| now.saturating_sub(p.created_at) > MAX_AGE_MS);
+        self.0 = kept;
+        expired
+    }
+
+    /// Entries due at `now`.
+    pub fn due(&self, now: u64) -> Vec<Pending> {
+        self.0
+            .iter()
+            .filter(|p| p.next_at <= now)
+            .cloned()
+            .collect()
+    }
+
+    /// Marks `event_id` as being sent at `now`: if no answer comes (the page went away), it is due
+    /// again after `grace_ms`.
+    pub fn mark_sending(&mut self, event_id: &str, now: u64, grace_ms: u64) {
+        if let Some(p) = self.0.iter_mut().find(|p| p.event_id == event_id) {
+            p.next_at = now + grace_ms;
+        }
+    }
+
+    /// Records a failed attempt of `event_id` and schedules the next one.
+    pub fn failed(&mut self, event_id: &str, now: u64, random: f64) {
+        if let Some(p) = self.0.iter_mut().find(|p| p.event_id == event_id) {
+            p.attempts += 1;
+            p.next_at = now + backoff_ms(p.attempts, random);
+        }
+    }
+
+    /// When the next entry falls due, if any.
+    pub fn next_due(&self) -> Option<u64> {
+        self.0.iter().map(|p| p.next_at).min()
+    }
+
+    /// True when nothing is waiting.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pending(id: &str, created_at: u64) -> Pending {
+        Pending {
+            event_id: id.into(),
+            endpoint: "/v1/signups".into(),
+            body: "{}".into(),
+            created_at,
+            attempts: 0,
+            next_at: created_at,
+        }
+    }
+
+    #[test]
+    fn backoff_grows_exponentially_with_jitter_and_a_cap() {
+        // attempts 1..: 2s, 4s, 8s ... each in [delay/2, delay).
+        assert_eq!(backoff_ms(1, 0.0), 1_000);
+        assert_eq!(backoff_ms(1, 0.999_999), 1_999);
+        assert_eq!(backoff_ms(2, 0.0), 2_000);
+        assert_eq!(backoff_ms(3, 0.5), 6_000);
+        assert_eq!(backoff_ms(10, 0.0), MAX_DELAY_MS / 2);
+        assert_eq!(backoff_ms(u32::MAX, 1.0), MAX_DELAY_MS);
+        let schedule: Vec<u64> = (1..=6).map(|n| backoff_ms(n, 1.0)).collect();
+        assert_eq!(schedule, [2_000, 4_000, 8_000, 16_000, 32_000, 64_000]);
+        assert_eq!(
+            backoff_ms(1, f64::NAN),
+            1_000,
+            "a bad random number cannot break it"
+        );
+    }
+
+    #[test]
+    fn the_queue_is_bounded_dropping_the_oldest() {
+        let mut queue = RetryQueue::default();
+        for i in 0..MAX_PENDING as u64 {
+            assert_eq!(queue.push(pending(&format!("e{i}"), 1_000 + i)), None);
+        }
+        let dropped = queue.push(pending("newest", 5_000)).unwrap();
+        assert_eq!(dropped.event_id, "e0");
+        assert_eq!(queue.0.len(), MAX_PENDING);
+        // The same event id again replaces rather than duplicates.
+        queue.push(pending("newest", 6_000));
+        assert_eq!(queue.0.len(), MAX_PENDING);
+    }
+
+    #[test]
+    fn entries_expire_after_a_day() {
+        let mut queue = RetryQueue::default();
+        queue.push(pending("old", 0));
+        queue.push(pending("young", MAX_AGE_MS));
+        let expired = queue.expire(MAX_AGE_MS + 1);
+        assert_eq!(
+            expired
+                .iter()
+                .map(|p| p.event_id.as_str())
+                .collect::<Vec<_>>(),
+            ["old"]
+        );
+        assert_eq!(queue.0.len(), 1);
+    }
+
+    #[test]
+    fn failures_reschedule_and_sending_defers() {
+        let mut queue = RetryQueue::default();
+        queue.push(pending("a", 100));
+        queue.push(pending("b", 100));
+        assert_eq!(queue.due(100).len(), 2);
+        queue.mark_sending("a", 100, 10_000);
+        assert_eq!(
+            queue
+                .due(100)
+                .iter()
+                .map(|p| p.event_id.as_str())
+                .collect::<Vec<_>>(),
+            ["b"]
+        );
+        queue.failed("b", 200, 0.0);
+        queue.failed("b", 1_200, 0.0);
+        let b = queue.0.iter().find(|p| p.event_id == "b").unwrap();
+        assert_eq!((b.attempts, b.next_at), (2, 1_200 + 2_000));
+        assert_eq!(queue.next_due(), Some(3_200));
+        assert!(queue.remove("a").is_some() && queue.remove("a").is_none());
+    }
+
+    #[test]
+    fn the_queue_round_trips_through_json() {
+        let mut queue = RetryQueue::default();
+        queue.push(pending("a", 1));
+        let json = serde_json::to_string(&queue).unwrap();
+        assert_eq!(
+            json,
+            r#"[{"event_id":"a","endpoint":"/v1/signups","body":"{}","created_at":1,"attempts":0,"next_at":1}]"#
+        );
+        assert_eq!(serde_json::from_str::<RetryQueue>(&json).unwrap(), queue);
+    }
+}

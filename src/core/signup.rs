@@ -1,0 +1,452 @@
+//! The signup: what the page hands over, its validation, the payload of SPEC §7, and what an
+//! endpoint's answer means.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Longest accepted customer key or name, in bytes.
+const MAX_FIELD: usize = 256;
+/// Longest accepted email address (RFC 5321).
+const MAX_EMAIL: usize = 254;
+/// Most sub ids and meta entries accepted.
+const MAX_ITEMS: usize = 20;
+
+/// A `meta` value: flat metadata only, so what the page sends is what the collector stores.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum MetaValue {
+    /// A string.
+    Text(String),
+    /// A number.
+    Number(f64),
+    /// A boolean.
+    Bool(bool),
+    /// `null`.
+    Null,
+}
+
+/// What the page passes to `reftrack.signup({...})` or puts in `growsumo.data`.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct SignupInput {
+    /// The site's identifier of the new customer; falls back to `email`.
+    pub customer_key: Option<String>,
+    /// The customer's email address.
+    pub email: Option<String>,
+    /// The customer's name.
+    pub name: Option<String>,
+    /// Partner sub ids.
+    pub sub_ids: Vec<String>,
+    /// Flat metadata.
+    pub meta: BTreeMap<String, MetaValue>,
+}
+
+/// Everything about the visit that the page does not pass: the web layer reads it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Visit {
+    /// A UUID v4, from [`uuid_v4`].
+    pub event_id: String,
+    /// The program's public key.
+    pub public_key: Option<String>,
+    /// The attributed partner key.
+    pub partner_key: Option<String>,
+    /// The click id.
+    pub xid: Option<String>,
+    /// The page's host name.
+    pub origin: String,
+    /// The page's URL.
+    pub page_url: String,
+    /// `document.referrer`, `None` when empty.
+    pub referrer: Option<String>,
+    /// `navigator.userAgent`.
+    pub user_agent: String,
+    /// ISO 8601 time of the signup.
+    pub created_at: String,
+}
+
+/// The body posted to the endpoint (SPEC §7). Field order is the wire order.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Signup {
+    /// Unique per signup, resent unchanged on every retry.
+    pub event_id: String,
+    /// Always `"signup"`.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    /// The program's public key.
+    pub public_key: Option<String>,
+    /// The site's identifier of the customer.
+    pub customer_key: String,
+    /// The customer's email address.
+    pub email: Option<String>,
+    /// The customer's name.
+    pub name: Option<String>,
+    /// The partner credited.
+    pub partner_key: Option<String>,
+    /// The click id.
+    pub xid: Option<String>,
+    /// The page's host name.
+    pub origin: String,
+    /// The page's URL.
+    pub page_url: String,
+    /// The page's referrer.
+    pub referrer: Option<String>,
+    /// The browser's user agent.
+    pub user_agent: String,
+    /// Partner sub ids.
+    pub sub_ids: Vec<String>,
+    /// Flat metadata.
+    pub meta: BTreeMap<String, MetaValue>,
+    /// When the signup happened (ISO 8601).
+    pub created_at: String,
+}
+
+/// Why a signup cannot be sent as given; its text is the `error` of the result.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Invalid {
+    /// Neither `customer_key` nor `email` was given.
+    NoCustomerKey,
+    /// `email` does not look like an email address.
+    BadEmail,
+    /// A field is longer than allowed.
+    TooLong(&'static str),
+    /// Too many sub ids or meta entries.
+    TooMany(&'static str),
+}
+
+impl Invalid {
+    /// The reason, for `SignupResult.error`.
+    pub fn reason(&self) -> String {
+        match self {
+            Invalid::NoCustomerKey => "customer_key (or email) is required".into(),
+            Invalid::BadEmail => "email is not a valid email address".into(),
+            Invalid::TooLong(field) => [field, " is too long"].concat(),
+            Invalid::TooMany(field) => [field, " has too many entries (at most 20)"].concat(),
+        }
+    }
+}
+
+/// True when `email` looks like an address: one `@`, a non-empty local part, a dotted domain,
+/// no spaces. Deliverability is the site's concern; this catches mistakes and garbage.
+pub fn is_email(email: &str) -> bool {
+    let Some((local, domain)) = email.split_once('@') else {
+        return false;
+    };
+    email.len() <= MAX_EMAIL
+        && !local.is_empty()
+        && !domain.contains('@')
+        && domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && !email.chars().any(|c| c.is_whitespace() || c.is_control())
+}
+
+fn non_empty(value: Option<String>) -> Option<String> {
+    value
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
+}
+
+/// Validates `input` and builds the payload for `visit`.
+pub fn build(input: SignupInput, visit: Visit) -> Result<Signup, Invalid> {
+    let email = non_empty(input.email);
+    if email.as_deref().is_some_and(|e| !is_email(e)) {
+        return Err(Invalid::BadEmail);
+    }
+    let customer_key = non_empty(input.customer_key)
+        .or_else(|| email.clone())
+        .ok_or(Invalid::NoCustomerKey)?;
+    let name = non_empty(input.name);
+    if customer_key.len() > MAX_FIELD {
+        return Err(Invalid::TooLong("customer_key"));
+    }
+    if name.as_ref().is_some_and(|n| n.len() > MAX_FIELD) {
+        return Err(Invalid::TooLong("name"));
+    }
+    if input.sub_ids.len() > MAX_ITEMS {
+        return Err(Invalid::TooMany("sub_ids"));
+    }
+    if input.sub_ids.iter().any(|s| s.len() > MAX_FIELD) {
+        return Err(Invalid::TooLong("a sub id"));
+    }
+    if input.meta.len() > MAX_ITEMS {
+        return Err(Invalid::TooMany("meta"));
+    }
+    Ok(Signup {
+        event_id: visit.event_id,
+        kind: "signup",
+        public_key: visit.public_key,
+        customer_key,
+        email,
+        name,
+        partner_key: visit.partner_key,
+        xid: visit.xid,
+        origin: visit.origin,
+        page_url: visit.page_url,
+        referrer: visit.referrer,
+        user_agent: visit.user_agent,
+        sub_ids: input.sub_ids,
+        meta: input.meta,
+        created_at: visit.created_at,
+    })
+}
+
+/// A random UUID v4 from 16 random bytes (`crypto.getRandomValues`: pages on plain http have no
+/// `crypto.randomUUID`).
+pub fn uuid_v4(mut bytes: [u8; 16]) -> String {
+    bytes[6] = (bytes[6] & 0x0f) | 0x40; // version 4
+    bytes[8] = (bytes[8] & 0x3f) | 0x80; // RFC 4122 variant
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(36);
+    for (i, b) in bytes.iter().enumerate() {
+        if matches!(i, 4 | 6 | 8 | 10) {
+            out.push('-');
+        }
+        out.push(HEX[usize::from(b >> 4)] as char);
+        out.push(HEX[usize::from(b & 0xf)] as char);
+    }
+    out
+}
+
+/// `SignupResult.status` (SPEC §4).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// Stored by the endpoint.
+    Created,
+    /// The endpoint already had it.
+    Duplicate,
+    /// Kept in the retry queue.
+    Queued,
+    /// Not sent: no partner key and `sendUnattributed` is off.
+    Skipped,
+    /// Refused, by validation or by the endpoint (`4xx`); never retried.
+    Rejected,
+    /// reftrack itself failed.
+    Error,
+}
+
+/// What `createSignup` and `signup` resolve with (SPEC §4).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct SignupResult {
+    /// `true` for `created`, `duplicate` and `queued`: the signup is not lost.
+    pub ok: bool,
+    /// What happened.
+    pub status: Status,
+    /// The signup's event id, when one was made.
+    pub event_id: Option<String>,
+    /// Why, when `ok` is false.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl SignupResult {
+    /// A result with `status`, `ok` following from it.
+    pub fn new(status: Status, event_id: Option<String>, error: Option<String>) -> Self {
+        let ok = matches!(status, Status::Created | Status::Duplicate | Status::Queued);
+        SignupResult {
+            ok,
+            status,
+            event_id,
+            error,
+        }
+    }
+}
+
+/// What an endpoint's answer means for a signup.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Delivery {
+    /// `2xx`: done, never to be sent again.
+    Delivered(Status),
+    /// `4xx`: refused, with the endpoint's reason; never retried.
+    Refused(String),
+    /// `5xx`, timeout or network error: keep it and retry.
+    Retry(String),
+}
+
+/// Classifies an HTTP answer. `body_status` and `body_error` are the `status` and `error` fields of
+/// the JSON body, when it had them.
+pub fn classify(http_status: u16, body_status: Option<&str>, body_error: Option<&str>) -> Delivery {
+    match http_status {
+        200..=299 => Delivery::Delivered(if body_status == Some("duplicate") {
+            Status::Duplicate
+        } else {
+            Status::Created
+        }),
+        400..=499 => Delivery::Refused(
+            body_error
+                .map(str::to_string)
+                .unwrap_or_else(|| ["the endpoint answered ", &http_status.to_string()].concat()),
+        ),
+        _ => Delivery::Retry(["the endpoint answered ", &http_status.to_string()].concat()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn visit() -> Visit {
+        Visit {
+            event_id: "2f1c1f0e-8b0c-4a55-9d7e-2b4c9b0a3f11".into(),
+            public_key: Some("pk_test_123".into()),
+            partner_key: Some("alex-smith".into()),
+            xid: Some("clk_9f8e7d".into()),
+            origin: "www.acme.test".into(),
+            page_url: "https://www.acme.test/signup".into(),
+            referrer: None,
+            user_agent: "Mozilla/5.0 ...".into(),
+            created_at: "2026-11-22T10:00:00.000Z".into(),
+        }
+    }
+
+    fn input() -> SignupInput {
+        SignupInput {
+            customer_key: Some("cus_42".into()),
+            email: Some("jane@example.com".into()),
+            name: Some("Jane Doe".into()),
+            ..SignupInput::default()
+        }
+    }
+
+    #[test]
+    fn payload_matches_the_wire_format() {
+        let signup = build(input(), visit()).unwrap();
+        let json = serde_json::to_string_pretty(&signup).unwrap();
+        let golden = r#"{
+  "event_id": "2f1c1f0e-8b0c-4a55-9d7e-2b4c9b0a3f11",
+  "type": "signup",
+  "public_key": "pk_test_123",
+  "customer_key": "cus_42",
+  "email": "jane@example.com",
+  "name": "Jane Doe",
+  "partner_key": "alex-smith",
+  "xid": "clk_9f8e7d",
+  "origin": "www.acme.test",
+  "page_url": "https://www.acme.test/signup",
+  "referrer": null,
+  "user_agent": "Mozilla/5.0 ...",
+  "sub_ids": [],
+  "meta": {},
+  "created_at": "2026-11-22T10:00:00.000Z"
+}"#;
+        assert_eq!(json, golden);
+    }
+
+    #[test]
+    fn meta_and_sub_ids_serialize_flat() {
+        let mut input = input();
+        input.sub_ids = vec!["campaign-1".into()];
+        input
+            .meta
+            .insert("plan".into(), MetaValue::Text("pro".into()));
+        input.meta.insert("seats".into(), MetaValue::Number(3.0));
+        input.meta.insert("trial".into(), MetaValue::Bool(true));
+        input.meta.insert("coupon".into(), MetaValue::Null);
+        let json = serde_json::to_value(build(input, visit()).unwrap()).unwrap();
+        assert_eq!(json["sub_ids"], serde_json::json!(["campaign-1"]));
+        assert_eq!(
+            json["meta"],
+            serde_json::json!({"coupon": null, "plan": "pro", "seats": 3.0, "trial": true})
+        );
+    }
+
+    #[test]
+    fn customer_key_falls_back_to_email() {
+        let input = SignupInput {
+            customer_key: Some("  ".into()),
+            email: Some(" jane@example.com ".into()),
+            ..SignupInput::default()
+        };
+        let signup = build(input, visit()).unwrap();
+        assert_eq!(signup.customer_key, "jane@example.com");
+        assert_eq!(signup.email.as_deref(), Some("jane@example.com"));
+        assert_eq!(signup.name, None);
+    }
+
+    #[test]
+    fn invalid_input_is_explained() {
+        assert_eq!(
+            build(SignupInput::default(), visit()),
+            Err(Invalid::NoCustomerKey)
+        );
+        for bad in [
+            "jane",
+            "jane@",
+            "@example.com",
+            "jane@example",
+            "ja ne@example.com",
+            "a@b@c.d",
+            "jane@.com",
+        ] {
+            let input = SignupInput {
+                email: Some(bad.into()),
+                ..input()
+            };
+            assert_eq!(build(input, visit()), Err(Invalid::BadEmail), "{bad}");
+        }
+        let long = SignupInput {
+            customer_key: Some("x".repeat(257)),
+            ..input()
+        };
+        assert_eq!(build(long, visit()), Err(Invalid::TooLong("customer_key")));
+        assert_eq!(
+            Invalid::BadEmail.reason(),
+            "email is not a valid email address"
+        );
+        assert_eq!(Invalid::TooLong("name").reason(), "name is too long");
+    }
+
+    #[test]
+    fn uuid_v4_has_version_and_variant() {
+        let id = uuid_v4([0xff; 16]);
+        assert_eq!(id, "ffffffff-ffff-4fff-bfff-ffffffffffff");
+        let id = uuid_v4([0; 16]);
+        assert_eq!(id, "00000000-0000-4000-8000-000000000000");
+        assert_eq!(id.len(), 36);
+    }
+
+    #[test]
+    fn answers_are_classified() {
+        assert_eq!(
+            classify(201, Some("created"), None),
+            Delivery::Delivered(Status::Created)
+        );
+        assert_eq!(
+            classify(200, Some("duplicate"), None),
+            Delivery::Delivered(Status::Duplicate)
+        );
+        assert_eq!(
+            classify(204, None, None),
+            Delivery::Delivered(Status::Created)
+        );
+        assert_eq!(
+            classify(400, None, Some("customer_key is required")),
+            Delivery::Refused("customer_key is required".into())
+        );
+        assert_eq!(
+            classify(403, None, None),
+            Delivery::Refused("the endpoint answered 403".into())
+        );
+        assert_eq!(
+            classify(503, None, None),
+            Delivery::Retry("the endpoint answered 503".into())
+        );
+        assert_eq!(
+            classify(0, None, None),
+            Delivery::Retry("the endpoint answered 0".into())
+        );
+    }
+
+    #[test]
+    fn results_say_whether_the_signup_is_safe() {
+        let queued = SignupResult::new(Status::Queued, Some("e".into()), None);
+        assert!(queued.ok);
+        let json = serde_json::to_string(&queued).unwrap();
+        assert_eq!(json, r#"{"ok":true,"status":"queued","event_id":"e"}"#);
+        let rejected = SignupResult::new(Status::Rejected, None, Some("why".into()));
+        assert!(!rejected.ok);
+        assert_eq!(
+            serde_json::to_string(&rejected).unwrap(),
+            r#"{"ok":false,"status":"rejected","event_id":null,"error":"why"}"#
+        );
+    }
+}
