@@ -9,13 +9,14 @@ import { chromium } from 'playwright-core';
 
 const root = resolve(import.meta.dirname, '../..');
 export const collectorBin = join(root, 'target/release/reftrack-collector');
+export const SECRET = 'test-secret';
 
 /** Starts the collector; resolves once it prints the address it listens on. */
 export async function startCollector({ www = join(root, 'tests/e2e/site'), args = [] } = {}) {
   const db = join(mkdtempSync(join(tmpdir(), 'reftrack-e2e-')), 'reftrack.db');
   const child = spawn(
     collectorBin,
-    ['--listen', '127.0.0.1:0', '--dist', join(root, 'dist'), '--www', www, '--db', db, ...args],
+    ['--listen', '127.0.0.1:0', '--dist', join(root, 'dist'), '--www', www, '--db', db, '--secret', SECRET, ...args],
     { stdio: ['ignore', 'pipe', 'inherit'] },
   );
   const port = await new Promise((ok, fail) => {
@@ -30,6 +31,14 @@ export async function startCollector({ www = join(root, 'tests/e2e/site'), args 
   return {
     port,
     db,
+    /** The stored signups, newest first (GET /v1/signups with the bearer secret). */
+    signups: async () => {
+      const response = await fetch(`http://127.0.0.1:${port}/v1/signups`, {
+        headers: { Authorization: `Bearer ${SECRET}` },
+      });
+      if (!response.ok) throw new Error(`GET /v1/signups: ${response.status}`);
+      return response.json();
+    },
     /** URL of `path` on `host` (which resolves to the collector). */
     url: (host, path) => `http://${host}:${port}${path}`,
     stop: () => new Promise((ok) => {
@@ -77,4 +86,15 @@ export async function reftrackCookies(context) {
   const names = new Set(['growSumoPartnerKey', 'ps_partner_key', 'ps_xid', 'partnero_partner', 'reftrack_probe']);
   const cookies = await context.cookies();
   return Object.fromEntries(cookies.filter((c) => names.has(c.name)).map((c) => [c.name, c]));
+}
+
+/** Polls `probe` until it returns a truthy value or `ms` pass. */
+export async function eventually(probe, ms = 10_000) {
+  const end = Date.now() + ms;
+  for (;;) {
+    const value = await probe();
+    if (value) return value;
+    if (Date.now() > end) throw new Error(`not within ${ms} ms: ${probe}`);
+    await new Promise((ok) => setTimeout(ok, 100));
+  }
 }
