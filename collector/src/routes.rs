@@ -169,10 +169,10 @@ async fn post_signup(State(app): State<Shared>, headers: HeaderMap, body: Body) 
     with_cors(response, origin)
 }
 
-/// `Authorization: Bearer <secret>`, compared in constant time.
-fn authorized(app: &App, headers: &HeaderMap) -> Result<(), Response> {
+/// The refusal of a request without `Authorization: Bearer <secret>` (compared in constant time).
+fn unauthorized(app: &App, headers: &HeaderMap) -> Option<Response> {
     let Some(secret) = &app.secret else {
-        return Err(error(
+        return Some(error(
             StatusCode::UNAUTHORIZED,
             "no secret is configured: start the collector with --secret or REFTRACK_SECRET",
         ));
@@ -188,18 +188,11 @@ fn authorized(app: &App, headers: &HeaderMap) -> Result<(), Response> {
             .zip(secret.bytes())
             .fold(0u8, |acc, (a, b)| acc | (a ^ b))
             == 0;
-    if same {
-        Ok(())
-    } else {
-        Err(error(
-            StatusCode::UNAUTHORIZED,
-            "missing or wrong bearer token",
-        ))
-    }
+    (!same).then(|| error(StatusCode::UNAUTHORIZED, "missing or wrong bearer token"))
 }
 
 async fn post_conversion(State(app): State<Shared>, headers: HeaderMap, body: Body) -> Response {
-    if let Err(response) = authorized(&app, &headers) {
+    if let Some(response) = unauthorized(&app, &headers) {
         return response;
     }
     match read_body(body).await {
@@ -216,7 +209,7 @@ async fn list_signups(
     headers: HeaderMap,
     Query(query): Query<HashMap<String, String>>,
 ) -> Response {
-    if let Err(response) = authorized(&app, &headers) {
+    if let Some(response) = unauthorized(&app, &headers) {
         return response;
     }
     let limit = match query.get("limit").map(|l| l.parse::<u32>()) {
