@@ -9,8 +9,11 @@ say() { printf '\033[1m[start]\033[0m %s\n' "$*"; }
 say "building the collector (cargo build --release -p reftrack-collector)"
 cargo build --quiet --release -p reftrack-collector
 listen=${REFTRACK_LISTEN:-127.0.0.1:8080}
+secret=${REFTRACK_SECRET:-dev-secret}
 say "demo:      http://$listen/"
+say "sign up:   http://$listen/signup.html"
+say "dashboard: http://$listen/dashboard.html   (bearer token: $secret)"
 say "SDK:       http://$listen/sdk/reftrack.js"
 say "Ctrl-C stops the server"
 exec target/release/reftrack-collector --listen "$listen" --dist dist --www www \
-  --db "${REFTRACK_DB:-target/demo.db}" --secret "${REFTRACK_SECRET:-dev-secret}"
+  --db "${REFTRACK_DB:-target/demo.db}" --secret "$secret"

@@ -43,3 +43,31 @@ test("the demo's link builder makes a link that its landing page attributes", as
   assert.deepEqual(page.errors, []);
   await context.close();
 });
+
+test('on the demo: a partner link, a signup, and the signup on the dashboard', async () => {
+  const { context, page } = await freshPage(browser);
+  const bodies = [];
+  page.on('request', (r) => r.method() === 'POST' && bodies.push(r.postData()));
+  await page.goto(collector.url('www.acme.test', `/?ps_partner_key=${Buffer.from('alex-smith').toString('base64')}&ps_xid=clk_dash`));
+  await page.waitForFunction(() => document.getElementById('partner').textContent === 'alex-smith');
+  await page.click('text=Sign up >> nth=1');
+  await page.waitForFunction(() => /referred by alex-smith/.test(document.getElementById('referral').textContent));
+  const email = `dash-${process.pid}@example.com`;
+  await page.fill('#name', 'Dana Demo');
+  await page.fill('#email', email);
+  await page.fill('#password', 'hunter2-secret');
+  await page.click('#signup button[type=submit]');
+  await page.waitForFunction(() => /Welcome aboard! Signup created/.test(document.getElementById('result').textContent));
+  assert.ok(bodies.length === 1 && !bodies[0].includes('hunter2'), 'the password is never sent');
+
+  await page.goto(collector.url('www.acme.test', '/dashboard.html'));
+  await page.fill('#token', 'test-secret');
+  await page.click('#auth button');
+  await page.waitForFunction((email) => document.getElementById('rows').textContent.includes(email), email);
+  const row = await page.textContent('#rows tr:first-child');
+  assert.match(row, /alex-smith/);
+  assert.match(row, /clk_dash/);
+  if (process.env.REFTRACK_SCREENSHOT) await page.screenshot({ path: process.env.REFTRACK_SCREENSHOT.replace('.png', '-dashboard.png'), fullPage: true });
+  assert.deepEqual(page.errors, []);
+  await context.close();
+});
