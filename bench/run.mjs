@@ -6,7 +6,8 @@ import { readFileSync, readdirSync, mkdirSync, rmSync, cpSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { gzipSync, brotliCompressSync, constants } from 'node:zlib';
 import { execFileSync } from 'node:child_process';
-import { startCollector, launchBrowser, b64 } from '../tests/e2e/harness.mjs';
+import { startCollector, launchBrowser, b64, SECRET } from '../tests/e2e/harness.mjs';
+import { load } from './load.mjs';
 
 const root = resolve(import.meta.dirname, '..');
 const LOADS = Number(process.env.BENCH_LOADS ?? 21);
@@ -71,7 +72,34 @@ for (const variant of ['embed', 'fetch']) {
     await context.close();
   }
 }
+
+// Signup round trip: reftrack.signup() in Chromium → collector (SQLite commit) → result.
+const ROUND_TRIPS = Number(process.env.BENCH_SIGNUPS ?? 50);
+const roundTrips = [];
+{
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  await page.goto(server.url('www.acme.test', `/attribution.html?sdk=embed&ps_partner_key=${b64('alex-smith')}`));
+  await page.waitForFunction(() => window.bench.attributed !== undefined);
+  for (let i = 0; i < ROUND_TRIPS; i++) {
+    const { ms, status } = await page.evaluate(async (key) => {
+      const t0 = performance.now();
+      const result = await reftrack.signup({ customer_key: key });
+      return { ms: performance.now() - t0, status: result.status };
+    }, `bench_${Date.now()}_${i}`);
+    if (status !== 'created') throw new Error(`round trip ${i}: ${status}`);
+    roundTrips.push(ms);
+  }
+  await context.close();
+}
 await browser.close();
+
+// Collector throughput on loopback, and the stored count against the acknowledged count.
+const throughput = await load({ port: server.port, clients: 32, seconds: Number(process.env.BENCH_SECONDS ?? 10) });
+const listed = await (await fetch(`http://127.0.0.1:${server.port}/v1/signups?limit=100000`, {
+  headers: { Authorization: `Bearer ${SECRET}` },
+})).json();
+const storedLoad = listed.filter((s) => s.public_key === 'pk_bench_load').length;
 await server.stop();
 
 console.log(`\ntime from navigation start to attribution (growsumoInit with data filled, cookie written), PartnerStack snippet, cold cache, median of ${LOADS}`);
@@ -80,3 +108,6 @@ for (const variant of ['embed', 'fetch']) {
   console.log(`${variant.padEnd(8)} median ${median(t).toFixed(1)} ms   min ${Math.min(...t).toFixed(1)}   max ${Math.max(...t).toFixed(1)}`);
 }
 console.log(`\nscript tag downloads (gzip): embed ${shipped.gzip} B, fetch ${fetchSizes.gzip} B`);
+console.log(`\nsignup round trip (reftrack.signup in Chromium → collector → result), median of ${ROUND_TRIPS}: ${median(roundTrips).toFixed(2)} ms (min ${Math.min(...roundTrips).toFixed(2)}, max ${Math.max(...roundTrips).toFixed(2)})`);
+console.log(`collector throughput, 32 concurrent clients for ${throughput.elapsed.toFixed(1)} s on loopback: ${throughput.perSecond.toFixed(0)} signups/s acknowledged (${throughput.acknowledged} acknowledged, ${throughput.failed} failed, ${storedLoad} stored${storedLoad === throughput.acknowledged ? ' = acknowledged' : ' ≠ acknowledged!'})`);
+if (storedLoad !== throughput.acknowledged) process.exitCode = 1;
