@@ -34,7 +34,9 @@ const start = `
     partnerKey: wasm_bindgen.partnerKey,
     clickId: wasm_bindgen.clickId,
     signup: wasm_bindgen.signup,
-    flush: wasm_bindgen.flush
+    flush: wasm_bindgen.flush,
+    captureForms: wasm_bindgen.captureForms,
+    consent: wasm_bindgen.consent
   };`;
 
 const load = {

@@ -1,7 +1,7 @@
 //! First- and last-click rules: given what is stored and what the landing URL brings, decide what
 //! to write and what to keep.
 
-use super::cookie::{self, CLICK_ID_COOKIE, PARTNER_KEY_COOKIES};
+use super::cookie::{self, CLICK_ID_COOKIE, PARTNERO_COOKIE, PARTNER_KEY_COOKIES};
 use super::partner_key::{ClickId, PartnerKey};
 
 /// Which partner gets the credit when a visitor arrives through several partners' links.
@@ -27,8 +27,10 @@ impl Attribution {
     /// Reads what earlier visits stored, from a `document.cookie` string. A stored value that is
     /// not valid (written by something else, or tampered with) counts as absent.
     pub fn from_cookies(cookies: &str) -> Self {
+        // Partnero's cookie last: a key an earlier Partnero-mode visit stored still counts.
         let partner_key = PARTNER_KEY_COOKIES
             .iter()
+            .chain([&PARTNERO_COOKIE])
             .filter_map(|name| cookie::get(cookies, name))
             .find_map(|value| PartnerKey::parse(value).ok());
         let click_id = partner_key

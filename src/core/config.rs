@@ -80,7 +80,7 @@ impl Source {
 }
 
 /// Every option name reftrack knows, in camelCase.
-pub const OPTION_NAMES: [&str; 12] = [
+pub const OPTION_NAMES: [&str; 13] = [
     "publicKey",
     "endpoint",
     "cookieDays",
@@ -93,6 +93,7 @@ pub const OPTION_NAMES: [&str; 12] = [
     "autoCapture",
     "sendUnattributed",
     "debug",
+    "respectGpc",
 ];
 
 /// `cookieDays` → `cookie-days`, the name of the matching `data-*` attribute.
@@ -156,6 +157,8 @@ pub struct Config {
     pub send_unattributed: bool,
     /// Whether decisions are logged to the console.
     pub debug: bool,
+    /// Whether `navigator.globalPrivacyControl` counts as a refusal of consent.
+    pub respect_gpc: bool,
 }
 
 impl Default for Config {
@@ -174,6 +177,7 @@ impl Default for Config {
             auto_capture: AutoCapture::Off,
             send_unattributed: false,
             debug: false,
+            respect_gpc: false,
         }
     }
 }
@@ -227,6 +231,9 @@ pub fn resolve(sources: &[Source]) -> (Config, Vec<String>) {
             .pick("sendUnattributed", flag)
             .unwrap_or(defaults.send_unattributed),
         debug: options.pick("debug", flag).unwrap_or(defaults.debug),
+        respect_gpc: options
+            .pick("respectGpc", flag)
+            .unwrap_or(defaults.respect_gpc),
     };
     (config, warnings)
 }

@@ -161,6 +161,8 @@ pub struct ParamNames<'a> {
 pub struct Landing {
     /// `None` when no partner parameter is present at all.
     pub partner: Option<Result<PartnerKey, Refused>>,
+    /// The parameter the partner key was read from.
+    pub partner_param: Option<String>,
     /// `None` when no click parameter is present.
     pub click: Option<Result<ClickId, Refused>>,
 }
@@ -195,19 +197,31 @@ pub fn read_landing(query: &str, names: ParamNames<'_>) -> Landing {
     let base64 = names.partner.iter().find_map(|name| {
         let value = params.get(name)?;
         let text = core::str::from_utf8(value).map_err(|_| refused(name, Refusal::BadBase64));
-        Some(text.and_then(|t| PartnerKey::from_base64(t).map_err(|r| refused(name, r))))
+        let key = text.and_then(|t| PartnerKey::from_base64(t).map_err(|r| refused(name, r)));
+        Some((name, key))
     });
-    let partner = base64.or_else(|| {
+    let found = base64.or_else(|| {
         names.raw_partner.iter().find_map(|name| {
             let value = params.get(name)?;
-            Some(parse_plain(value, PartnerKey::parse).map_err(|r| refused(name, r)))
+            Some((
+                name,
+                parse_plain(value, PartnerKey::parse).map_err(|r| refused(name, r)),
+            ))
         })
     });
+    let (partner_param, partner) = match found {
+        Some((name, key)) => (Some(name.clone()), Some(key)),
+        None => (None, None),
+    };
     let click = names.click.iter().find_map(|name| {
         let value = params.get(name)?;
         Some(parse_plain(value, ClickId::parse).map_err(|r| refused(name, r)))
     });
-    Landing { partner, click }
+    Landing {
+        partner,
+        partner_param,
+        click,
+    }
 }
 
 fn parse_plain<T>(value: &[u8], parse: fn(&str) -> Result<T, Refusal>) -> Result<T, Refusal> {

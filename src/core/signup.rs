@@ -1,6 +1,7 @@
 //! The signup: what the page hands over, its validation, the payload of SPEC §7, and what an
 //! endpoint's answer means.
 
+use super::partner_key::PartnerKey;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -38,6 +39,8 @@ pub struct SignupInput {
     pub sub_ids: Vec<String>,
     /// Flat metadata.
     pub meta: BTreeMap<String, MetaValue>,
+    /// A partner key that overrides the attributed one (Partnero's `partner.key`).
+    pub partner_key: Option<String>,
 }
 
 /// Everything about the visit that the page does not pass: the web layer reads it.
@@ -110,6 +113,8 @@ pub enum Invalid {
     TooLong(&'static str),
     /// Too many sub ids or meta entries.
     TooMany(&'static str),
+    /// The partner key given with the signup is not a valid partner key.
+    BadPartnerKey,
 }
 
 impl Invalid {
@@ -120,6 +125,9 @@ impl Invalid {
             Invalid::BadEmail => "email is not a valid email address".into(),
             Invalid::TooLong(field) => [field, " is too long"].concat(),
             Invalid::TooMany(field) => [field, " has too many entries (at most 20)"].concat(),
+            Invalid::BadPartnerKey => {
+                "partner.key must be 1-128 characters of A-Z a-z 0-9 . _ ~ @ : + -".into()
+            }
         }
     }
 }
@@ -145,7 +153,21 @@ fn non_empty(value: Option<String>) -> Option<String> {
         .filter(|v| !v.is_empty())
 }
 
-/// Validates `input` and builds the payload for `visit`.
+/// The partner the signup is credited to: the one given with it, else the attributed one.
+pub fn partner_for(
+    input: &SignupInput,
+    attributed: Option<&str>,
+) -> Result<Option<String>, Invalid> {
+    match non_empty(input.partner_key.clone()) {
+        Some(key) => PartnerKey::parse(&key)
+            .map(|k| Some(k.as_str().to_string()))
+            .map_err(|_| Invalid::BadPartnerKey),
+        None => Ok(attributed.map(str::to_string)),
+    }
+}
+
+/// Validates `input` and builds the payload for `visit` (whose `partner_key` is already the one
+/// from [`partner_for`]).
 pub fn build(input: SignupInput, visit: Visit) -> Result<Signup, Invalid> {
     let email = non_empty(input.email);
     if email.as_deref().is_some_and(|e| !is_email(e)) {
@@ -393,6 +415,22 @@ mod tests {
             "email is not a valid email address"
         );
         assert_eq!(Invalid::TooLong("name").reason(), "name is too long");
+    }
+
+    #[test]
+    fn a_given_partner_key_overrides_the_attributed_one() {
+        let mut input = input();
+        assert_eq!(partner_for(&input, Some("alex")), Ok(Some("alex".into())));
+        input.partner_key = Some("jane".into());
+        assert_eq!(partner_for(&input, Some("alex")), Ok(Some("jane".into())));
+        assert_eq!(partner_for(&input, None), Ok(Some("jane".into())));
+        input.partner_key = Some("a;b".into());
+        assert_eq!(
+            partner_for(&input, Some("alex")),
+            Err(Invalid::BadPartnerKey)
+        );
+        input.partner_key = Some(" ".into());
+        assert_eq!(partner_for(&input, None), Ok(None));
     }
 
     #[test]

@@ -94,11 +94,21 @@ fn prepare(input: Result<SignupInput, String>) -> Result<Pending, SignupResult> 
             t.script_src().map(str::to_owned),
         )
     });
-    let partner_key = attribution.partner_key.map(|k| k.as_str().to_owned());
+    let attributed = attribution
+        .partner_key
+        .as_ref()
+        .map(|k| k.as_str().to_owned());
+    let attributed = attributed.as_deref();
+    let partner_key = signup::partner_for(&input, attributed).map_err(|e| rejected(e.reason()))?;
     if partner_key.is_none() && !config.send_unattributed {
         debug(|| "signup skipped: no partner key (sendUnattributed is off)".into());
         return Err(SignupResult::new(Status::Skipped, None, None));
     }
+    // The click id belongs to the attributed partner, not to one the signup names instead.
+    let xid = attribution
+        .click_id
+        .filter(|_| partner_key.as_deref() == attributed)
+        .map(|c| c.as_str().to_owned());
     let window = web_sys::window().ok_or_else(|| rejected("no window".into()))?;
     let location = window.location();
     let page_url = location.href().unwrap_or_default();
@@ -112,7 +122,7 @@ fn prepare(input: Result<SignupInput, String>) -> Result<Pending, SignupResult> 
         event_id: signup::uuid_v4(random_bytes(&window)),
         public_key: config.public_key,
         partner_key,
-        xid: attribution.click_id.map(|c| c.as_str().to_owned()),
+        xid,
         origin: location.hostname().unwrap_or_default(),
         page_url,
         referrer,

@@ -2,7 +2,8 @@
 //! hung on `window.reftrack` by the script-tag build) and `boot`, which the script-tag loader calls
 //! while the script runs.
 
-use super::{delivery, facades, tracker};
+use super::{delivery, facades, forms, history, storage, tracker};
+use crate::core::config::AutoCapture;
 use js_sys::Promise;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
@@ -12,9 +13,39 @@ use web_sys::HtmlElement;
 #[wasm_bindgen]
 pub fn init(options: JsValue) -> Promise {
     tracker::with(|t| t.start("init", &options, None));
+    started();
+    Promise::resolve(&JsValue::UNDEFINED)
+}
+
+/// What follows every start (`init`, `_initialize`, the script tag's own start, Partnero's
+/// `program … load`): `growsumo.data` filled, the retry queue resumed, the URL watched, and forms
+/// captured if the options say so.
+pub(crate) fn started() {
     facades::sync_data();
     delivery::resume();
-    Promise::resolve(&JsValue::UNDEFINED)
+    history::watch();
+    if let AutoCapture::Forms(selector) = tracker::with(|t| t.config().auto_capture.clone()) {
+        forms::capture(selector);
+    }
+}
+
+/// Consent: `true` writes the partner key held in memory and sends waiting signups; `false`
+/// deletes reftrack's cookies and retry queue, and keeps everything in memory from then on.
+#[wasm_bindgen]
+pub fn consent(granted: bool) {
+    tracker::with(|t| t.consent(granted));
+    if granted {
+        delivery::resume();
+    } else {
+        storage::clear();
+    }
+}
+
+/// Turns on form auto-capture: forms matching `selector`, or every form with an email field.
+#[wasm_bindgen(js_name = captureForms)]
+pub fn capture_forms(selector: Option<String>) {
+    tracker::with(|t| t.ensure_started());
+    forms::capture(selector.filter(|s| !s.trim().is_empty()));
 }
 
 /// Sends a signup (`{ customer_key, email?, name?, sub_ids?, meta? }`) attributed to the current
@@ -65,4 +96,5 @@ pub fn boot(script: JsValue) {
         tracker::with(|t| t.adopt_script(script));
     }
     facades::install();
+    facades::install_po();
 }

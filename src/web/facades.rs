@@ -8,7 +8,8 @@
 //! runs fires after the snippet's `onload`: if `_initialize` came first, the snippet path is
 //! taken; otherwise the timer starts the tracker and calls `growsumoInit` itself.
 
-use super::{delivery, tracker};
+use super::{delivery, entry, forms, tracker};
+use crate::core::signup::SignupInput;
 use js_sys::{Function, Object, Promise, Reflect};
 use std::cell::RefCell;
 use wasm_bindgen::prelude::*;
@@ -72,11 +73,96 @@ pub fn install() {
     let _ = window.set_timeout_with_callback(autostart.unchecked_ref());
 }
 
+/// Defines `window.po` (Partnero Universal's global, or the name in `window.__partnerObject`) and
+/// replays the calls its stub queued, in order.
+pub fn install_po() {
+    let Some(window) = window() else { return };
+    let name = Reflect::get(&window, &"__partnerObject".into())
+        .ok()
+        .and_then(|n| n.as_string())
+        .unwrap_or_else(|| "po".into());
+    let stub = Reflect::get(&window, &name.as_str().into()).unwrap_or(JsValue::UNDEFINED);
+    let queued = Reflect::get(&stub, &"q".into())
+        .ok()
+        .and_then(|q| q.dyn_into::<js_sys::Array>().ok());
+    let global = Closure::<dyn Fn(JsValue, JsValue, JsValue) -> JsValue>::new(po).into_js_value();
+    let _ = Reflect::set(&global, &"q".into(), &js_sys::Array::new());
+    let _ = Reflect::set(&window, &name.as_str().into(), &global);
+    // Each stub record is `{ a: arguments, q: [] }`.
+    for record in queued.iter().flat_map(|q| q.iter()) {
+        let Ok(arguments) = Reflect::get(&record, &"a".into()) else {
+            continue;
+        };
+        let arg = |i: u32| Reflect::get_u32(&arguments, i).unwrap_or(JsValue::UNDEFINED);
+        po(arg(0), arg(1), arg(2));
+    }
+}
+
+/// One `po(command, …)` call.
+fn po(command: JsValue, first: JsValue, second: JsValue) -> JsValue {
+    let command = command.as_string().unwrap_or_default();
+    let first_text = first.as_string().unwrap_or_default();
+    match (command.as_str(), first_text.as_str()) {
+        ("settings", _) => JsValue::UNDEFINED, // accepted; none of Partnero's settings apply here
+        ("program", program)
+            if !program.is_empty() && second.as_string().as_deref() == Some("load") =>
+        {
+            tracker::with(|t| {
+                t.debug(|| ["Partnero mode: program ", program].concat());
+                t.partnero(program.to_owned());
+            });
+            entry::started();
+            JsValue::UNDEFINED
+        }
+        ("customers", "signup") => {
+            let data = Reflect::get(&second, &"data".into()).unwrap_or(JsValue::UNDEFINED);
+            let field =
+                |name: &str| Reflect::get(&data, &name.into()).unwrap_or(JsValue::UNDEFINED);
+            let input = delivery::input_from_fields(&|name| {
+                field(if name == "customer_key" { "key" } else { name })
+            })
+            .and_then(|mut input: SignupInput| {
+                let partner =
+                    Reflect::get(&field("partner"), &"key".into()).unwrap_or(JsValue::UNDEFINED);
+                if !partner.is_undefined() && !partner.is_null() {
+                    input.partner_key =
+                        Some(partner.as_string().ok_or("partner.key must be a string")?);
+                }
+                Ok(input)
+            });
+            let result = delivery::send(input);
+            wasm_bindgen_futures::future_to_promise(
+                async move { Ok(delivery::to_js(&result.await)) },
+            )
+            .into()
+        }
+        ("integration", "universal") => {
+            tracker::with(|t| t.ensure_started());
+            forms::capture(None);
+            JsValue::UNDEFINED
+        }
+        _ => {
+            tracker::with(|t| {
+                t.warn_once(
+                    [
+                        "po('",
+                        &command,
+                        "', '",
+                        &first_text,
+                        "') is not supported; ignored",
+                    ]
+                    .concat(),
+                )
+            });
+            JsValue::UNDEFINED
+        }
+    }
+}
+
 /// `growsumo._initialize(publicKey, options?)`.
 fn initialize(public_key: JsValue, options: JsValue) {
     tracker::with(|t| t.start("growsumo._initialize", &options, public_key.as_string()));
-    sync_data();
-    delivery::resume();
+    entry::started();
     wrap_page_init();
 }
 
@@ -106,9 +192,14 @@ fn create_signup(callback: JsValue) -> Promise {
 /// Plain-tag path: start if nobody did, then run the page's `growsumoInit` — now, or when the
 /// page has finished loading if it is not defined yet.
 fn autostart() {
-    tracker::with(|t| t.ensure_started());
-    sync_data();
-    delivery::resume();
+    let starting = tracker::with(|t| {
+        let first = !t.is_started();
+        t.ensure_started();
+        first
+    });
+    if starting {
+        entry::started();
+    }
     if page_init_pending() {
         run_page_init_once();
         if page_init_pending() {

@@ -7,6 +7,8 @@ pub mod cookies;
 pub mod delivery;
 pub mod entry;
 pub mod facades;
+pub mod forms;
+pub mod history;
 pub mod options;
 pub mod storage;
 pub mod tracker;

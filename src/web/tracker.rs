@@ -9,7 +9,9 @@ use super::cookies::DocumentJar;
 use super::options;
 use crate::core::attribution::{decide, Attribution, Decision};
 use crate::core::config::{self, Config, Consent, Source, SourceKind, Value};
-use crate::core::cookie::{self, Attributes, CookieJar, CLICK_ID_COOKIE, PARTNER_KEY_COOKIES};
+use crate::core::cookie::{
+    self, Attributes, CookieJar, CLICK_ID_COOKIE, PARTNERO_COOKIE, PARTNER_KEY_COOKIES,
+};
 use crate::core::partner_key::{read_landing, ParamNames};
 use std::cell::RefCell;
 use wasm_bindgen::JsValue;
@@ -27,6 +29,17 @@ pub struct Tracker {
     attribution: Attribution,
     started: bool,
     warned: Vec<String>,
+    /// Partnero mode: the program id given by `po('program', id, 'load')`.
+    partnero_program: Option<String>,
+    /// The page's explicit `consent(true | false)`, which beats options and GPC.
+    consent_decision: Option<bool>,
+}
+
+/// `navigator.globalPrivacyControl`: the browser's "do not sell or share" signal.
+fn global_privacy_control() -> bool {
+    web_sys::window()
+        .and_then(|w| js_sys::Reflect::get(&w.navigator(), &"globalPrivacyControl".into()).ok())
+        .is_some_and(|v| v.is_truthy())
 }
 
 thread_local! {
@@ -38,6 +51,8 @@ thread_local! {
         attribution: Attribution::default(),
         started: false,
         warned: Vec::new(),
+        partnero_program: None,
+        consent_decision: None,
     });
 }
 
@@ -61,11 +76,68 @@ impl Tracker {
             self.warn_once("window.reftrackConfig must be an object; ignored".into());
             Source::new(SourceKind::Global)
         });
-        let (config, warnings) =
+        let (mut config, warnings) =
             config::resolve(&[self.calls.clone(), global, self.attributes.clone()]);
+        if let Some(program) = &self.partnero_program {
+            // Partnero mode: `?aff=` holds a plain key, and the program id is the public key.
+            if !config.raw_partner_params.iter().any(|p| p == "aff") {
+                config.raw_partner_params.push("aff".into());
+            }
+            config.public_key.get_or_insert_with(|| program.clone());
+        }
+        config.consent = match self.consent_decision {
+            Some(true) => Consent::Granted,
+            Some(false) => Consent::Pending,
+            None if config.respect_gpc && global_privacy_control() => Consent::Pending,
+            None => config.consent,
+        };
         self.config = config;
         for warning in warnings {
             self.warn_once(warning);
+        }
+    }
+
+    /// Turns Partnero mode on for `program` (`po('program', id, 'load')`) and attributes again.
+    pub fn partnero(&mut self, program: String) {
+        self.partnero_program = Some(program);
+        self.configure(Source::new(SourceKind::Call));
+        self.attribute();
+    }
+
+    /// `consent(true)`: writes what was held in memory. `consent(false)`: deletes the cookies (the
+    /// caller clears the queue) and keeps everything in memory from now on.
+    pub fn consent(&mut self, granted: bool) {
+        self.consent_decision = Some(granted);
+        self.configure(Source::new(SourceKind::Call));
+        let Some(location) = web_sys::window().map(|w| w.location()) else {
+            return;
+        };
+        let host = location.hostname().unwrap_or_default();
+        if granted {
+            self.debug(|| "consent granted".into());
+            let attribution = self.attribution.clone();
+            if attribution.partner_key.is_some() {
+                let secure = location.protocol().is_ok_and(|p| p == "https:");
+                self.store(&attribution, &host, secure, DocumentJar::open());
+            }
+        } else {
+            self.debug(|| "consent refused: deleting reftrack's cookies and queue".into());
+            if let Some(mut jar) = DocumentJar::open() {
+                let domains = cookie::domain_candidates(&host).into_iter().map(Some);
+                for domain in domains.chain([None]) {
+                    let expired = Attributes {
+                        max_age: 0,
+                        domain,
+                        secure: false,
+                    };
+                    for name in PARTNER_KEY_COOKIES
+                        .into_iter()
+                        .chain([CLICK_ID_COOKIE, PARTNERO_COOKIE])
+                    {
+                        jar.write(&cookie::set_cookie(name, "", &expired));
+                    }
+                }
+            }
         }
     }
 
@@ -91,6 +163,11 @@ impl Tracker {
         }
     }
 
+    /// True once attribution has run.
+    pub fn is_started(&self) -> bool {
+        self.started
+    }
+
     /// Warns about an unusable argument once per page.
     pub fn warn_once(&mut self, message: String) {
         if !self.warned.contains(&message) {
@@ -114,7 +191,8 @@ impl Tracker {
         &self.attribution
     }
 
-    fn debug(&self, message: impl FnOnce() -> String) {
+    /// Logs a decision in debug mode.
+    pub fn debug(&self, message: impl FnOnce() -> String) {
         if self.config.debug {
             console::debug(&message());
         }
@@ -138,6 +216,9 @@ impl Tracker {
         );
         for refused in landing.refusals() {
             self.debug(|| format!("ignored ?{}: {}", refused.param, refused.reason));
+        }
+        if let (Some(key), Some(param)) = (landing.partner_key(), &landing.partner_param) {
+            self.debug(|| format!("read partner key {} from ?{param}", key.as_str()));
         }
         let jar = DocumentJar::open();
         let mut stored =
@@ -213,6 +294,13 @@ impl Tracker {
         };
         for name in PARTNER_KEY_COOKIES {
             jar.write(&cookie::set_cookie(name, key.as_str(), &attributes));
+        }
+        if self.partnero_program.is_some() {
+            jar.write(&cookie::set_cookie(
+                PARTNERO_COOKIE,
+                key.as_str(),
+                &attributes,
+            ));
         }
         match &attribution.click_id {
             Some(click) => jar.write(&cookie::set_cookie(
