@@ -50,7 +50,7 @@ test('on the demo: a partner link, a signup, and the signup on the dashboard', a
   page.on('request', (r) => r.method() === 'POST' && bodies.push(r.postData()));
   await page.goto(collector.url('www.acme.test', `/?ps_partner_key=${Buffer.from('alex-smith').toString('base64')}&ps_xid=clk_dash`));
   await page.waitForFunction(() => document.getElementById('partner').textContent === 'alex-smith');
-  await page.click('text=Sign up >> nth=1');
+  await Promise.all([page.waitForURL(/signup\.html$/), page.click('a.button[href="/signup.html"]')]);
   await page.waitForFunction(() => /referred by alex-smith/.test(document.getElementById('referral').textContent));
   const email = `dash-${process.pid}@example.com`;
   await page.fill('#name', 'Dana Demo');
@@ -69,5 +69,32 @@ test('on the demo: a partner link, a signup, and the signup on the dashboard', a
   assert.match(row, /clk_dash/);
   if (process.env.REFTRACK_SCREENSHOT) await page.screenshot({ path: process.env.REFTRACK_SCREENSHOT.replace('.png', '-dashboard.png'), fullPage: true });
   assert.deepEqual(page.errors, []);
+  await context.close();
+});
+
+test("on the demo: Partnero's stub and universal capture sign up a visitor who came through ?aff=", async () => {
+  const { context, page } = await freshPage(browser);
+  await page.goto(collector.url('www.acme.test', '/partnero.html?aff=pat-partner'));
+  await page.waitForFunction(() => window.reftrack);
+  const email = `pat-${process.pid}@example.com`;
+  await page.fill('#first_name', 'Pat');
+  await page.fill('#last_name', 'Partnero');
+  await page.fill('#email', email);
+  await page.fill('#password', 'never-read');
+  await Promise.all([page.waitForURL(/thanks\.html/), page.click('button[type=submit]')]);
+  const signups = await (async () => {
+    for (let i = 0; i < 50; i++) {
+      const all = await collector.signups();
+      const found = all.filter((s) => s.email === email);
+      if (found.length) return found;
+      await page.waitForTimeout(100);
+    }
+    return [];
+  })();
+  assert.equal(signups.length, 1);
+  assert.equal(signups[0].name, 'Pat Partnero');
+  assert.equal(signups[0].partner_key, 'pat-partner');
+  assert.equal(signups[0].public_key, 'prog_demo_acme');
+  assert.ok(!JSON.stringify(signups[0]).includes('never-read'));
   await context.close();
 });
