@@ -31,4 +31,10 @@ node scripts/bundle.mjs --glue "$out/reftrack.js" --wasm "$out/reftrack_bg.opt.w
 say "building the npm package into pkg/ (wasm-pack build --target web)"
 wasm-pack --quiet build --release --mode no-install --target web --out-dir pkg --out-name reftrack >/dev/null
 wasm_opt pkg/reftrack_bg.wasm -o pkg/reftrack_bg.wasm
-say "done: dist/ $(ls dist | tr '\n' ' ')"
+node scripts/package.mjs
+
+say "copying the loader snippet and the globals' types into dist/"
+cp js/snippet.html dist/snippet.html
+cp js/types.d.ts dist/types.d.ts
+cp js/globals.d.ts dist/reftrack.d.ts
+say "done: dist/ $(ls dist | tr '\n' ' ')| pkg/ $(ls pkg | tr '\n' ' ')"

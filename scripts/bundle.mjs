@@ -8,6 +8,12 @@
 //   `growsumo.data` filled before PartnerStack's snippet calls `_initialize` from `onload`.
 // fetch (used by `npm run bench` only, for comparison): reftrack.js fetches reftrack_bg.wasm
 //   from its own directory and instantiates it asynchronously.
+//
+// The loader is the only hand-written JavaScript around the module. It keeps the page safe: if
+// the module cannot run (no WebAssembly, a CSP without 'wasm-unsafe-eval') or traps later (a Rust
+// panic), every global still exists, nothing throws into the page, signups resolve with
+// `{ ok: false, status: "error" }`, and one warning is logged. It also replays calls that the
+// loader snippet (dist/snippet.html) queued before the script arrived.
 import { readFileSync, writeFileSync, mkdirSync, copyFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -25,40 +31,98 @@ const version = JSON.parse(readFileSync(new URL('../package.json', import.meta.u
 const glue = readFileSync(args.glue, 'utf8');
 const wasm = readFileSync(args.wasm);
 
-// What runs once the module is instantiated: hand the script element to Rust (it reads the
-// data-* options and defines window.growsumo), then hang the native API on window.reftrack.
-const start = `
-  wasm_bindgen.boot(script);
-  window.reftrack = {
-    init: wasm_bindgen.init,
-    partnerKey: wasm_bindgen.partnerKey,
-    clickId: wasm_bindgen.clickId,
-    signup: wasm_bindgen.signup,
-    flush: wasm_bindgen.flush,
-    captureForms: wasm_bindgen.captureForms,
-    consent: wasm_bindgen.consent
-  };`;
-
 const load = {
+  // Synchronous: the module is ready when this script has run.
   embed: `
-  var text = atob(${JSON.stringify(wasm.toString('base64'))});
-  var bytes = new Uint8Array(text.length);
-  for (var i = 0; i < text.length; i++) bytes[i] = text.charCodeAt(i);
-  wasm_bindgen.initSync({ module: bytes });
-  ${start}`,
+    var text = atob(${JSON.stringify(wasm.toString('base64'))});
+    var bytes = new Uint8Array(text.length);
+    for (var i = 0; i < text.length; i++) bytes[i] = text.charCodeAt(i);
+    wasm_bindgen.initSync({ module: bytes });
+    start();`,
   fetch: `
-  wasm_bindgen({ module_or_path: new URL('reftrack_bg.wasm', script.src) })
-    .then(function () { ${start} })
-    .catch(fail);`,
+    wasm_bindgen({ module_or_path: new URL('reftrack_bg.wasm', script.src) }).then(start, failed);`,
 }[args.variant];
 if (!load) throw new Error(`unknown variant ${args.variant}`);
 
-const source = `(function () {
+const source = `(function (w) {
+  // Included twice: the first copy stays in charge.
+  if (w.reftrack && w.reftrack.version) return;
   var script = document.currentScript;
-  function fail(error) { console.warn('[reftrack] not started: ' + error); }
+  var stub = w.reftrack, growsumoStub = w.growsumo;
+  var broken;
+
+  function failed(error) {
+    if (!broken) {
+      broken = error || 'unknown error';
+      console.warn('[reftrack] not running: ' + broken);
+    }
+  }
+  function errorResult() {
+    return { ok: false, status: 'error', event_id: null, error: 'reftrack is not running: ' + broken };
+  }
+  // Calls f unless reftrack is broken; a trap (Rust panic) turns reftrack off instead of reaching
+  // the page. Other errors (the page's own, passed through us) are rethrown untouched.
+  function guard(f, fallback) {
+    return function () {
+      if (!broken) {
+        try { return f.apply(this, arguments); } catch (e) {
+          if (!(e instanceof WebAssembly.RuntimeError)) throw e;
+          failed(e);
+        }
+      }
+      return fallback && fallback.apply(this, arguments);
+    };
+  }
+  function resolved(value) { return function () { return Promise.resolve(value); }; }
+  function failedSignup(callback) {
+    var result = errorResult();
+    if (typeof callback == 'function') try { callback(result); } catch (e) { console.error(e); }
+    return Promise.resolve(result);
+  }
+
   ${glue}
-  try { ${load} } catch (error) { fail(error); }
-})();`;
+
+  function start() {
+    performance.mark('reftrack:ready');
+    wasm_bindgen.setGuard(guard);
+    wasm_bindgen.boot(script);
+    publish();
+  }
+
+  function publish() {
+    var api = w.reftrack = {
+      version: ${JSON.stringify(version)},
+      init: guard(wasm_bindgen.init, resolved()),
+      partnerKey: guard(wasm_bindgen.partnerKey, function () { return null; }),
+      clickId: guard(wasm_bindgen.clickId, function () { return null; }),
+      signup: guard(wasm_bindgen.signup, function () { return Promise.resolve(errorResult()); }),
+      flush: guard(wasm_bindgen.flush, resolved()),
+      captureForms: guard(wasm_bindgen.captureForms),
+      consent: guard(wasm_bindgen.consent)
+    };
+    if (wasm_bindgen.__fault) api.__fault = guard(wasm_bindgen.__fault);
+    var g = w.growsumo = w.growsumo || {};
+    g.data = g.data || { partner_key: null, ps_partner_key: null, ps_xid: null };
+    g._initialize = guard(g._initialize || function () {});
+    g.createSignup = guard(g.createSignup || failedSignup, failedSignup);
+    var name = w.__partnerObject || 'po', po = w[name];
+    w[name] = guard(typeof po == 'function' && !(po.q || []).length ? po : function () {}, function (command, what) {
+      if (command == 'customers' && what == 'signup') return Promise.resolve(errorResult());
+    });
+    // Calls the loader snippet queued: [method, arguments, resolve].
+    (stub && stub.q || []).forEach(function (call) { call[2](api[call[0]].apply(api, call[1])); });
+    (growsumoStub && growsumoStub.q || []).forEach(function (call) { call[2](g[call[0]].apply(g, call[1])); });
+  }
+
+  try {
+    if (typeof WebAssembly != 'object') throw new Error('this browser has no WebAssembly');
+    performance.mark('reftrack:start');
+    ${load}
+  } catch (error) {
+    failed(error);
+    publish();
+  }
+})(window);`;
 
 const { code } = await transform(source, { minify: true, target: 'es2017' });
 mkdirSync(args.out, { recursive: true });

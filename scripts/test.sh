@@ -17,6 +17,16 @@ CHROMEDRIVER=/usr/bin/chromedriver wasm-pack test --headless --chrome --mode no-
 say "building the collector for the end-to-end tests"
 cargo build --quiet --release -p reftrack-collector
 
+# A variant of the script-tag build with `__fault()` (a deliberate panic), for the host-page safety
+# tests; its own target directory keeps the shipped build's artifacts untouched.
+say "building the fault-injection variant (target/fault-dist)"
+cargo build --quiet --release --target wasm32-unknown-unknown -p reftrack --features fault-injection \
+  --target-dir target/fault
+wasm-bindgen --target no-modules --no-typescript --out-dir target/fault/bindgen \
+  target/fault/wasm32-unknown-unknown/release/reftrack.wasm
+node scripts/bundle.mjs --glue target/fault/bindgen/reftrack.js --wasm target/fault/bindgen/reftrack_bg.wasm \
+  --out target/fault-dist
+
 say "end-to-end tests (node --test tests/e2e, Chromium + collector on 127.0.0.1)"
 node --test --test-concurrency=1 tests/e2e/ 2>&1 | tee "$log/e2e"
 

@@ -1,7 +1,7 @@
 //! Signups from the page to the endpoint, exactly once: validation, the unattributed rule, the
 //! retry queue, and the flushes on load, on `online` and on a timer.
 
-use super::{console, storage, tracker, transport};
+use super::{console, guard, storage, tracker, transport};
 use crate::core::config::Consent;
 use crate::core::retry::{Pending, MAX_PENDING};
 use crate::core::signup::{self, Delivery, MetaValue, SignupInput, SignupResult, Status, Visit};
@@ -255,7 +255,7 @@ fn schedule() {
         return;
     };
     let delay = next.saturating_sub(now()).min(i32::MAX as u64) as i32;
-    let callback = Closure::once_into_js(flush_soon);
+    let callback = guard::guarded(Closure::once_into_js(flush_soon));
     if let Ok(timer) = window
         .set_timeout_with_callback_and_timeout_and_arguments_0(callback.unchecked_ref(), delay)
     {
@@ -267,7 +267,7 @@ fn schedule() {
 pub fn resume() {
     if !LISTENING.with(|l| l.replace(true)) {
         if let Some(window) = web_sys::window() {
-            let online = Closure::<dyn Fn()>::new(flush_soon).into_js_value();
+            let online = guard::guarded(Closure::<dyn Fn()>::new(flush_soon).into_js_value());
             let _ = window.add_event_listener_with_callback("online", online.unchecked_ref());
         }
     }

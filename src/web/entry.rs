@@ -88,6 +88,20 @@ fn string_or_null(value: Option<&str>) -> JsValue {
     value.map_or(JsValue::NULL, JsValue::from_str)
 }
 
+/// Installs the loader's guard (see `web::guard`); the script-tag build and the npm package's
+/// `init` call it first.
+#[wasm_bindgen(js_name = setGuard)]
+pub fn set_guard(guard: js_sys::Function) {
+    super::guard::set(guard);
+}
+
+/// Fault injection for the tests of host-page safety: panics, as a bug would.
+#[cfg(feature = "fault-injection")]
+#[wasm_bindgen(js_name = __fault)]
+pub fn fault() {
+    panic!("fault injected by a test");
+}
+
 /// Called by the script-tag build (`dist/reftrack.js`) while it runs, with its own `<script>`
 /// element: reads the tag's `data-*` options and defines `window.growsumo`. Not for npm users.
 #[wasm_bindgen]

@@ -8,7 +8,7 @@
 //! runs fires after the snippet's `onload`: if `_initialize` came first, the snippet path is
 //! taken; otherwise the timer starts the tracker and calls `growsumoInit` itself.
 
-use super::{delivery, entry, forms, tracker};
+use super::{delivery, entry, forms, guard, tracker};
 use crate::core::signup::SignupInput;
 use js_sys::{Function, Object, Promise, Reflect};
 use std::cell::RefCell;
@@ -69,7 +69,7 @@ pub fn install() {
     let _ = Reflect::set(&growsumo, &"_initialize".into(), &initialize);
     let create_signup = Closure::<dyn Fn(JsValue) -> Promise>::new(create_signup).into_js_value();
     let _ = Reflect::set(&growsumo, &"createSignup".into(), &create_signup);
-    let autostart = Closure::once_into_js(autostart);
+    let autostart = guard::guarded(Closure::once_into_js(autostart));
     let _ = window.set_timeout_with_callback(autostart.unchecked_ref());
 }
 
@@ -203,7 +203,7 @@ fn autostart() {
     if page_init_pending() {
         run_page_init_once();
         if page_init_pending() {
-            let later = Closure::once_into_js(run_page_init_once);
+            let later = guard::guarded(Closure::once_into_js(run_page_init_once));
             if let Some(window) = window() {
                 let _ = window.add_event_listener_with_callback("load", later.unchecked_ref());
             }
@@ -254,9 +254,8 @@ fn wrap_page_init() {
     let Some(original) = page_function() else {
         return;
     };
-    let wrapper: Function = Closure::<dyn Fn()>::new(run_page_init_once)
-        .into_js_value()
-        .unchecked_into();
+    let once = Closure::<dyn Fn()>::new(run_page_init_once).into_js_value();
+    let wrapper: Function = guard::guarded_with(once, original.clone().into()).unchecked_into();
     if let Some(window) = window() {
         let _ = Reflect::set(&window, &"growsumoInit".into(), &wrapper);
     }

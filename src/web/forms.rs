@@ -5,7 +5,7 @@
 //! nothing else. It never calls `preventDefault`; the signup goes out with `keepalive`, so the
 //! form's own navigation loses nothing.
 
-use super::{delivery, tracker};
+use super::{delivery, guard, tracker};
 use crate::core::signup::{is_email, SignupInput};
 use js_sys::{Date, Reflect};
 use std::cell::RefCell;
@@ -48,7 +48,7 @@ pub fn capture(selector: Option<String>) {
     let Some(document) = web_sys::window().and_then(|w| w.document()) else {
         return;
     };
-    let listener = Closure::<dyn Fn(Event)>::new(on_submit).into_js_value();
+    let listener = guard::guarded(Closure::<dyn Fn(Event)>::new(on_submit).into_js_value());
     let _ = document.add_event_listener_with_callback_and_bool(
         "submit",
         listener.unchecked_ref(),

@@ -3,7 +3,7 @@
 //! another library's wrapper) is called first, with the same arguments, and its result and errors
 //! pass through untouched.
 
-use super::{facades, tracker};
+use super::{facades, guard, tracker};
 use js_sys::{Function, Reflect};
 use std::cell::Cell;
 use wasm_bindgen::prelude::*;
@@ -43,6 +43,7 @@ pub fn watch() {
             continue;
         }
         let target = history.clone();
+        let fallback = original.clone();
         let wrapper =
             Closure::<dyn Fn(JsValue, JsValue, JsValue) -> Result<JsValue, JsValue>>::new(
                 move |state, unused, url| {
@@ -52,9 +53,10 @@ pub fn watch() {
                 },
             )
             .into_js_value();
+        let wrapper = guard::guarded_with(wrapper, fallback.into());
         let _ = Reflect::set(&wrapper, &MARK.into(), &JsValue::TRUE);
         let _ = Reflect::set(&history, &method.into(), &wrapper);
     }
-    let popstate = Closure::<dyn Fn()>::new(reattribute).into_js_value();
+    let popstate = guard::guarded(Closure::<dyn Fn()>::new(reattribute).into_js_value());
     let _ = window.add_event_listener_with_callback("popstate", popstate.unchecked_ref());
 }

@@ -8,6 +8,7 @@ pub mod delivery;
 pub mod entry;
 pub mod facades;
 pub mod forms;
+pub mod guard;
 pub mod history;
 pub mod options;
 pub mod storage;

@@ -1,0 +1,34 @@
+// Turns wasm-pack's pkg/ into the npm package `reftrack`: the hand-written entry point and types
+// from js/, and a package.json with exports, types, files and sideEffects.
+import { readFileSync, writeFileSync, copyFileSync, rmSync } from 'node:fs';
+
+const root = new URL('..', import.meta.url);
+const at = (path) => new URL(path, root);
+const workspace = JSON.parse(readFileSync(at('package.json')));
+const generated = JSON.parse(readFileSync(at('pkg/package.json')));
+
+for (const file of ['index.js', 'index.d.ts', 'types.d.ts', 'globals.d.ts']) copyFileSync(at(`js/${file}`), at(`pkg/${file}`));
+rmSync(at('pkg/.gitignore'), { force: true });
+
+const manifest = {
+  name: 'reftrack',
+  version: workspace.version,
+  description: 'Partner/affiliate referral tracking for websites: a drop-in for PartnerStackJS and Partnero Universal, in Rust compiled to WebAssembly.',
+  license: generated.license ?? 'MIT OR Apache-2.0',
+  repository: generated.repository,
+  type: 'module',
+  main: './index.js',
+  module: './index.js',
+  types: './index.d.ts',
+  exports: {
+    '.': { types: './index.d.ts', import: './index.js', default: './index.js' },
+    './globals': { types: './globals.d.ts' },
+    './reftrack_bg.wasm': './reftrack_bg.wasm',
+    './package.json': './package.json',
+  },
+  files: ['README.md', 'index.js', 'index.d.ts', 'types.d.ts', 'globals.d.ts', 'reftrack.js', 'reftrack.d.ts', 'reftrack_bg.wasm', 'reftrack_bg.wasm.d.ts'],
+  // Importing reftrack does nothing until init() is called.
+  sideEffects: false,
+  keywords: ['affiliate', 'referral', 'partnerstack', 'partnero', 'attribution', 'webassembly'],
+};
+writeFileSync(at('pkg/package.json'), JSON.stringify(manifest, null, 2) + '\n');

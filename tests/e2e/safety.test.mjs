@@ -1,0 +1,125 @@
+// Host-page safety of the script-tag build: whatever goes wrong inside reftrack — WebAssembly
+// blocked or missing, a Rust panic — no exception reaches the page, every global exists, signups
+// resolve with ok:false and an error, and one warning is logged. Also: the loader snippet queues
+// calls made before the script arrives, and a second copy of the script changes nothing.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { startCollector, launchBrowser, freshPage, b64, eventually } from './harness.mjs';
+
+const root = resolve(import.meta.dirname, '../..');
+const faultDist = join(root, 'target/fault-dist');
+let collector;
+let faulty;
+let browser;
+before(async () => {
+  collector = await startCollector();
+  if (!existsSync(join(faultDist, 'reftrack.js'))) throw new Error('run scripts/test.sh: it builds target/fault-dist');
+  faulty = await startCollector({ args: ['--dist', faultDist] });
+  browser = await launchBrowser();
+});
+after(async () => {
+  await browser?.close();
+  await collector?.stop();
+  await faulty?.stop();
+});
+
+/** Loads `path`, then checks that reftrack failed safely. */
+async function assertFailsSafely(page, warnings) {
+  await page.waitForFunction(() => window.reftrack && window.growsumo && window.po);
+  const outcome = await page.evaluate(async () => {
+    const calls = [];
+    const viaGrowsumo = await growsumo.createSignup((r) => calls.push(r));
+    const viaReftrack = await reftrack.signup({ customer_key: 'c1' });
+    const viaPo = await po('customers', 'signup', { data: { key: 'c2' } });
+    await reftrack.init({ debug: true });
+    await reftrack.flush();
+    reftrack.captureForms();
+    reftrack.consent(true);
+    return { calls, viaGrowsumo, viaReftrack, viaPo, key: reftrack.partnerKey(), xid: reftrack.clickId() };
+  });
+  assert.equal(outcome.calls.length, 1, 'the createSignup callback is called once');
+  for (const result of [outcome.calls[0], outcome.viaGrowsumo, outcome.viaReftrack, outcome.viaPo]) {
+    assert.equal(result.ok, false);
+    assert.equal(result.status, 'error');
+    assert.match(result.error, /^reftrack is not running: /);
+  }
+  assert.equal(outcome.key, null);
+  assert.equal(outcome.xid, null);
+  assert.equal(warnings.filter((w) => w.startsWith('[reftrack]')).length, 1, `one warning: ${warnings.join(' | ')}`);
+  assert.deepEqual(page.errors, []);
+}
+
+function watchWarnings(page) {
+  const warnings = [];
+  page.on('console', (m) => m.type() === 'warning' && warnings.push(m.text()));
+  return warnings;
+}
+
+test("a CSP without 'wasm-unsafe-eval': nothing throws, signups resolve ok:false, one warning", async () => {
+  const { context, page } = await freshPage(browser);
+  const warnings = watchWarnings(page);
+  await page.goto(collector.url('www.acme.test', `/csp.html?ps_partner_key=${b64('alex-smith')}`));
+  await assertFailsSafely(page, warnings);
+  assert.match(warnings.join(), /WebAssembly|Wasm|wasm/);
+  await context.close();
+});
+
+test('a browser without WebAssembly: the same', async () => {
+  const { context, page } = await freshPage(browser);
+  await page.addInitScript(() => { delete window.WebAssembly; });
+  const warnings = watchWarnings(page);
+  await page.goto(collector.url('www.acme.test', `/plain.html?ps_partner_key=${b64('alex-smith')}`));
+  await assertFailsSafely(page, warnings);
+  assert.match(warnings.join(), /no WebAssembly/);
+  await context.close();
+});
+
+test('a Rust panic: caught, reported once, and no later call hangs or throws', async () => {
+  const { context, page } = await freshPage(browser);
+  const warnings = watchWarnings(page);
+  await page.goto(faulty.url('www.acme.test', `/plain.html?ps_partner_key=${b64('alex-smith')}`));
+  await page.waitForFunction(() => window.reftrack && window.inits.length === 1);
+  assert.equal(await page.evaluate(() => reftrack.partnerKey()), 'alex-smith', 'working before the fault');
+  assert.equal(await page.evaluate(() => { reftrack.__fault(); return 'returned'; }), 'returned', 'the panic does not throw into the page');
+  await assertFailsSafely(page, warnings);
+  assert.match(warnings.join(), /RuntimeError/);
+  // The page's own history.pushState still works through reftrack's wrapper.
+  await page.evaluate(() => history.pushState({ n: 1 }, '', '/after-fault'));
+  assert.equal(await page.evaluate(() => location.pathname), '/after-fault');
+  assert.deepEqual(page.errors, []);
+  await context.close();
+});
+
+test('the loader snippet: calls made before the script arrives are replayed and answered', async () => {
+  const { context, page } = await freshPage(browser);
+  const key = `snip_${process.pid}`;
+  await page.goto(collector.url('www.acme.test', `/snippet-loader.html?customer=${key}&ps_partner_key=${b64('alex-smith')}`));
+  const results = await page.evaluate(async () => [await window.early, await window.earlyGrowsumo, window.callbacks.length]);
+  assert.equal(results[0].status, 'created');
+  assert.equal(results[1].status, 'created');
+  assert.equal(results[2], 1);
+  const stored = await eventually(async () => {
+    const all = (await collector.signups()).filter((s) => s.customer_key === key || s.customer_key === `${key}@example.com`);
+    return all.length === 2 && all;
+  });
+  assert.ok(stored.every((s) => s.public_key === 'pk_snippet' && s.partner_key === 'alex-smith'));
+  assert.deepEqual(page.errors, []);
+  await context.close();
+});
+
+test('the loader snippet is under 1 KB, and a second copy of the script changes nothing', async () => {
+  const snippet = readFileSync(join(root, 'dist/snippet.html'), 'utf8');
+  assert.ok(statSync(join(root, 'dist/snippet.html')).size < 1024, `${snippet.length} bytes`);
+  const { context, page } = await freshPage(browser);
+  await page.goto(collector.url('www.acme.test', `/plain.html?ps_partner_key=${b64('alex-smith')}`));
+  await page.waitForFunction(() => window.reftrack && window.inits.length === 1);
+  await page.evaluate(() => { window.reftrack.marker = 'first copy'; });
+  await page.addScriptTag({ url: '/sdk/reftrack.js' });
+  await page.waitForTimeout(200);
+  assert.equal(await page.evaluate(() => window.reftrack.marker), 'first copy', 'the first copy stays in charge');
+  assert.equal(await page.evaluate(() => window.inits.length), 1, 'growsumoInit still ran once');
+  assert.deepEqual(page.errors, []);
+  await context.close();
+});
