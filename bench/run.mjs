@@ -1,80 +1,148 @@
-// `npm run bench`: what reftrack costs a page. Sizes of dist/ (raw, gzip -9, brotli), and, in
-// headless Chromium against the real collector, the time from navigation start to attribution
-// for each way of loading the module (SPEC §1 "Drop-in timing"). Figures are printed, not judged:
-// the tests check behaviour, this measures cost.
-import { readFileSync, readdirSync, mkdirSync, rmSync, cpSync } from 'node:fs';
+// `npm run bench`: what reftrack costs a page, measured, not judged (the tests check behaviour).
+//
+// 1. Size: raw, gzip -9 and brotli bytes of what the script tag downloads, where the module's
+//    bytes go (twiggy), and the same for the plain-JS reference (bench/reference.js).
+// 2. Speed, in headless Chromium against the real collector, cold cache, PartnerStack's snippet:
+//    time from navigation start to attribution (growsumoInit running with the cookie written) for
+//    reftrack, for the alternative build that fetches the .wasm, and for the reference; long tasks
+//    (> 50 ms) during load; the module's decode + compile + instantiate time.
+// 3. Delivery: signup round trip (reftrack.signup → collector → result) and collector throughput
+//    (32 concurrent clients, 10 s), checked against the number of signups stored.
+import { readFileSync, mkdirSync, rmSync, cpSync, writeFileSync, existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { gzipSync, brotliCompressSync, constants } from 'node:zlib';
 import { execFileSync } from 'node:child_process';
+import { transform } from 'esbuild';
 import { startCollector, launchBrowser, b64, SECRET } from '../tests/e2e/harness.mjs';
 import { load } from './load.mjs';
 
 const root = resolve(import.meta.dirname, '..');
 const LOADS = Number(process.env.BENCH_LOADS ?? 21);
+const ROUND_TRIPS = Number(process.env.BENCH_SIGNUPS ?? 50);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
+const BUDGET = 16 * 1024;
 
-function sizes(file) {
-  const raw = readFileSync(file);
-  return {
-    raw: raw.length,
-    gzip: gzipSync(raw, { level: 9 }).length,
-    brotli: brotliCompressSync(raw, { params: { [constants.BROTLI_PARAM_QUALITY]: 11 } }).length,
-  };
-}
-
-function sizeTable(title, dir) {
-  console.log(`\n${title}`);
-  console.log('file                      raw      gzip    brotli');
-  const total = { raw: 0, gzip: 0, brotli: 0 };
-  for (const name of readdirSync(dir).sort()) {
-    const s = sizes(join(dir, name));
-    for (const k of Object.keys(total)) total[k] += s[k];
-    console.log(`${name.padEnd(22)}${String(s.raw).padStart(7)}${String(s.gzip).padStart(10)}${String(s.brotli).padStart(10)}`);
-  }
-  console.log(`${'total'.padEnd(22)}${String(total.raw).padStart(7)}${String(total.gzip).padStart(10)}${String(total.brotli).padStart(10)}`);
-  return total;
-}
-
+const sizes = (bytes) => ({
+  raw: bytes.length,
+  gzip: gzipSync(bytes, { level: 9 }).length,
+  brotli: brotliCompressSync(bytes, { params: { [constants.BROTLI_PARAM_QUALITY]: 11 } }).length,
+});
 const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
+const pad = (v, n) => String(v).padStart(n);
+function sizeTable(title, files) {
+  console.log(`\n${title}`);
+  console.log(`${'file'.padEnd(24)}${pad('raw', 8)}${pad('gzip', 8)}${pad('brotli', 8)}`);
+  const total = { raw: 0, gzip: 0, brotli: 0 };
+  for (const [name, path] of files) {
+    const s = sizes(readFileSync(path));
+    for (const k of Object.keys(total)) total[k] += s[k];
+    console.log(`${name.padEnd(24)}${pad(s.raw, 8)}${pad(s.gzip, 8)}${pad(s.brotli, 8)}`);
+  }
+  console.log(`${'total'.padEnd(24)}${pad(total.raw, 8)}${pad(total.gzip, 8)}${pad(total.brotli, 8)}`);
+  return total;
+}
 
-// Both ways of loading the module, built from the same wasm-bindgen output as dist/.
-const variants = join(root, 'target/bench-sdk');
-rmSync(variants, { recursive: true, force: true });
-mkdirSync(variants, { recursive: true });
-cpSync(join(root, 'dist'), join(variants, 'embed'), { recursive: true });
+// --- the builds measured -------------------------------------------------------------------
+const sdk = join(root, 'target/bench-sdk');
+rmSync(sdk, { recursive: true, force: true });
+mkdirSync(join(sdk, 'reference'), { recursive: true });
+cpSync(join(root, 'dist'), join(sdk, 'embed'), { recursive: true });
 execFileSync('node', [
-  join(root, 'scripts/bundle.mjs'), '--variant', 'fetch',
-  '--glue', join(root, 'target/bindgen/reftrack.js'),
-  '--wasm', join(root, 'target/bindgen/reftrack_bg.opt.wasm'),
-  '--out', join(variants, 'fetch'),
+  join(root, 'scripts/bundle.mjs'), '--variant', 'fetch', '--glue', join(root, 'target/bindgen/reftrack.js'),
+  '--wasm', join(root, 'target/bindgen/reftrack_bg.opt.wasm'), '--out', join(sdk, 'fetch'),
 ]);
+const reference = await transform(readFileSync(join(root, 'bench/reference.js'), 'utf8'), { minify: true, target: 'es2017' });
+writeFileSync(join(sdk, 'reference/reftrack.js'), reference.code);
 
 console.log('reftrack bench');
-const shipped = sizeTable('dist/ (the script-tag build)', join(root, 'dist'));
-const fetchSizes = sizeTable('alternative: module fetched from reftrack_bg.wasm', join(variants, 'fetch'));
+const shipped = sizeTable('what the script tag downloads: dist/reftrack.js (module embedded)', [['reftrack.js', join(root, 'dist/reftrack.js')]]);
+const parts = sizeTable('inside it, before embedding', [
+  ['loader + glue (min.js)', join(sdk, 'fetch/reftrack.js')],
+  ['module (.wasm)', join(root, 'target/bindgen/reftrack_bg.opt.wasm')],
+]);
+const fetched = sizeTable('alternative: module fetched separately', [
+  ['reftrack.js', join(sdk, 'fetch/reftrack.js')], ['reftrack_bg.wasm', join(sdk, 'fetch/reftrack_bg.wasm')],
+]);
+const plain = sizeTable('plain-JS reference (bench/reference.js, minified)', [['reference.js', join(sdk, 'reference/reftrack.js')]]);
+console.log(`\nbudget 16 KiB gzip: reftrack ${shipped.gzip} B = ${(shipped.gzip / 1024).toFixed(1)} KiB (${shipped.gzip <= BUDGET ? 'within' : 'OVER'} budget); ` +
+  `reference ${plain.gzip} B; ratio ${(shipped.gzip / plain.gzip).toFixed(1)}x; base64 embedding costs ${shipped.gzip - parts.gzip} B gzip`);
 
-// The variants' parent as --dist (the later flag wins): /sdk/embed/ and /sdk/fetch/.
-const server = await startCollector({ www: join(root, 'bench/site'), args: ['--dist', variants] });
+// Where the module's bytes go: twiggy over a build that keeps function names.
+const twiggy = join(process.env.HOME ?? '', '.cargo/bin/twiggy');
+if (existsSync(twiggy)) {
+  const named = join(root, 'target/bench-named');
+  execFileSync('wasm-bindgen', ['--target', 'no-modules', '--keep-debug', '--out-dir', named,
+    join(root, 'target/wasm32-unknown-unknown/release/reftrack.wasm')], { env: { ...process.env, PATH: `${process.env.HOME}/.cargo/bin:${process.env.PATH}` } });
+  execFileSync(join(root, 'node_modules/.bin/wasm-opt'), ['-Oz', '-g', '--enable-bulk-memory', '--enable-nontrapping-float-to-int',
+    '--enable-reference-types', '--enable-multivalue', '--enable-sign-ext', '--enable-mutable-globals',
+    join(named, 'reftrack_bg.wasm'), '-o', join(named, 'named.wasm')]);
+  const csv = execFileSync(twiggy, ['top', '-n', '5000', '--format', 'csv', join(named, 'named.wasm')], { encoding: 'utf8' });
+  const rows = csv.trim().split('\n').slice(1).map((line) => {
+    const match = line.match(/^"?(.*?)"?,(\d+),/);
+    return match ? { name: match[1], size: Number(match[2]) } : null;
+  }).filter((r) => r && !r.name.includes('function names'));
+  const groups = new Map();
+  const groupOf = (name) => {
+    for (const [label, pattern] of [
+      ['reftrack::core (pure logic)', /reftrack::core/], ['reftrack::web (browser skin)', /reftrack::web/],
+      ['serde, serde-wasm-bindgen', /serde/], ['wasm-bindgen-futures', /futures/],
+      ['closures and externref glue', /closure|Closure|externref|shim/], ['js-sys, web-sys, wasm-bindgen', /js_sys|web_sys|wasm_bindgen/],
+      ['formatting (core::fmt)', /fmt/], ['allocator', /lol_alloc|alloc::alloc|__rust_alloc|__rdl|realloc/],
+      ['data segments (strings)', /data segment/], ['std, core, alloc (other)', /core|alloc|std/],
+    ]) if (pattern.test(name)) return label;
+    return 'other';
+  };
+  for (const row of rows) groups.set(groupOf(row.name), (groups.get(groupOf(row.name)) ?? 0) + row.size);
+  const total = rows.reduce((a, r) => a + r.size, 0);
+  console.log(`\nwhere the module's ${total} bytes go (twiggy, before name stripping), by part:`);
+  for (const [label, size] of [...groups].sort((a, b) => b[1] - a[1])) console.log(`${pad(size, 8)}  ${pad((100 * size / total).toFixed(1), 5)}%  ${label}`);
+  console.log('largest items:');
+  for (const row of rows.slice(0, 12)) console.log(`${pad(row.size, 8)}  ${row.name.slice(0, 100)}`);
+} else {
+  console.log('\n(twiggy not installed: `npm run bench` installs it through scripts/setup.sh bench)');
+}
+
+// --- speed --------------------------------------------------------------------------------
+// The builds under /sdk/<variant>/ (the later --dist flag wins).
+const server = await startCollector({ www: join(root, 'bench/site'), args: ['--dist', sdk] });
 const browser = await launchBrowser();
-const timings = {};
-for (const variant of ['embed', 'fetch']) {
-  timings[variant] = [];
+const runs = {};
+for (const variant of ['embed', 'fetch', 'reference']) {
+  runs[variant] = [];
   for (let i = 0; i < LOADS; i++) {
     const context = await browser.newContext(); // cold cache every load
     const page = await context.newPage();
     await page.goto(server.url('www.acme.test', `/attribution.html?sdk=${variant}&ps_partner_key=${b64('alex-smith')}`));
     await page.waitForFunction(() => window.bench.attributed !== undefined);
-    const result = await page.evaluate(() => window.bench);
+    await page.waitForLoadState('load');
+    await page.waitForTimeout(50);
+    const result = await page.evaluate(() => {
+      const m = performance.getEntriesByName('reftrack:start')[0];
+      const r = performance.getEntriesByName('reftrack:ready')[0];
+      return { ...window.bench, module: m && r ? r.startTime - m.startTime : null };
+    });
     if (!result.cookie || result.partner !== 'alex-smith') throw new Error(`${variant}: not attributed`);
-    timings[variant].push(result.attributed);
+    runs[variant].push(result);
     await context.close();
   }
 }
+console.log(`\nspeed in headless Chromium, cold cache, PartnerStack's snippet, median of ${LOADS} loads each:`);
+console.log(`${'build'.padEnd(11)}${pad('to attribution', 16)}${pad('min', 8)}${pad('max', 8)}${pad('long tasks', 12)}${pad('module ready', 14)}`);
+for (const variant of ['embed', 'fetch', 'reference']) {
+  const t = runs[variant].map((r) => r.attributed);
+  const longTasks = runs[variant].reduce((a, r) => a + Math.max(r.longTasks, 0), 0);
+  const modules = runs[variant].map((r) => r.module).filter((m) => m !== null);
+  console.log(`${variant.padEnd(11)}${pad(median(t).toFixed(1) + ' ms', 16)}${pad(Math.min(...t).toFixed(1), 8)}${pad(Math.max(...t).toFixed(1), 8)}` +
+    `${pad(longTasks, 12)}${pad(modules.length ? median(modules).toFixed(1) + ' ms' : '—', 14)}`);
+}
+const ratio = median(runs.embed.map((r) => r.attributed)) / median(runs.reference.map((r) => r.attributed));
+console.log(`reftrack / reference time to attribution: ${ratio.toFixed(2)}x (target ≤ 1.5x); ` +
+  '"module ready" is base64 decode + compile + instantiate for embed, fetch + compile + instantiate for fetch');
 
-// Signup round trip: reftrack.signup() in Chromium → collector (SQLite commit) → result.
-const ROUND_TRIPS = Number(process.env.BENCH_SIGNUPS ?? 50);
+// --- delivery ------------------------------------------------------------------------------
 const roundTrips = [];
 {
   const context = await browser.newContext();
@@ -93,21 +161,15 @@ const roundTrips = [];
   await context.close();
 }
 await browser.close();
-
-// Collector throughput on loopback, and the stored count against the acknowledged count.
-const throughput = await load({ port: server.port, clients: 32, seconds: Number(process.env.BENCH_SECONDS ?? 10) });
+const throughput = await load({ port: server.port, clients: 32, seconds: SECONDS });
 const listed = await (await fetch(`http://127.0.0.1:${server.port}/v1/signups?limit=100000`, {
   headers: { Authorization: `Bearer ${SECRET}` },
 })).json();
 const storedLoad = listed.filter((s) => s.public_key === 'pk_bench_load').length;
 await server.stop();
-
-console.log(`\ntime from navigation start to attribution (growsumoInit with data filled, cookie written), PartnerStack snippet, cold cache, median of ${LOADS}`);
-for (const variant of ['embed', 'fetch']) {
-  const t = timings[variant];
-  console.log(`${variant.padEnd(8)} median ${median(t).toFixed(1)} ms   min ${Math.min(...t).toFixed(1)}   max ${Math.max(...t).toFixed(1)}`);
-}
-console.log(`\nscript tag downloads (gzip): embed ${shipped.gzip} B, fetch ${fetchSizes.gzip} B`);
-console.log(`\nsignup round trip (reftrack.signup in Chromium → collector → result), median of ${ROUND_TRIPS}: ${median(roundTrips).toFixed(2)} ms (min ${Math.min(...roundTrips).toFixed(2)}, max ${Math.max(...roundTrips).toFixed(2)})`);
-console.log(`collector throughput, 32 concurrent clients for ${throughput.elapsed.toFixed(1)} s on loopback: ${throughput.perSecond.toFixed(0)} signups/s acknowledged (${throughput.acknowledged} acknowledged, ${throughput.failed} failed, ${storedLoad} stored${storedLoad === throughput.acknowledged ? ' = acknowledged' : ' ≠ acknowledged!'})`);
+console.log(`\nsignup round trip (reftrack.signup in Chromium → collector, SQLite commit → result), median of ${ROUND_TRIPS}: ` +
+  `${median(roundTrips).toFixed(2)} ms (min ${Math.min(...roundTrips).toFixed(2)}, max ${Math.max(...roundTrips).toFixed(2)})`);
+console.log(`collector throughput, 32 concurrent keep-alive clients for ${throughput.elapsed.toFixed(1)} s on loopback: ` +
+  `${throughput.perSecond.toFixed(0)} signups/s acknowledged (${throughput.acknowledged} acknowledged, ${throughput.failed} failed, ` +
+  `${storedLoad} stored${storedLoad === throughput.acknowledged ? ' = acknowledged' : ' ≠ acknowledged!'})`);
 if (storedLoad !== throughput.acknowledged) process.exitCode = 1;

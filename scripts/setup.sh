@@ -55,3 +55,13 @@ else
   npm ci --no-audit --no-fund
   echo "$lock" > "$stamp"
 fi
+
+# `npm run bench` also wants twiggy, to show where the module's bytes go.
+if [ "${1:-}" = bench ]; then
+  if command -v twiggy >/dev/null; then
+    say "twiggy: present"
+  else
+    say "installing twiggy (for npm run bench); this takes a few minutes"
+    cargo install --locked twiggy
+  fi
+fi
