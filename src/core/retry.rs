@@ -8,8 +8,6 @@
 //! the same `event_id`, which the endpoint recognises as a duplicate. It leaves the queue when an
 //! endpoint answers `2xx` (delivered) or `4xx` (refused), or when it is a day old.
 
-use serde::{Deserialize, Serialize};
-
 /// Most signups kept waiting; past that the oldest is dropped (and reported in debug mode).
 pub const MAX_PENDING: usize = 50;
 /// A signup not delivered within a day is dropped.
@@ -20,7 +18,7 @@ pub const BASE_DELAY_MS: u64 = 2_000;
 pub const MAX_DELAY_MS: u64 = 15 * 60 * 1000;
 
 /// One signup waiting for confirmed delivery.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Pending {
     /// The signup's event id.
     pub event_id: String,
@@ -49,8 +47,7 @@ pub fn backoff_ms(attempts: u32, random: f64) -> u64 {
 }
 
 /// The queue of pending signups.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(transparent)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct RetryQueue(pub Vec<Pending>);
 
 impl RetryQueue {
@@ -202,17 +199,5 @@ mod tests {
         assert_eq!((b.attempts, b.next_at), (2, 1_200 + 2_000));
         assert_eq!(queue.next_due(), Some(3_200));
         assert!(queue.remove("a").is_some() && queue.remove("a").is_none());
-    }
-
-    #[test]
-    fn the_queue_round_trips_through_json() {
-        let mut queue = RetryQueue::default();
-        queue.push(pending("a", 1));
-        let json = serde_json::to_string(&queue).unwrap();
-        assert_eq!(
-            json,
-            r#"[{"event_id":"a","endpoint":"/v1/signups","body":"{}","created_at":1,"attempts":0,"next_at":1}]"#
-        );
-        assert_eq!(serde_json::from_str::<RetryQueue>(&json).unwrap(), queue);
     }
 }

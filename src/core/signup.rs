@@ -1,8 +1,8 @@
 //! The signup: what the page hands over, its validation, the payload of SPEC §7, and what an
 //! endpoint's answer means.
 
+use super::json::Object;
 use super::partner_key::PartnerKey;
-use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// Longest accepted customer key or name, in bytes.
@@ -13,13 +13,12 @@ const MAX_EMAIL: usize = 254;
 const MAX_ITEMS: usize = 20;
 
 /// A `meta` value: flat metadata only, so what the page sends is what the collector stores.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-#[serde(untagged)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum MetaValue {
     /// A string.
     Text(String),
-    /// A number.
-    Number(f64),
+    /// A finite number, as JavaScript's `JSON.stringify` wrote it.
+    Number(String),
     /// A boolean.
     Bool(bool),
     /// `null`.
@@ -66,13 +65,12 @@ pub struct Visit {
     pub created_at: String,
 }
 
-/// The body posted to the endpoint (SPEC §7). Field order is the wire order.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+/// The body posted to the endpoint (SPEC §7).
+#[derive(Clone, Debug, PartialEq)]
 pub struct Signup {
     /// Unique per signup, resent unchanged on every retry.
     pub event_id: String,
     /// Always `"signup"`.
-    #[serde(rename = "type")]
     pub kind: &'static str,
     /// The program's public key.
     pub public_key: Option<String>,
@@ -100,6 +98,42 @@ pub struct Signup {
     pub meta: BTreeMap<String, MetaValue>,
     /// When the signup happened (ISO 8601).
     pub created_at: String,
+}
+
+impl Signup {
+    /// The JSON body, fields in the order of SPEC §7.
+    pub fn to_json(&self) -> String {
+        let mut out = String::with_capacity(512);
+        let mut meta = String::new();
+        let mut object = Object::new(&mut meta);
+        for (key, value) in &self.meta {
+            match value {
+                MetaValue::Text(text) => object.text(key, text),
+                MetaValue::Number(number) => object.raw(key, number),
+                MetaValue::Bool(flag) => object.raw(key, if *flag { "true" } else { "false" }),
+                MetaValue::Null => object.raw(key, "null"),
+            };
+        }
+        object.close();
+        Object::new(&mut out)
+            .text("event_id", &self.event_id)
+            .text("type", self.kind)
+            .optional("public_key", self.public_key.as_deref())
+            .text("customer_key", &self.customer_key)
+            .optional("email", self.email.as_deref())
+            .optional("name", self.name.as_deref())
+            .optional("partner_key", self.partner_key.as_deref())
+            .optional("xid", self.xid.as_deref())
+            .text("origin", &self.origin)
+            .text("page_url", &self.page_url)
+            .optional("referrer", self.referrer.as_deref())
+            .text("user_agent", &self.user_agent)
+            .texts("sub_ids", &self.sub_ids)
+            .raw("meta", &meta)
+            .text("created_at", &self.created_at)
+            .close();
+        out
+    }
 }
 
 /// Why a signup cannot be sent as given; its text is the `error` of the result.
@@ -229,8 +263,7 @@ pub fn uuid_v4(mut bytes: [u8; 16]) -> String {
 }
 
 /// `SignupResult.status` (SPEC §4).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Status {
     /// Stored by the endpoint.
     Created,
@@ -246,8 +279,22 @@ pub enum Status {
     Error,
 }
 
+impl Status {
+    /// The status as it appears in `SignupResult.status`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Created => "created",
+            Status::Duplicate => "duplicate",
+            Status::Queued => "queued",
+            Status::Skipped => "skipped",
+            Status::Rejected => "rejected",
+            Status::Error => "error",
+        }
+    }
+}
+
 /// What `createSignup` and `signup` resolve with (SPEC §4).
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct SignupResult {
     /// `true` for `created`, `duplicate` and `queued`: the signup is not lost.
     pub ok: bool,
@@ -255,8 +302,7 @@ pub struct SignupResult {
     pub status: Status,
     /// The signup's event id, when one was made.
     pub event_id: Option<String>,
-    /// Why, when `ok` is false.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// Why, when `ok` is false (or why a signup is queued).
     pub error: Option<String>,
 }
 
@@ -331,25 +377,15 @@ mod tests {
 
     #[test]
     fn payload_matches_the_wire_format() {
-        let signup = build(input(), visit()).unwrap();
-        let json = serde_json::to_string_pretty(&signup).unwrap();
-        let golden = r#"{
-  "event_id": "2f1c1f0e-8b0c-4a55-9d7e-2b4c9b0a3f11",
-  "type": "signup",
-  "public_key": "pk_test_123",
-  "customer_key": "cus_42",
-  "email": "jane@example.com",
-  "name": "Jane Doe",
-  "partner_key": "alex-smith",
-  "xid": "clk_9f8e7d",
-  "origin": "www.acme.test",
-  "page_url": "https://www.acme.test/signup",
-  "referrer": null,
-  "user_agent": "Mozilla/5.0 ...",
-  "sub_ids": [],
-  "meta": {},
-  "created_at": "2026-11-22T10:00:00.000Z"
-}"#;
+        let json = build(input(), visit()).unwrap().to_json();
+        let golden = concat!(
+            r#"{"event_id":"2f1c1f0e-8b0c-4a55-9d7e-2b4c9b0a3f11","type":"signup","#,
+            r#""public_key":"pk_test_123","customer_key":"cus_42","email":"jane@example.com","#,
+            r#""name":"Jane Doe","partner_key":"alex-smith","xid":"clk_9f8e7d","#,
+            r#""origin":"www.acme.test","page_url":"https://www.acme.test/signup","referrer":null,"#,
+            r#""user_agent":"Mozilla/5.0 ...","sub_ids":[],"meta":{},"#,
+            r#""created_at":"2026-11-22T10:00:00.000Z"}"#
+        );
         assert_eq!(json, golden);
     }
 
@@ -360,15 +396,23 @@ mod tests {
         input
             .meta
             .insert("plan".into(), MetaValue::Text("pro".into()));
-        input.meta.insert("seats".into(), MetaValue::Number(3.0));
+        input
+            .meta
+            .insert("seats".into(), MetaValue::Number("3".into()));
+        input
+            .meta
+            .insert("note".into(), MetaValue::Text("say \"hi\"\n".into()));
         input.meta.insert("trial".into(), MetaValue::Bool(true));
         input.meta.insert("coupon".into(), MetaValue::Null);
-        let json = serde_json::to_value(build(input, visit()).unwrap()).unwrap();
+        let body = build(input, visit()).unwrap().to_json();
+        let json: serde_json::Value = serde_json::from_str(&body).unwrap();
         assert_eq!(json["sub_ids"], serde_json::json!(["campaign-1"]));
         assert_eq!(
             json["meta"],
-            serde_json::json!({"coupon": null, "plan": "pro", "seats": 3.0, "trial": true})
+            serde_json::json!({"coupon": null, "note": "say \"hi\"\n", "plan": "pro", "seats": 3, "trial": true})
         );
+        assert!(body
+            .starts_with(r#"{"event_id":"2f1c1f0e-8b0c-4a55-9d7e-2b4c9b0a3f11","type":"signup","#));
     }
 
     #[test]
@@ -478,13 +522,14 @@ mod tests {
     fn results_say_whether_the_signup_is_safe() {
         let queued = SignupResult::new(Status::Queued, Some("e".into()), None);
         assert!(queued.ok);
-        let json = serde_json::to_string(&queued).unwrap();
-        assert_eq!(json, r#"{"ok":true,"status":"queued","event_id":"e"}"#);
+        assert_eq!(queued.status.as_str(), "queued");
         let rejected = SignupResult::new(Status::Rejected, None, Some("why".into()));
         assert!(!rejected.ok);
-        assert_eq!(
-            serde_json::to_string(&rejected).unwrap(),
-            r#"{"ok":false,"status":"rejected","event_id":null,"error":"why"}"#
-        );
+        for status in [Status::Created, Status::Duplicate] {
+            assert!(SignupResult::new(status, None, None).ok);
+        }
+        for status in [Status::Skipped, Status::Error] {
+            assert!(!SignupResult::new(status, None, None).ok);
+        }
     }
 }

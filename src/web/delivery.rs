@@ -1,13 +1,12 @@
 //! Signups from the page to the endpoint, exactly once: validation, the unattributed rule, the
 //! retry queue, and the flushes on load, on `online` and on a timer.
 
-use super::{console, guard, storage, tracker, transport};
+use super::{console, guard, promise, storage, tracker, transport};
 use crate::core::config::Consent;
-use crate::core::retry::{Pending, MAX_PENDING};
+use crate::core::retry::Pending;
 use crate::core::signup::{self, Delivery, MetaValue, SignupInput, SignupResult, Status, Visit};
-use js_sys::{Array, Date, Math, Object, Reflect};
+use js_sys::{Array, Date, Math, Object, Promise, Reflect};
 use std::cell::Cell;
-use std::future::Future;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
@@ -37,45 +36,58 @@ fn allowed() -> bool {
 
 /// A result as the JavaScript object of SPEC §4 (`null`s included).
 pub fn to_js(result: &SignupResult) -> JsValue {
-    let serializer = serde_wasm_bindgen::Serializer::json_compatible();
-    serde::Serialize::serialize(result, &serializer).unwrap_or(JsValue::NULL)
+    let object = Object::new();
+    let set = |key: &str, value: JsValue| {
+        let _ = Reflect::set(&object, &key.into(), &value);
+    };
+    set("ok", result.ok.into());
+    set("status", result.status.as_str().into());
+    set(
+        "event_id",
+        result
+            .event_id
+            .as_deref()
+            .map_or(JsValue::NULL, JsValue::from_str),
+    );
+    if let Some(error) = &result.error {
+        set("error", error.as_str().into());
+    }
+    object.into()
 }
 
-/// Sends a signup. The request is on its way when this returns; the future says how it ended.
-pub fn send(input: Result<SignupInput, String>) -> impl Future<Output = SignupResult> {
-    let started = prepare(input).map(|pending| {
-        let event_id = pending.event_id.clone();
-        let allowed = allowed();
-        storage::with_queue(allowed, |queue| {
-            if let Some(dropped) = queue.push(pending.clone()) {
-                debug(|| {
-                    [
-                        "retry queue full (",
-                        &MAX_PENDING.to_string(),
-                        "): dropped ",
-                        &dropped.event_id,
-                    ]
-                    .concat()
-                });
-            }
-            if allowed {
-                queue.mark_sending(&event_id, now(), RESEND_GRACE_MS);
-            }
-        });
-        let request = if allowed {
-            transport::post(&pending.endpoint, &pending.body)
-                .map_err(|_| "the request could not be started")
-        } else {
-            Err("consent is pending: the signup waits in memory")
-        };
-        (event_id, request)
-    });
-    async move {
-        match started {
-            Err(result) => result,
-            Ok((event_id, Err(reason))) => settle(&event_id, Delivery::Retry(reason.into())),
-            Ok((event_id, Ok(request))) => settle(&event_id, transport::answer(request).await),
+/// Sends a signup; resolves with its result (as JavaScript). The request is on its way when this
+/// returns.
+pub fn send(input: Result<SignupInput, String>) -> Promise {
+    let pending = match prepare(input) {
+        Ok(pending) => pending,
+        Err(result) => return Promise::resolve(&to_js(&result)),
+    };
+    let event_id = pending.event_id.clone();
+    let allowed = allowed();
+    storage::with_queue(allowed, |queue| {
+        if let Some(dropped) = queue.push(pending.clone()) {
+            debug(|| ["retry queue full: dropped ", &dropped.event_id].concat());
         }
+        if allowed {
+            queue.mark_sending(&event_id, now(), RESEND_GRACE_MS);
+        }
+    });
+    if !allowed {
+        let waiting = Delivery::Retry("consent is pending: the signup waits in memory".into());
+        return Promise::resolve(&to_js(&settle(&event_id, waiting)));
+    }
+    attempt(&pending)
+}
+
+/// Posts `pending` and settles it with the answer; resolves with the result.
+fn attempt(pending: &Pending) -> Promise {
+    let event_id = pending.event_id.clone();
+    let settled = move |delivery: Delivery| to_js(&settle(&event_id, delivery));
+    match transport::post(&pending.endpoint, &pending.body) {
+        Ok(request) => transport::answer(request, settled),
+        Err(_) => Promise::resolve(&settled(Delivery::Retry(
+            "the request could not be started".into(),
+        ))),
     }
 }
 
@@ -130,12 +142,7 @@ fn prepare(input: Result<SignupInput, String>) -> Result<Pending, SignupResult> 
         created_at: String::from(Date::new_0().to_iso_string()),
     };
     let signup = signup::build(input, visit).map_err(|invalid| rejected(invalid.reason()))?;
-    let serializer = serde_wasm_bindgen::Serializer::json_compatible();
-    let body = serde::Serialize::serialize(&signup, &serializer)
-        .ok()
-        .and_then(|value| js_sys::JSON::stringify(&value).ok())
-        .and_then(|text| text.as_string())
-        .ok_or_else(|| rejected("the signup could not be encoded".into()))?;
+    let body = signup.to_json();
     Ok(Pending {
         event_id: signup.event_id,
         endpoint,
@@ -204,10 +211,11 @@ fn settle(event_id: &str, delivery: Delivery) -> SignupResult {
     }
 }
 
-/// Sends every signup that is due, one after another; expired ones are dropped.
-pub async fn flush() {
+/// Sends every signup that is due (at once; the endpoint dedupes by `event_id`); expired ones
+/// are dropped. Resolves when all have been answered or failed.
+pub fn flush() -> Promise {
     if !allowed() || FLUSHING.with(|f| f.replace(true)) {
-        return;
+        return Promise::resolve(&JsValue::UNDEFINED);
     }
     let now = now();
     let (due, expired) = storage::with_queue(true, |queue| {
@@ -228,19 +236,16 @@ pub async fn flush() {
             .concat()
         });
     }
-    for pending in due {
-        let delivery = match transport::post(&pending.endpoint, &pending.body) {
-            Ok(request) => transport::answer(request).await,
-            Err(_) => Delivery::Retry("fetch failed".into()),
-        };
-        settle(&pending.event_id, delivery);
-    }
-    FLUSHING.with(|f| f.set(false));
-    schedule();
+    let attempts: Array = due.iter().map(|p| JsValue::from(attempt(p))).collect();
+    let done = guard::guarded(Closure::once_into_js(|| {
+        FLUSHING.with(|f| f.set(false));
+        schedule();
+    }));
+    promise::then(&Promise::all(&attempts), &done, &JsValue::UNDEFINED)
 }
 
 fn flush_soon() {
-    wasm_bindgen_futures::spawn_local(flush());
+    let _ = flush();
 }
 
 /// Arms one timer for the next due signup, replacing the previous one.
@@ -302,8 +307,9 @@ pub fn input_from_js(value: &JsValue) -> Result<SignupInput, String> {
             let item = Reflect::get(object, &key).unwrap_or(JsValue::NULL);
             let value = if let Some(s) = item.as_string() {
                 MetaValue::Text(s)
-            } else if let Some(n) = item.as_f64() {
-                MetaValue::Number(n)
+            } else if item.as_f64().is_some_and(f64::is_finite) {
+                // JavaScript writes the number; Rust never formats a float.
+                MetaValue::Number(text(&item).unwrap_or_else(|| "null".into()))
             } else if let Some(b) = item.as_bool() {
                 MetaValue::Bool(b)
             } else if item.is_null() || item.is_undefined() {

@@ -52,17 +52,13 @@ pub fn capture_forms(selector: Option<String>) {
 /// partner. Resolves with a `SignupResult`; never rejects.
 #[wasm_bindgen(unchecked_return_type = "Promise<SignupResult>")]
 pub fn signup(input: JsValue) -> Promise {
-    let result = delivery::send(delivery::input_from_js(&input));
-    wasm_bindgen_futures::future_to_promise(async move { Ok(delivery::to_js(&result.await)) })
+    delivery::send(delivery::input_from_js(&input))
 }
 
 /// Tries the retry queue now.
 #[wasm_bindgen]
 pub fn flush() -> Promise {
-    wasm_bindgen_futures::future_to_promise(async {
-        delivery::flush().await;
-        Ok(JsValue::UNDEFINED)
-    })
+    delivery::flush()
 }
 
 /// The attributed partner key, or `null`.

@@ -8,7 +8,7 @@
 //! runs fires after the snippet's `onload`: if `_initialize` came first, the snippet path is
 //! taken; otherwise the timer starts the tracker and calls `growsumoInit` itself.
 
-use super::{delivery, entry, forms, guard, tracker};
+use super::{delivery, entry, forms, guard, promise, tracker};
 use crate::core::signup::SignupInput;
 use js_sys::{Function, Object, Promise, Reflect};
 use std::cell::RefCell;
@@ -130,11 +130,7 @@ fn po(command: JsValue, first: JsValue, second: JsValue) -> JsValue {
                 }
                 Ok(input)
             });
-            let result = delivery::send(input);
-            wasm_bindgen_futures::future_to_promise(
-                async move { Ok(delivery::to_js(&result.await)) },
-            )
-            .into()
+            delivery::send(input).into()
         }
         ("integration", "universal") => {
             tracker::with(|t| t.ensure_started());
@@ -174,19 +170,20 @@ fn create_signup(callback: JsValue) -> Promise {
         .and_then(|g| Reflect::get(&g, &"data".into()).ok())
         .unwrap_or(JsValue::UNDEFINED);
     let field = |name: &str| Reflect::get(&data, &name.into()).unwrap_or(JsValue::UNDEFINED);
-    let result = delivery::send(delivery::input_from_fields(&field));
-    wasm_bindgen_futures::future_to_promise(async move {
-        let result = delivery::to_js(&result.await);
-        if let Some(callback) = callback.dyn_ref::<Function>() {
-            if let Err(error) = callback.call1(&JsValue::UNDEFINED, &result) {
-                web_sys::console::error_2(
-                    &"[reftrack] the createSignup callback threw:".into(),
-                    &error,
-                );
-            }
+    let sent = delivery::send(delivery::input_from_fields(&field));
+    let Some(callback) = callback.dyn_into::<Function>().ok() else {
+        return sent;
+    };
+    let call_back = Closure::once_into_js(move |result: JsValue| -> JsValue {
+        if let Err(error) = callback.call1(&JsValue::UNDEFINED, &result) {
+            web_sys::console::error_2(
+                &"[reftrack] the createSignup callback threw:".into(),
+                &error,
+            );
         }
-        Ok(result)
-    })
+        result
+    });
+    promise::then(&sent, &guard::guarded(call_back), &JsValue::UNDEFINED)
 }
 
 /// Plain-tag path: start if nobody did, then run the page's `growsumoInit` — now, or when the

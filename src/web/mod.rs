@@ -11,6 +11,7 @@ pub mod forms;
 pub mod guard;
 pub mod history;
 pub mod options;
+pub mod promise;
 pub mod storage;
 pub mod tracker;
 pub mod transport;

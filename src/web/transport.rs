@@ -6,11 +6,13 @@
 //! its `send()` only calls `fetch` when first polled, whereas the request must be on its way before
 //! `createSignup()` returns (`createSignup(); location.href = '/thanks'` in one task).
 
+use super::{guard, promise};
 use crate::core::signup::{classify, Delivery};
 use js_sys::{Object, Promise, Reflect};
+use std::cell::RefCell;
+use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use wasm_bindgen_futures::JsFuture;
 use web_sys::{AbortController, RequestInit, Response};
 
 /// How long an attempt may take before it counts as failed.
@@ -39,25 +41,47 @@ pub fn post(endpoint: &str, body: &str) -> Result<Promise, JsValue> {
     Ok(window.fetch_with_str_and_init(endpoint, &init))
 }
 
-/// Waits for the answer to a [`post`] and says what it means.
-pub async fn answer(request: Promise) -> Delivery {
-    let response = match JsFuture::from(request).await {
-        Ok(response) => response.unchecked_into::<Response>(),
-        Err(error) => return Delivery::Retry(describe(&error)),
+/// Turns the answer to a [`post`] into a [`Delivery`] and hands it to `settled`; resolves with
+/// what `settled` returns.
+pub fn answer(request: Promise, settled: impl FnOnce(Delivery) -> JsValue + 'static) -> Promise {
+    let settled = Rc::new(RefCell::new(Some(settled)));
+    let on_failure = settled.clone();
+    let settle = move |delivery: Delivery| match on_failure.borrow_mut().take() {
+        Some(settled) => settled(delivery),
+        None => JsValue::UNDEFINED,
     };
-    let body = match response.json() {
-        Ok(json) => JsFuture::from(json).await.unwrap_or(JsValue::NULL),
-        Err(_) => JsValue::NULL,
-    };
-    let field = |name: &str| {
-        Reflect::get(&body, &name.into())
-            .ok()
-            .and_then(|v| v.as_string())
-    };
-    classify(
-        response.status(),
-        field("status").as_deref(),
-        field("error").as_deref(),
+    let settle_failure = settle.clone();
+    let on_response = Closure::once_into_js(move |response: JsValue| -> JsValue {
+        let response = response.unchecked_into::<Response>();
+        let status = response.status();
+        // The body's `status` and `error`, if it is JSON; anything else counts as no body.
+        let body = response
+            .json()
+            .unwrap_or_else(|_| Promise::resolve(&JsValue::NULL));
+        let no_body = Closure::once_into_js(|_: JsValue| JsValue::NULL);
+        let classified = Closure::once_into_js(move |body: JsValue| -> JsValue {
+            let field = |name: &str| {
+                Reflect::get(&body, &name.into())
+                    .ok()
+                    .and_then(|v| v.as_string())
+            };
+            settle(classify(
+                status,
+                field("status").as_deref(),
+                field("error").as_deref(),
+            ))
+        });
+        let body = promise::then(&body, &JsValue::UNDEFINED, &no_body);
+        promise::then(&body, &guard::guarded(classified), &JsValue::UNDEFINED).into()
+    });
+    let on_error = Closure::once_into_js(move |error: JsValue| -> JsValue {
+        settle_failure(Delivery::Retry(describe(&error)))
+    });
+    drop(settled);
+    promise::then(
+        &request,
+        &guard::guarded(on_response),
+        &guard::guarded(on_error),
     )
 }
 
