@@ -2,35 +2,11 @@
 // once; every call is guarded so that a module that cannot load, or traps, never throws into the
 // page: it warns once and reports `status: "error"`.
 import load, * as wasm from './reftrack.js';
+import { safety } from './safety.js';
 
 let loading;
 let loaded = false;
-let broken;
-
-function failed(error) {
-  if (!broken) {
-    broken = error || 'unknown error';
-    console.warn('[reftrack] not running: ' + broken);
-  }
-}
-
-function errorResult() {
-  return { ok: false, status: 'error', event_id: null, error: 'reftrack is not running: ' + broken };
-}
-
-function guard(f, fallback) {
-  return function () {
-    if (!broken) {
-      try {
-        return f.apply(this, arguments);
-      } catch (e) {
-        if (!(e instanceof WebAssembly.RuntimeError)) throw e;
-        failed(e);
-      }
-    }
-    return fallback && fallback.apply(this, arguments);
-  };
-}
+const { failed, errorResult, guard } = safety();
 
 function ready(module) {
   if (!loading) {

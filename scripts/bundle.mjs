@@ -29,6 +29,8 @@ const { values: args } = parseArgs({
 });
 const version = JSON.parse(readFileSync(new URL('../package.json', import.meta.url))).version;
 const glue = readFileSync(args.glue, 'utf8');
+// js/safety.js is an ES module for the npm entry; inlined here as a plain function.
+const safetySource = readFileSync(new URL('../js/safety.js', import.meta.url), 'utf8').replace('export function', 'function');
 const wasm = readFileSync(args.wasm);
 
 const load = {
@@ -49,30 +51,8 @@ const source = `(function (w) {
   if (w.reftrack && w.reftrack.version) return;
   var script = document.currentScript;
   var stub = w.reftrack, growsumoStub = w.growsumo;
-  var broken;
-
-  function failed(error) {
-    if (!broken) {
-      broken = error || 'unknown error';
-      console.warn('[reftrack] not running: ' + broken);
-    }
-  }
-  function errorResult() {
-    return { ok: false, status: 'error', event_id: null, error: 'reftrack is not running: ' + broken };
-  }
-  // Calls f unless reftrack is broken; a trap (Rust panic) turns reftrack off instead of reaching
-  // the page. Other errors (the page's own, passed through us) are rethrown untouched.
-  function guard(f, fallback) {
-    return function () {
-      if (!broken) {
-        try { return f.apply(this, arguments); } catch (e) {
-          if (!(e instanceof WebAssembly.RuntimeError)) throw e;
-          failed(e);
-        }
-      }
-      return fallback && fallback.apply(this, arguments);
-    };
-  }
+  ${safetySource}
+  var safe = safety(), failed = safe.failed, errorResult = safe.errorResult, guard = safe.guard;
   function resolved(value) { return function () { return Promise.resolve(value); }; }
   function failedSignup(callback) {
     var result = errorResult();

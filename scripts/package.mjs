@@ -7,7 +7,7 @@ const at = (path) => new URL(path, root);
 const workspace = JSON.parse(readFileSync(at('package.json')));
 const generated = JSON.parse(readFileSync(at('pkg/package.json')));
 
-for (const file of ['index.js', 'index.d.ts', 'types.d.ts', 'globals.d.ts']) copyFileSync(at(`js/${file}`), at(`pkg/${file}`));
+for (const file of ['index.js', 'safety.js', 'index.d.ts', 'types.d.ts', 'globals.d.ts']) copyFileSync(at(`js/${file}`), at(`pkg/${file}`));
 rmSync(at('pkg/.gitignore'), { force: true });
 
 const manifest = {
@@ -26,7 +26,7 @@ const manifest = {
     './reftrack_bg.wasm': './reftrack_bg.wasm',
     './package.json': './package.json',
   },
-  files: ['README.md', 'index.js', 'index.d.ts', 'types.d.ts', 'globals.d.ts', 'reftrack.js', 'reftrack.d.ts', 'reftrack_bg.wasm', 'reftrack_bg.wasm.d.ts'],
+  files: ['README.md', 'index.js', 'safety.js', 'index.d.ts', 'types.d.ts', 'globals.d.ts', 'reftrack.js', 'reftrack.d.ts', 'reftrack_bg.wasm', 'reftrack_bg.wasm.d.ts'],
   // Importing reftrack does nothing until init() is called.
   sideEffects: false,
   keywords: ['affiliate', 'referral', 'partnerstack', 'partnero', 'attribution', 'webassembly'],
