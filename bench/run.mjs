@@ -88,7 +88,7 @@ if (existsSync(twiggy)) {
   const groupOf = (name) => {
     for (const [label, pattern] of [
       ['reftrack::core (pure logic)', /reftrack::core/], ['reftrack::web (browser skin)', /reftrack::web/],
-      ['serde, serde-wasm-bindgen', /serde/], ['wasm-bindgen-futures', /futures/],
+      ['serde, serde-wasm-bindgen', /serde/], ['async glue (futures in js-sys)', /futures/],
       ['closures and externref glue', /closure|Closure|externref|shim/], ['js-sys, web-sys, wasm-bindgen', /js_sys|web_sys|wasm_bindgen/],
       ['formatting (core::fmt)', /fmt/], ['allocator', /lol_alloc|alloc::alloc|__rust_alloc|__rdl|realloc/],
       ['data segments (strings)', /data segment/], ['std, core, alloc (other)', /core|alloc|std/],
