@@ -218,13 +218,13 @@ pub fn flush() -> Promise {
         return Promise::resolve(&JsValue::UNDEFINED);
     }
     let now = now();
-    let (due, expired) = storage::with_queue(true, |queue| {
+    let (due, expired, next) = storage::with_queue(true, |queue| {
         let expired = queue.expire(now);
         let due = queue.due(now);
         for pending in &due {
             queue.mark_sending(&pending.event_id, now, RESEND_GRACE_MS);
         }
-        (due, expired)
+        (due, expired, queue.next_due())
     });
     for pending in expired {
         debug(|| {
@@ -235,6 +235,12 @@ pub fn flush() -> Promise {
             ]
             .concat()
         });
+    }
+    if due.is_empty() {
+        // The usual page load: nothing to send, one storage read, no write.
+        FLUSHING.with(|f| f.set(false));
+        arm_timer(next);
+        return Promise::resolve(&JsValue::UNDEFINED);
     }
     let attempts: Array = due.iter().map(|p| JsValue::from(attempt(p))).collect();
     let done = guard::guarded(Closure::once_into_js(|| {
@@ -250,13 +256,19 @@ fn flush_soon() {
 
 /// Arms one timer for the next due signup, replacing the previous one.
 fn schedule() {
+    let next = storage::with_queue(allowed(), |queue| queue.next_due());
+    arm_timer(next);
+}
+
+/// Arms the flush timer for `next` (replacing the previous one), or disarms it.
+fn arm_timer(next: Option<u64>) {
     let Some(window) = web_sys::window() else {
         return;
     };
     if let Some(timer) = TIMER.with(|t| t.take()) {
         window.clear_timeout_with_handle(timer);
     }
-    let Some(next) = storage::with_queue(allowed(), |queue| queue.next_due()) else {
+    let Some(next) = next else {
         return;
     };
     let delay = next.saturating_sub(now()).min(i32::MAX as u64) as i32;

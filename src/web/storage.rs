@@ -85,12 +85,14 @@ pub fn with_queue<R>(persist: bool, change: impl FnOnce(&mut RetryQueue) -> R) -
         let Some(storage) = storage else {
             return change(&mut memory);
         };
-        let mut queue = load(&storage);
+        let stored = load(&storage);
+        let mut queue = stored.clone();
         for pending in std::mem::take(&mut memory.0) {
             queue.push(pending);
         }
         let result = change(&mut queue);
-        if !save(&storage, &queue) {
+        // Most page loads find the queue empty and leave it so: no write then.
+        if queue != stored && !save(&storage, &queue) {
             *memory = queue;
         }
         result
