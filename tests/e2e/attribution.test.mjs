@@ -199,3 +199,18 @@ test('on an IP address the cookies stay host-only', async () => {
   assert.equal(cookies.growSumoPartnerKey.domain, '127.0.0.1');
   await context.close();
 });
+
+test('cookieDomain overrides the probe; one that does not cover the host is warned about and probed instead', async () => {
+  for (const [domain, expected, warns] of [['www.acme.test', '.www.acme.test', false], ['other.test', '.acme.test', true]]) {
+    const { context, page } = await freshPage(browser);
+    const warnings = [];
+    page.on('console', (m) => m.type() === 'warning' && warnings.push(m.text()));
+    await page.addInitScript((domain) => { window.reftrackConfig = { cookieDomain: domain }; }, domain);
+    await page.goto(collector.url('www.acme.test', `/plain.html?ps_partner_key=${b64('alex-smith')}`));
+    await ready(page);
+    const cookies = await reftrackCookies(context);
+    assert.equal(cookies.growSumoPartnerKey.domain, expected, domain);
+    assert.equal(warnings.some((w) => w.includes(`cookieDomain ${domain} does not cover www.acme.test`)), warns, warnings.join());
+    await context.close();
+  }
+});

@@ -201,3 +201,25 @@ test('debug mode logs each decision with a [reftrack] prefix; without it reftrac
     await context.close();
   }
 });
+
+test('data-auto-capture turns capture on for its selector; a form without a valid email is skipped, saying why', async () => {
+  const { context, page } = await freshPage(browser);
+  const logs = [];
+  page.on('console', (m) => logs.push(m.text()));
+  const posts = [];
+  page.on('request', (r) => r.method() === 'POST' && r.url().endsWith('/v1/signups') && posts.push(r.postData()));
+  await page.goto(collector.url('www.acme.test', `/autocapture.html?ps_partner_key=${b64('alex-smith')}`));
+  await page.waitForFunction(() => window.reftrack);
+  const key = unique('ava');
+  await page.fill('#good [name=email]', `${key}@example.com`);
+  await page.fill('#good [name=customer_key]', key);
+  await page.click('#good button');
+  const [signup] = await eventually(async () => (await stored(key)).length === 1 && stored(key));
+  assert.equal(signup.name, 'Ava Attribute');
+  assert.equal(signup.email, `${key}@example.com`, 'customer_key from [name=customer_key], email kept');
+  await page.click('#no-email button');
+  await page.waitForTimeout(300);
+  assert.equal(posts.length, 1, 'the form without a valid email sent nothing');
+  assert.ok(logs.includes('[reftrack] form skipped: it has no valid email address'), logs.join('\n'));
+  await context.close();
+});
