@@ -501,7 +501,10 @@ fn sigterm_stops_it_gracefully() {
             assert!(status.success(), "exit status {status}");
             break;
         }
-        assert!(started.elapsed() < Duration::from_secs(5), "still running 5 s after SIGTERM");
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "still running 5 s after SIGTERM"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
 }

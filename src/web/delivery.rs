@@ -213,14 +213,22 @@ fn settle(event_id: &str, delivery: Delivery) -> SignupResult {
 
 /// Sends every signup that is due (at once; the endpoint dedupes by `event_id`); expired ones
 /// are dropped. Resolves when all have been answered or failed.
-pub fn flush() -> Promise {
+///
+/// `force` sends every waiting signup, whatever its backoff: for `online` (the reason it failed is
+/// likely gone) and for an explicit `reftrack.flush()`. Page loads and the timer send only what is
+/// due, which also leaves a request still in flight from the previous page its grace period.
+pub fn flush(force: bool) -> Promise {
     if !allowed() || FLUSHING.with(|f| f.replace(true)) {
         return Promise::resolve(&JsValue::UNDEFINED);
     }
     let now = now();
     let (due, expired, next) = storage::with_queue(true, |queue| {
         let expired = queue.expire(now);
-        let due = queue.due(now);
+        let due = if force {
+            queue.0.clone()
+        } else {
+            queue.due(now)
+        };
         for pending in &due {
             queue.mark_sending(&pending.event_id, now, RESEND_GRACE_MS);
         }
@@ -250,8 +258,8 @@ pub fn flush() -> Promise {
     promise::then(&Promise::all(&attempts), &done, &JsValue::UNDEFINED)
 }
 
-fn flush_soon() {
-    let _ = flush();
+fn flush_due() {
+    let _ = flush(false);
 }
 
 /// Arms one timer for the next due signup, replacing the previous one.
@@ -272,7 +280,7 @@ fn arm_timer(next: Option<u64>) {
         return;
     };
     let delay = next.saturating_sub(now()).min(i32::MAX as u64) as i32;
-    let callback = guard::guarded(Closure::once_into_js(flush_soon));
+    let callback = guard::guarded(Closure::once_into_js(flush_due));
     if let Ok(timer) = window
         .set_timeout_with_callback_and_timeout_and_arguments_0(callback.unchecked_ref(), delay)
     {
@@ -284,11 +292,15 @@ fn arm_timer(next: Option<u64>) {
 pub fn resume() {
     if !LISTENING.with(|l| l.replace(true)) {
         if let Some(window) = web_sys::window() {
-            let online = guard::guarded(Closure::<dyn Fn()>::new(flush_soon).into_js_value());
+            let online = Closure::<dyn Fn()>::new(|| {
+                debug(|| "back online: sending waiting signups".into());
+                let _ = flush(true);
+            });
+            let online = guard::guarded(online.into_js_value());
             let _ = window.add_event_listener_with_callback("online", online.unchecked_ref());
         }
     }
-    flush_soon();
+    flush_due();
 }
 
 /// Reads `reftrack.signup({...})`'s argument.

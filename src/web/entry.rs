@@ -55,10 +55,10 @@ pub fn signup(input: JsValue) -> Promise {
     delivery::send(delivery::input_from_js(&input))
 }
 
-/// Tries the retry queue now.
+/// Tries every signup in the retry queue now, whatever its backoff.
 #[wasm_bindgen]
 pub fn flush() -> Promise {
-    delivery::flush()
+    delivery::flush(true)
 }
 
 /// The attributed partner key, or `null`.

@@ -219,3 +219,21 @@ test('sendUnattributed sends a signup without a partner', async () => {
   assert.equal(signup.xid, null);
   await context.close();
 });
+
+test('offline, then back online: the waiting signup is sent at once, before its backoff is over', async () => {
+  const { context, page } = await referredVisitor();
+  const key = nextCustomer();
+  await context.setOffline(true);
+  const result = await page.evaluate((key) => reftrack.signup({ customer_key: key }), key);
+  assert.equal(result.status, 'queued');
+  // Push the retry far into the future, so that only the `online` event can explain a delivery.
+  await page.evaluate(() => {
+    const queue = JSON.parse(localStorage.getItem('reftrack_queue'));
+    queue[0].next_at = Date.now() + 3_600_000;
+    localStorage.setItem('reftrack_queue', JSON.stringify(queue));
+  });
+  await context.setOffline(false);
+  await eventually(async () => (await stored(key)).length === 1, 5_000);
+  assert.equal((await stored(key))[0].event_id, result.event_id);
+  await context.close();
+});
