@@ -1,4 +1,6 @@
-//! `window.growsumo`: PartnerStackJS's global, as a thin translation onto the tracker.
+//! The compatibility globals, as thin translations onto the tracker and delivery:
+//! `window.growsumo` (PartnerStackJS) and `window.po` (Partnero Universal). `window.reftrack` is the
+//! native API itself (`entry`), hung on `window` by the loader.
 //!
 //! PartnerStack's snippet loads the script asynchronously and, from its `onload`, calls
 //! `growsumo._initialize(publicKey)` and then the page's `growsumoInit()`. A page that uses a plain
