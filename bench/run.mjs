@@ -68,7 +68,7 @@ const fetched = sizeTable('alternative: module fetched separately', [
 ]);
 const plain = sizeTable('plain-JS reference (bench/reference.js, minified)', [['reference.js', join(sdk, 'reference/reftrack.js')]]);
 console.log(`\nbudget 16 KiB gzip: reftrack ${shipped.gzip} B = ${(shipped.gzip / 1024).toFixed(1)} KiB (${shipped.gzip <= BUDGET ? 'within' : 'OVER'} budget); ` +
-  `reference ${plain.gzip} B; ratio ${(shipped.gzip / plain.gzip).toFixed(1)}x; base64 embedding costs ${shipped.gzip - parts.gzip} B gzip`);
+  `reference ${plain.gzip} B; ratio ${(shipped.gzip / plain.gzip).toFixed(1)}x; embedding the module costs ${shipped.gzip - parts.gzip} B gzip`);
 
 // Where the module's bytes go: twiggy over a build that keeps function names.
 const twiggy = join(process.env.HOME ?? '', '.cargo/bin/twiggy');
@@ -140,7 +140,7 @@ for (const variant of ['embed', 'fetch', 'reference']) {
 }
 const ratio = median(runs.embed.map((r) => r.attributed)) / median(runs.reference.map((r) => r.attributed));
 console.log(`reftrack / reference time to attribution: ${ratio.toFixed(2)}x (target ≤ 1.5x); ` +
-  '"module ready" is base64 decode + compile + instantiate for embed, fetch + compile + instantiate for fetch');
+  '"module ready" is decode + compile + instantiate for embed, fetch + compile + instantiate for fetch');
 
 // --- delivery ------------------------------------------------------------------------------
 const roundTrips = [];

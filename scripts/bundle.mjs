@@ -3,8 +3,8 @@
 //
 //   node scripts/bundle.mjs --glue G.js --wasm M.wasm --out DIR [--variant embed|fetch]
 //
-// embed (dist/, the shipped build): the module travels inside reftrack.js as base64 and is
-//   instantiated synchronously while the script runs, so attribution is done and
+// embed (dist/, the shipped build): the module travels inside reftrack.js (one character per
+//   byte, see latin1Literal) and is instantiated synchronously while the script runs, so attribution is done and
 //   `growsumo.data` filled before PartnerStack's snippet calls `_initialize` from `onload`.
 // fetch (used by `npm run bench` only, for comparison): reftrack.js fetches reftrack_bg.wasm
 //   from its own directory and instantiates it asynchronously.
@@ -33,10 +33,26 @@ const glue = readFileSync(args.glue, 'utf8');
 const safetySource = readFileSync(new URL('../js/safety.js', import.meta.url), 'utf8').replace('export function', 'function');
 const wasm = readFileSync(args.wasm);
 
+// The module travels as a string of characters U+0000–U+00FF, one per byte, inside the (UTF-8)
+// script. Base64 would cost a third more bytes and compresses worse: gzip of this string is within
+// a few percent of gzip of the raw .wasm. Only what a string literal cannot hold is escaped.
+const PLACEHOLDER = '__REFTRACK_MODULE_BYTES__';
+function latin1Literal(bytes) {
+  let out = '';
+  for (const byte of bytes) {
+    if (byte === 0x5c) out += '\\\\';
+    else if (byte === 0x22) out += '\\"';
+    else if (byte === 0x0a) out += '\\n';
+    else if (byte === 0x0d) out += '\\r';
+    else out += String.fromCharCode(byte);
+  }
+  return out;
+}
+
 const load = {
   // Synchronous: the module is ready when this script has run.
   embed: `
-    var text = atob(${JSON.stringify(wasm.toString('base64'))});
+    var text = "${PLACEHOLDER}";
     var bytes = new Uint8Array(text.length);
     for (var i = 0; i < text.length; i++) bytes[i] = text.charCodeAt(i);
     wasm_bindgen.initSync({ module: bytes });
@@ -104,7 +120,13 @@ const source = `(function (w) {
   }
 })(window);`;
 
-const { code } = await transform(source, { minify: true, target: 'es2017' });
+let { code } = await transform(source, { minify: true, target: 'es2017' });
+if (args.variant === 'embed') {
+  if (code.split(PLACEHOLDER).length !== 2) throw new Error('the module placeholder did not survive minification');
+  code = code.replace(PLACEHOLDER, () => latin1Literal(wasm));
+}
 mkdirSync(args.out, { recursive: true });
-writeFileSync(join(args.out, 'reftrack.js'), `/*! reftrack ${version} | MIT OR Apache-2.0 */\n${code}`);
+// The byte order mark makes every browser decode the file as UTF-8, whatever the page's own
+// encoding, which the embedded module depends on.
+writeFileSync(join(args.out, 'reftrack.js'), `\ufeff/*! reftrack ${version} | MIT OR Apache-2.0 */\n${code}`, 'utf8');
 if (args.variant === 'fetch') copyFileSync(args.wasm, join(args.out, 'reftrack_bg.wasm'));

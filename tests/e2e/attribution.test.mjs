@@ -214,3 +214,13 @@ test('cookieDomain overrides the probe; one that does not cover the host is warn
     await context.close();
   }
 });
+
+test('a page in a legacy encoding (windows-1252) still runs the module embedded in the UTF-8 script', async () => {
+  const { context, page } = await freshPage(browser);
+  await page.goto(collector.url('www.acme.test', `/legacy.html?ps_partner_key=${b64('alex-smith')}`));
+  await page.waitForFunction(() => window.inits.length > 0);
+  assert.equal(await page.evaluate(() => document.characterSet), 'windows-1252');
+  assert.equal((await page.evaluate(() => window.inits))[0].partner_key, 'alex-smith');
+  assert.deepEqual(page.errors, []);
+  await context.close();
+});
