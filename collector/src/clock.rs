@@ -29,7 +29,8 @@ pub fn iso8601(time: SystemTime) -> String {
     )
 }
 
-/// A random UUID v4. `RandomState` is seeded from the operating system's randomness.
+/// A random UUID v4 (formatted by the SDK's core). `RandomState` is seeded from the operating
+/// system's randomness.
 pub fn uuid_v4() -> String {
     let mut bytes = [0u8; 16];
     for (i, chunk) in bytes.chunks_mut(8).enumerate() {
@@ -37,17 +38,7 @@ pub fn uuid_v4() -> String {
         hasher.write_usize(i);
         chunk.copy_from_slice(&hasher.finish().to_le_bytes());
     }
-    bytes[6] = (bytes[6] & 0x0f) | 0x40;
-    bytes[8] = (bytes[8] & 0x3f) | 0x80;
-    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    format!(
-        "{}-{}-{}-{}-{}",
-        &hex[..8],
-        &hex[8..12],
-        &hex[12..16],
-        &hex[16..20],
-        &hex[20..]
-    )
+    reftrack::core::signup::uuid_v4(bytes)
 }
 
 #[cfg(test)]

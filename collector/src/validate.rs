@@ -1,6 +1,8 @@
 //! Checking what arrives: a signup (SPEC §7) or a server-to-server conversion, each turned into the
 //! normalized JSON that is stored, or refused with a reason a developer can act on.
 
+use reftrack::core::partner_key::PartnerKey;
+use reftrack::core::signup::is_email;
 use serde_json::{Map, Value};
 
 /// A record ready to store.
@@ -58,24 +60,9 @@ impl Fields<'_> {
     }
 }
 
-/// The partner key and click id rule of SPEC §3.
+/// The partner key and click id rule of SPEC §3: the SDK's own check, so both ends agree.
 fn is_token(s: &str) -> bool {
-    (1..=128).contains(&s.len())
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b".-_~@:+".contains(&b))
-}
-
-fn is_email(s: &str) -> bool {
-    let Some((local, domain)) = s.split_once('@') else {
-        return false;
-    };
-    s.len() <= 254
-        && !local.is_empty()
-        && !domain.contains('@')
-        && domain.contains('.')
-        && !domain.starts_with('.')
-        && !domain.ends_with('.')
-        && !s.chars().any(|c| c.is_whitespace() || c.is_control())
+    PartnerKey::parse(s).is_ok()
 }
 
 fn object(body: &[u8]) -> Result<Map<String, Value>, String> {
