@@ -1,7 +1,7 @@
 //! Signups from the page to the endpoint, exactly once: validation, the unattributed rule, the
 //! retry queue, and the flushes on load, on `online` and on a timer.
 
-use super::{console, guard, promise, storage, tracker, transport};
+use super::{entry, guard, promise, storage, tracker, transport};
 use crate::core::config::Consent;
 use crate::core::retry::Pending;
 use crate::core::signup::{self, Delivery, MetaValue, SignupInput, SignupResult, Status, Visit};
@@ -24,9 +24,7 @@ fn now() -> u64 {
 }
 
 fn debug(message: impl FnOnce() -> String) {
-    if tracker::with(|t| t.config().debug) {
-        console::debug(&message());
-    }
+    tracker::with(|t| t.debug(message));
 }
 
 /// Whether the queue may be persisted and sent: not while consent is pending.
@@ -98,8 +96,8 @@ fn prepare(input: Result<SignupInput, String>) -> Result<Pending, SignupResult> 
         SignupResult::new(Status::Rejected, None, Some(error))
     };
     let input = input.map_err(rejected)?;
+    entry::ensure_started();
     let (config, attribution, script_src) = tracker::with(|t| {
-        t.ensure_started();
         (
             t.config().clone(),
             t.attribution().clone(),

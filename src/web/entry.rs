@@ -29,6 +29,14 @@ pub(crate) fn started() {
     }
 }
 
+/// Starts with what is known so far unless something already did, followed by what follows
+/// every start. Called by everything that needs the attribution before `init` may have run.
+pub(crate) fn ensure_started() {
+    if tracker::with(|t| t.ensure_started()) {
+        started();
+    }
+}
+
 /// Consent: `true` writes the partner key held in memory and sends waiting signups; `false`
 /// deletes reftrack's cookies and retry queue, and keeps everything in memory from then on.
 #[wasm_bindgen]
@@ -44,7 +52,7 @@ pub fn consent(granted: bool) {
 /// Turns on form auto-capture: forms matching `selector`, or every form with an email field.
 #[wasm_bindgen(js_name = captureForms)]
 pub fn capture_forms(selector: Option<String>) {
-    tracker::with(|t| t.ensure_started());
+    ensure_started();
     forms::capture(selector.filter(|s| !s.trim().is_empty()));
 }
 
@@ -64,19 +72,15 @@ pub fn flush() -> Promise {
 /// The attributed partner key, or `null`.
 #[wasm_bindgen(js_name = partnerKey, unchecked_return_type = "string | null")]
 pub fn partner_key() -> JsValue {
-    tracker::with(|t| {
-        t.ensure_started();
-        string_or_null(t.attribution().partner_key.as_ref().map(|k| k.as_str()))
-    })
+    ensure_started();
+    tracker::with(|t| string_or_null(t.attribution().partner_key.as_ref().map(|k| k.as_str())))
 }
 
 /// The click id (xid) that came with the partner's link, or `null`.
 #[wasm_bindgen(js_name = clickId, unchecked_return_type = "string | null")]
 pub fn click_id() -> JsValue {
-    tracker::with(|t| {
-        t.ensure_started();
-        string_or_null(t.attribution().click_id.as_ref().map(|c| c.as_str()))
-    })
+    ensure_started();
+    tracker::with(|t| string_or_null(t.attribution().click_id.as_ref().map(|c| c.as_str())))
 }
 
 /// SPEC §4a promises `null`, where `Option<String>` would give JavaScript `undefined`.

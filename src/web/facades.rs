@@ -135,7 +135,7 @@ fn po(command: JsValue, first: JsValue, second: JsValue) -> JsValue {
             delivery::send(input).into()
         }
         ("integration", "universal") => {
-            tracker::with(|t| t.ensure_started());
+            entry::ensure_started();
             forms::capture(None);
             JsValue::UNDEFINED
         }
@@ -191,14 +191,7 @@ fn create_signup(callback: JsValue) -> Promise {
 /// Plain-tag path: start if nobody did, then run the page's `growsumoInit` — now, or when the
 /// page has finished loading if it is not defined yet.
 fn autostart() {
-    let starting = tracker::with(|t| {
-        let first = !t.is_started();
-        t.ensure_started();
-        first
-    });
-    if starting {
-        entry::started();
-    }
+    entry::ensure_started();
     if page_init_pending() {
         run_page_init_once();
         if page_init_pending() {

@@ -156,16 +156,14 @@ impl Tracker {
     }
 
     /// Configures with what is known so far and attributes, unless that already happened.
-    pub fn ensure_started(&mut self) {
-        if !self.started {
-            self.configure(Source::new(SourceKind::Call));
-            self.attribute();
+    /// True when it started now (see `entry::ensure_started` for what follows).
+    pub fn ensure_started(&mut self) -> bool {
+        if self.started {
+            return false;
         }
-    }
-
-    /// True once attribution has run.
-    pub fn is_started(&self) -> bool {
-        self.started
+        self.configure(Source::new(SourceKind::Call));
+        self.attribute();
+        true
     }
 
     /// Warns about an unusable argument once per page.
