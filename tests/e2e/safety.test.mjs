@@ -4,7 +4,8 @@
 // calls made before the script arrives, and a second copy of the script changes nothing.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { startCollector, launchBrowser, freshPage, b64, eventually } from './harness.mjs';
 
@@ -12,9 +13,15 @@ const root = resolve(import.meta.dirname, '../..');
 const faultDist = join(root, 'target/fault-dist');
 let collector;
 let faulty;
+let snippetSite;
 let browser;
 before(async () => {
   collector = await startCollector();
+  // The snippet's pages are put together from dist/snippet.html, so they are what users paste.
+  const site = mkdtempSync(join(tmpdir(), 'reftrack-snippet-'));
+  writeFileSync(join(site, 'loads.html'), snippetPage('/sdk/reftrack.js'));
+  writeFileSync(join(site, 'missing.html'), snippetPage('/sdk/missing.js'));
+  snippetSite = await startCollector({ www: site });
   if (!existsSync(join(faultDist, 'reftrack.js'))) throw new Error('run scripts/test.sh: it builds target/fault-dist');
   faulty = await startCollector({ args: ['--dist', faultDist] });
   browser = await launchBrowser();
@@ -23,6 +30,7 @@ after(async () => {
   await browser?.close();
   await collector?.stop();
   await faulty?.stop();
+  await snippetSite?.stop();
 });
 
 /** Loads `path`, then checks that reftrack failed safely. */
@@ -92,19 +100,41 @@ test('a Rust panic: caught, reported once, and no later call hangs or throws', a
   await context.close();
 });
 
+/** A page with the shipped snippet (dist/snippet.html) loading `script`, then calls made at once. */
+function snippetPage(script) {
+  const snippet = readFileSync(join(root, 'dist/snippet.html'), 'utf8');
+  assert.ok(snippet.includes('"https://your-cdn.example/reftrack/reftrack.js"'), 'the URL the README tells users to change');
+  const calls = readFileSync(join(root, 'tests/e2e/site/snippet-calls.html'), 'utf8');
+  return calls.replace('<!-- snippet -->', snippet.replace('https://your-cdn.example/reftrack/reftrack.js', script));
+}
+
 test('the loader snippet: calls made before the script arrives are replayed and answered', async () => {
   const { context, page } = await freshPage(browser);
   const key = `snip_${process.pid}`;
-  await page.goto(collector.url('www.acme.test', `/snippet-loader.html?customer=${key}&ps_partner_key=${b64('alex-smith')}`));
+  await page.goto(snippetSite.url('www.acme.test', `/loads.html?customer=${key}&ps_partner_key=${b64('alex-smith')}`));
   const results = await page.evaluate(async () => [await window.early, await window.earlyGrowsumo, window.callbacks.length]);
   assert.equal(results[0].status, 'created');
   assert.equal(results[1].status, 'created');
   assert.equal(results[2], 1);
   const stored = await eventually(async () => {
-    const all = (await collector.signups()).filter((s) => s.customer_key === key || s.customer_key === `${key}@example.com`);
+    const all = (await snippetSite.signups()).filter((s) => s.customer_key === key || s.customer_key === `${key}@example.com`);
     return all.length === 2 && all;
   });
   assert.ok(stored.every((s) => s.public_key === 'pk_snippet' && s.partner_key === 'alex-smith'));
+  assert.deepEqual(page.errors, []);
+  await context.close();
+});
+
+test('the loader snippet when the script cannot load: signups resolve ok:false, the callback is called, one warning', async () => {
+  const { context, page } = await freshPage(browser);
+  const warnings = watchWarnings(page);
+  await page.goto(snippetSite.url('www.acme.test', '/missing.html?customer=lost'));
+  const results = await page.evaluate(async () => [await window.early, await window.earlyGrowsumo, window.callbacks, await reftrack.signup({ customer_key: 'later' })]);
+  for (const result of [results[0], results[1], results[2][0], results[3]]) {
+    assert.deepEqual(result, { ok: false, status: 'error', event_id: null, error: 'reftrack.js did not load' });
+  }
+  assert.equal(results[2].length, 1, 'the createSignup callback is called once');
+  assert.equal(warnings.filter((w) => w.startsWith('[reftrack]')).length, 1, warnings.join(' | '));
   assert.deepEqual(page.errors, []);
   await context.close();
 });
