@@ -51,7 +51,7 @@ rmSync(sdk, { recursive: true, force: true });
 mkdirSync(join(sdk, 'reference'), { recursive: true });
 cpSync(join(root, 'dist'), join(sdk, 'embed'), { recursive: true });
 execFileSync('node', [
-  join(root, 'scripts/bundle.mjs'), '--variant', 'fetch', '--glue', join(root, 'target/bindgen/reftrack.js'),
+  join(root, 'scripts/bundle.mjs'), '--variant', 'fetch', '--glue', join(root, 'target/bindgen'),
   '--wasm', join(root, 'target/bindgen/reftrack_bg.opt.wasm'), '--out', join(sdk, 'fetch'),
 ]);
 const reference = await transform(readFileSync(join(root, 'bench/reference.js'), 'utf8'), { minify: true, target: 'es2017' });
@@ -60,7 +60,7 @@ writeFileSync(join(sdk, 'reference/reftrack.js'), reference.code);
 console.log('reftrack bench');
 const shipped = sizeTable('what the script tag downloads: dist/reftrack.js (module embedded)', [['reftrack.js', join(root, 'dist/reftrack.js')]]);
 const parts = sizeTable('inside it, before embedding', [
-  ['loader + glue (min.js)', join(sdk, 'fetch/reftrack.js')],
+  ['skin + glue (min.js)', join(sdk, 'fetch/reftrack.js')],
   ['module (.wasm)', join(root, 'target/bindgen/reftrack_bg.opt.wasm')],
 ]);
 const fetched = sizeTable('alternative: module fetched separately', [
@@ -74,7 +74,7 @@ console.log(`\nbudget 16 KiB gzip: reftrack ${shipped.gzip} B = ${(shipped.gzip 
 const twiggy = join(process.env.HOME ?? '', '.cargo/bin/twiggy');
 if (existsSync(twiggy)) {
   const named = join(root, 'target/bench-named');
-  execFileSync('wasm-bindgen', ['--target', 'no-modules', '--keep-debug', '--out-dir', named,
+  execFileSync('wasm-bindgen', ['--target', 'web', '--keep-debug', '--out-dir', named,
     join(root, 'target/wasm32-unknown-unknown/release/reftrack.wasm')], { env: { ...process.env, PATH: `${process.env.HOME}/.cargo/bin:${process.env.PATH}` } });
   execFileSync(join(root, 'node_modules/.bin/wasm-opt'), ['-Oz', '-g', '--enable-bulk-memory', '--enable-nontrapping-float-to-int',
     '--enable-reference-types', '--enable-multivalue', '--enable-sign-ext', '--enable-mutable-globals',
@@ -87,7 +87,7 @@ if (existsSync(twiggy)) {
   const groups = new Map();
   const groupOf = (name) => {
     for (const [label, pattern] of [
-      ['reftrack::core (pure logic)', /reftrack::core/], ['reftrack::web (browser skin)', /reftrack::web/],
+      ['reftrack::core (pure logic)', /reftrack::core/], ['reftrack::web (driving the core)', /reftrack::web/],
       ['serde, serde-wasm-bindgen', /serde/], ['async glue (futures in js-sys)', /futures/],
       ['closures and externref glue', /closure|Closure|externref|shim/], ['js-sys, web-sys, wasm-bindgen', /js_sys|web_sys|wasm_bindgen/],
       ['formatting (core::fmt)', /fmt/], ['allocator', /lol_alloc|alloc::alloc|__rust_alloc|__rdl|realloc/],

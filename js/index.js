@@ -1,12 +1,11 @@
-// The npm package's entry point: SPEC §4a over wasm-bindgen's module. `init()` loads the module
-// once; every call is guarded so that a module that cannot load, or traps, never throws into the
-// page: it warns once and reports `status: "error"`.
-import load, * as wasm from './reftrack.js';
-import { safety } from './safety.js';
+// The npm package's entry point: SPEC §4a over the module. `init()` loads the module once; every
+// call goes through the skin's guard (js/host.js), so a module that cannot load, or traps, never
+// throws into the page: it warns once and reports `status: "error"`.
+import load, * as glue from './reftrack.js';
+import { api, bind, fail } from './host.js';
 
 let loading;
 let loaded = false;
-const { failed, errorResult, guard } = safety();
 
 function ready(module) {
   if (!loading) {
@@ -14,41 +13,31 @@ function ready(module) {
       ? load(module === undefined ? undefined : { module_or_path: module })
       : Promise.reject(new Error('this browser has no WebAssembly'))
     ).then(() => {
-      wasm.setGuard(guard);
+      bind(glue);
       loaded = true;
-    }, failed);
+    }, fail);
   }
   return loading;
 }
 
+/** Once loaded, a call runs at once (a signup's request starts before it returns); before, it waits. */
+function whenReady(call) {
+  return (...args) => (loaded ? call(...args) : ready().then(() => call(...args)));
+}
+
 export function init(options, module) {
-  return ready(module).then(() => guard(wasm.init, () => undefined)(options)).then(() => undefined);
+  return ready(module).then(() => api.init(options));
 }
 
-export function partnerKey() {
-  return loaded ? guard(wasm.partnerKey, () => null)() : null;
-}
-
-export function clickId() {
-  return loaded ? guard(wasm.clickId, () => null)() : null;
-}
-
-export function signup(input) {
-  const send = () => guard(wasm.signup, () => Promise.resolve(errorResult()))(input);
-  // Once loaded, the request starts before this returns (so a navigation right after loses nothing).
-  return loaded ? send() : ready().then(send);
-}
+export const partnerKey = () => api.partnerKey();
+export const clickId = () => api.clickId();
+export const signup = whenReady(api.signup);
+export const flush = whenReady(api.flush);
 
 export function captureForms(selector) {
-  if (loaded) guard(wasm.captureForms)(selector);
-  else ready().then(() => guard(wasm.captureForms)(selector));
+  whenReady(api.captureForms)(selector);
 }
 
 export function consent(granted) {
-  if (loaded) guard(wasm.consent)(granted);
-  else ready().then(() => guard(wasm.consent)(granted));
-}
-
-export function flush() {
-  return ready().then(() => guard(wasm.flush, () => undefined)());
+  whenReady(api.consent)(granted);
 }

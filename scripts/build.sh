@@ -17,18 +17,19 @@ out=target/bindgen
 say "compiling the wasm module (cargo build --release --target wasm32-unknown-unknown)"
 cargo build --quiet --release --target wasm32-unknown-unknown -p reftrack
 
-say "generating the script-tag glue (wasm-bindgen --target no-modules)"
+say "generating the glue (wasm-bindgen --target web)"
 rm -rf "$out" && mkdir -p "$out"
-wasm-bindgen --target no-modules --no-typescript --out-dir "$out" \
+wasm-bindgen --target web --no-typescript --out-dir "$out" \
   target/wasm32-unknown-unknown/release/reftrack.wasm
 
 say "optimizing the module (wasm-opt -Oz, binaryen from npm)"
 wasm_opt "$out/reftrack_bg.wasm" -o "$out/reftrack_bg.opt.wasm"
 
 say "bundling dist/reftrack.js (module embedded, instantiated synchronously)"
-node scripts/bundle.mjs --glue "$out/reftrack.js" --wasm "$out/reftrack_bg.opt.wasm" --out dist
+node scripts/bundle.mjs --glue "$out" --wasm "$out/reftrack_bg.opt.wasm" --out dist
 
 say "building the npm package into pkg/ (wasm-pack build --target web)"
+rm -rf pkg
 wasm-pack --quiet build --release --mode no-install --target web --out-dir pkg --out-name reftrack >/dev/null
 wasm_opt pkg/reftrack_bg.wasm -o pkg/reftrack_bg.wasm
 node scripts/package.mjs

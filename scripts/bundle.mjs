@@ -1,23 +1,18 @@
-// Wraps wasm-bindgen's no-modules glue into the script-tag build: one classic script that defines
-// reftrack's globals and leaves nothing else on `window`.
+// Bundles the script-tag build: js/tag.js + js/host.js + wasm-bindgen's glue (--target web) into
+// one classic script that leaves nothing on `window` but reftrack's globals.
 //
-//   node scripts/bundle.mjs --glue G.js --wasm M.wasm --out DIR [--variant embed|fetch]
+//   node scripts/bundle.mjs --glue DIR --wasm M.wasm --out DIR [--variant embed|fetch]
 //
 // embed (dist/, the shipped build): the module travels inside reftrack.js (one character per
-//   byte, see latin1Literal) and is instantiated synchronously while the script runs, so attribution is done and
-//   `growsumo.data` filled before PartnerStack's snippet calls `_initialize` from `onload`.
+//   byte, see latin1Literal) and is instantiated synchronously while the script runs, so attribution
+//   is done and `growsumo.data` filled before PartnerStack's snippet calls `_initialize` from
+//   `onload`.
 // fetch (used by `npm run bench` only, for comparison): reftrack.js fetches reftrack_bg.wasm
 //   from its own directory and instantiates it asynchronously.
-//
-// The loader is the only hand-written JavaScript around the module. It keeps the page safe: if
-// the module cannot run (no WebAssembly, a CSP without 'wasm-unsafe-eval') or traps later (a Rust
-// panic), every global still exists, nothing throws into the page, signups resolve with
-// `{ ok: false, status: "error" }`, and one warning is logged. It also replays calls that the
-// loader snippet (dist/snippet.html) queued before the script arrived.
 import { readFileSync, writeFileSync, mkdirSync, copyFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { transform } from 'esbuild';
+import { build } from 'esbuild';
 
 const { values: args } = parseArgs({
   options: {
@@ -27,10 +22,8 @@ const { values: args } = parseArgs({
     variant: { type: 'string', default: 'embed' },
   },
 });
-const version = JSON.parse(readFileSync(new URL('../package.json', import.meta.url))).version;
-const glue = readFileSync(args.glue, 'utf8');
-// js/safety.js is an ES module for the npm entry; inlined here as a plain function.
-const safetySource = readFileSync(new URL('../js/safety.js', import.meta.url), 'utf8').replace('export function', 'function');
+const root = resolve(import.meta.dirname, '..');
+const version = JSON.parse(readFileSync(join(root, 'package.json'))).version;
 const wasm = readFileSync(args.wasm);
 
 // The module travels as a string of characters U+0000–U+00FF, one per byte, inside the (UTF-8)
@@ -49,78 +42,51 @@ function latin1Literal(bytes) {
   return out;
 }
 
-const load = {
+const instantiate = {
   // Synchronous: the module is ready when this script has run.
-  embed: `
-    var text = "${PLACEHOLDER}";
-    var bytes = new Uint8Array(text.length);
+  embed: `export function instantiate(glue, script, done) {
+    var text = "${PLACEHOLDER}", bytes = new Uint8Array(text.length);
     for (var i = 0; i < text.length; i++) bytes[i] = text.charCodeAt(i);
-    wasm_bindgen.initSync({ module: bytes });
-    start();`,
-  fetch: `
-    wasm_bindgen({ module_or_path: new URL('reftrack_bg.wasm', script.src) }).then(start, failed);`,
+    glue.initSync({ module: bytes });
+    done();
+  }`,
+  fetch: `export function instantiate(glue, script, done, failed) {
+    glue.default({ module_or_path: new URL('reftrack_bg.wasm', script.src) }).then(done, failed);
+  }`,
 }[args.variant];
-if (!load) throw new Error(`unknown variant ${args.variant}`);
+if (!instantiate) throw new Error(`unknown variant ${args.variant}`);
 
-const source = `(function (w) {
-  // Included twice: the first copy stays in charge.
-  if (w.reftrack && w.reftrack.version) return;
-  var script = document.currentScript;
-  var stub = w.reftrack, growsumoStub = w.growsumo;
-  ${safetySource}
-  var safe = safety(), failed = safe.failed, errorResult = safe.errorResult, guard = safe.guard;
-  function resolved(value) { return function () { return Promise.resolve(value); }; }
-  function failedSignup(callback) {
-    var result = errorResult();
-    if (typeof callback == 'function') try { callback(result); } catch (e) { console.error(e); }
-    return Promise.resolve(result);
-  }
+// The glue imports the skin from the copy wasm-bindgen made under snippets/; it must be the same
+// module instance as tag.js's, so both resolve to js/host.js.
+const glue = readFileSync(join(args.glue, 'reftrack.js'), 'utf8').replace(/(from\s*)(["'])\.\/snippets\/[^"']*\/js\/host\.js\2/g, (_, from) => from + JSON.stringify(join(root, 'js/host.js')));
+const virtual = {
+  name: 'reftrack',
+  setup(b) {
+    b.onResolve({ filter: /^reftrack-(glue|module)$/ }, (a) => ({ path: a.path, namespace: 'reftrack' }));
+    b.onLoad({ filter: /.*/, namespace: 'reftrack' }, (a) => ({
+      contents: a.path === 'reftrack-glue' ? glue : instantiate,
+      resolveDir: root,
+      loader: 'js',
+    }));
+  },
+};
 
-  ${glue}
-
-  function start() {
-    performance.mark('reftrack:ready');
-    wasm_bindgen.setGuard(guard);
-    wasm_bindgen.boot(script);
-    publish();
-  }
-
-  function publish() {
-    var api = w.reftrack = {
-      version: ${JSON.stringify(version)},
-      init: guard(wasm_bindgen.init, resolved()),
-      partnerKey: guard(wasm_bindgen.partnerKey, function () { return null; }),
-      clickId: guard(wasm_bindgen.clickId, function () { return null; }),
-      signup: guard(wasm_bindgen.signup, function () { return Promise.resolve(errorResult()); }),
-      flush: guard(wasm_bindgen.flush, resolved()),
-      captureForms: guard(wasm_bindgen.captureForms),
-      consent: guard(wasm_bindgen.consent)
-    };
-    if (wasm_bindgen.__fault) api.__fault = guard(wasm_bindgen.__fault);
-    var g = w.growsumo = w.growsumo || {};
-    g.data = g.data || { partner_key: null, ps_partner_key: null, ps_xid: null };
-    g._initialize = guard(g._initialize || function () {});
-    g.createSignup = guard(g.createSignup || failedSignup, failedSignup);
-    var name = w.__partnerObject || 'po', po = w[name];
-    w[name] = guard(typeof po == 'function' && !(po.q || []).length ? po : function () {}, function (command, what) {
-      if (command == 'customers' && what == 'signup') return Promise.resolve(errorResult());
-    });
-    // Calls the loader snippet queued: [method, arguments, resolve].
-    (stub && stub.q || []).forEach(function (call) { call[2](api[call[0]].apply(api, call[1])); });
-    (growsumoStub && growsumoStub.q || []).forEach(function (call) { call[2](g[call[0]].apply(g, call[1])); });
-  }
-
-  try {
-    if (typeof WebAssembly != 'object') throw new Error('this browser has no WebAssembly');
-    performance.mark('reftrack:start');
-    ${load}
-  } catch (error) {
-    failed(error);
-    publish();
-  }
-})(window);`;
-
-let { code } = await transform(source, { minify: true, target: 'es2017' });
+const result = await build({
+  entryPoints: [join(root, 'js/tag.js')],
+  bundle: true,
+  minify: true,
+  format: 'iife',
+  target: 'es2017',
+  // The glue's default module path (import.meta.url) is unused: the variants pass the module.
+  define: { VERSION: JSON.stringify(version), 'import.meta.url': 'undefined' },
+  plugins: [virtual],
+  write: false,
+  legalComments: 'none',
+  // `__fault` exists only in the fault-injection build (scripts/test.sh); wasm-bindgen's glue
+  // names the skin's module once per import group.
+  logOverride: { 'import-is-undefined': 'silent', 'duplicate-object-key': 'silent' },
+});
+let code = result.outputFiles[0].text;
 if (args.variant === 'embed') {
   if (code.split(PLACEHOLDER).length !== 2) throw new Error('the module placeholder did not survive minification');
   code = code.replace(PLACEHOLDER, () => latin1Literal(wasm));

@@ -17,7 +17,8 @@ else
 fi
 
 # wasm-bindgen-cli must be exactly the version of the wasm-bindgen crate pinned in Cargo.toml.
-want=$(sed -n 's/^wasm-bindgen = "=\([0-9.]*\)"/\1/p' Cargo.toml)
+want=$(sed -n 's/^wasm-bindgen = .*"=\([0-9.]*\)".*/\1/p' Cargo.toml)
+[ -n "$want" ] || { echo "setup: no exact (=) wasm-bindgen version in Cargo.toml" >&2; exit 1; }
 have=$(wasm-bindgen --version 2>/dev/null | awk '{print $2}' || true)
 if [ "$have" = "$want" ]; then
   say "wasm-bindgen-cli $want: present"

@@ -12,7 +12,9 @@ say "native tests (cargo test --workspace)"
 cargo test --workspace 2>&1 | tee "$log/native"
 
 say "browser tests (wasm-pack test --headless --chrome, Debian's chromedriver)"
-CHROMEDRIVER=/usr/bin/chromedriver wasm-pack test --headless --chrome --mode no-install 2>&1 | tee "$log/browser"
+# --features std: wasm-bindgen-test links std, whose panic handler then replaces the module's own.
+CHROMEDRIVER=/usr/bin/chromedriver wasm-pack test --headless --chrome --mode no-install -- --features std \
+  2>&1 | tee "$log/browser"
 
 say "building the collector for the end-to-end tests"
 cargo build --quiet --release -p reftrack-collector
@@ -22,9 +24,9 @@ cargo build --quiet --release -p reftrack-collector
 say "building the fault-injection variant (target/fault-dist)"
 cargo build --quiet --release --target wasm32-unknown-unknown -p reftrack --features fault-injection \
   --target-dir target/fault
-wasm-bindgen --target no-modules --no-typescript --out-dir target/fault/bindgen \
+wasm-bindgen --target web --no-typescript --out-dir target/fault/bindgen \
   target/fault/wasm32-unknown-unknown/release/reftrack.wasm
-node scripts/bundle.mjs --glue target/fault/bindgen/reftrack.js --wasm target/fault/bindgen/reftrack_bg.wasm \
+node scripts/bundle.mjs --glue target/fault/bindgen --wasm target/fault/bindgen/reftrack_bg.wasm \
   --out target/fault-dist
 
 say "end-to-end tests (node --test tests/e2e, Chromium + collector on 127.0.0.1)"

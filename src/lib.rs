@@ -6,6 +6,12 @@
 //! built for `wasm32`) is the thin skin that reads the page and writes cookies, and the entry points
 //! below are what JavaScript calls.
 #![deny(missing_docs)]
+// The shipped module is `no_std`: std's panic and formatting machinery would be a large share of
+// it. Natively (the collector, the tests) std is linked as usual, and so it is for the browser
+// tests (feature `std`, as wasm-bindgen-test links std).
+#![cfg_attr(all(target_arch = "wasm32", not(feature = "std")), no_std)]
+
+extern crate alloc;
 
 pub mod core;
 
@@ -21,3 +27,12 @@ pub use web::entry::*;
 // SAFETY: wasm32-unknown-unknown without the atomics feature runs on one thread.
 static ALLOCATOR: lol_alloc::AssumeSingleThreaded<lol_alloc::FreeListAllocator> =
     unsafe { lol_alloc::AssumeSingleThreaded::new(lol_alloc::FreeListAllocator::new()) };
+
+/// A panic (a bug) traps: the skin's guard catches the `RuntimeError` and turns reftrack off
+/// without disturbing the page (see js/host.js). With the `std` feature (browser tests, where
+/// wasm-bindgen-test links std) std's handler is used instead.
+#[cfg(all(target_arch = "wasm32", not(feature = "std")))]
+#[panic_handler]
+fn panic(_: &::core::panic::PanicInfo) -> ! {
+    ::core::arch::wasm32::unreachable()
+}

@@ -1,10 +1,13 @@
-//! Browser tests (wasm-bindgen-test in headless Chromium, on the runner's 127.0.0.1 page): cookies
-//! are really written, with their attributes, and the domain probe leaves an IP host-only.
+//! Browser tests (wasm-bindgen-test in headless Chromium, on the runner's 127.0.0.1 page), through
+//! the real skin (js/host.js): cookies are really written, with their attributes, the domain probe
+//! leaves an IP host-only, and the retry queue round-trips through localStorage.
 #![cfg(target_arch = "wasm32")]
 
 use js_sys::{Date, Function, Promise, Reflect};
 use reftrack::core::cookie::{find_domain, CookieJar};
+use reftrack::core::retry::Pending;
 use reftrack::web::cookies::DocumentJar;
+use reftrack::web::{scratch, storage};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::*;
@@ -13,8 +16,8 @@ wasm_bindgen_test_configure!(run_in_browser);
 
 const DAY_MS: f64 = 86_400_000.0;
 
-fn window() -> JsValue {
-    web_sys::window().unwrap().into()
+fn window() -> js_sys::Object {
+    js_sys::global()
 }
 
 fn get(target: &JsValue, name: &str) -> JsValue {
@@ -38,11 +41,11 @@ fn land_on(query: &str) {
 }
 
 fn document_cookie() -> String {
-    DocumentJar::open().unwrap().read()
+    DocumentJar.read()
 }
 
 fn clear_cookies() {
-    let mut jar = DocumentJar::open().unwrap();
+    let mut jar = DocumentJar;
     for name in [
         "growSumoPartnerKey",
         "ps_partner_key",
@@ -64,14 +67,12 @@ async fn stored_cookie(name: &str) -> JsValue {
 async fn cookies_are_written_with_their_attributes() {
     clear_cookies();
     land_on("?ps_partner_key=YWxleC1zbWl0aA&ps_xid=clk_9f8e");
-    let options = js_sys::Object::new();
-    Reflect::set(&options, &"cookieDays".into(), &JsValue::from(30)).unwrap();
-    JsFuture::from(reftrack::init(options.into()))
-        .await
-        .unwrap();
+    // init({ cookieDays: 30 }), as the skin hands it over.
+    scratch::put(0, "cookieDays".into(), 'n', "30".into());
+    reftrack::init("init", true, None);
 
-    assert_eq!(reftrack::partner_key(), JsValue::from("alex-smith"));
-    assert_eq!(reftrack::click_id(), JsValue::from("clk_9f8e"));
+    assert_eq!(reftrack::partner_key().as_deref(), Some("alex-smith"));
+    assert_eq!(reftrack::click_id().as_deref(), Some("clk_9f8e"));
     let cookies = document_cookie();
     for pair in [
         "growSumoPartnerKey=alex-smith",
@@ -109,7 +110,7 @@ async fn cookies_are_written_with_their_attributes() {
 }
 
 #[wasm_bindgen_test]
-async fn a_refused_key_writes_no_cookie() {
+fn a_refused_key_writes_no_cookie() {
     clear_cookies();
     // "a;b=c" and "x\r\nSet-Cookie: y=1"
     for query in [
@@ -118,9 +119,7 @@ async fn a_refused_key_writes_no_cookie() {
         "?gspk=%%%",
     ] {
         land_on(query);
-        JsFuture::from(reftrack::init(JsValue::UNDEFINED))
-            .await
-            .unwrap();
+        reftrack::init("init", true, None);
         let cookies = document_cookie();
         assert!(
             !cookies.contains("growSumoPartnerKey"),
@@ -136,21 +135,46 @@ async fn a_refused_key_writes_no_cookie() {
 #[wasm_bindgen_test]
 fn the_probe_leaves_an_ip_host_only() {
     clear_cookies();
-    let host = web_sys::window().unwrap().location().hostname().unwrap();
+    let host = reftrack::web::host::read(reftrack::web::host::Page::Hostname);
     assert!(
         host == "127.0.0.1" || host == "localhost",
         "the runner serves on loopback: {host}"
     );
-    let mut jar = DocumentJar::open().unwrap();
+    let mut jar = DocumentJar;
     assert_eq!(find_domain(&host, &mut jar), None);
     assert!(!document_cookie().contains("reftrack_probe"));
 }
 
 #[wasm_bindgen_test]
 fn the_document_jar_round_trips() {
-    let mut jar = DocumentJar::open().unwrap();
+    let mut jar = DocumentJar;
     jar.write("reftrack_probe=round-trip; Path=/; Max-Age=5; SameSite=Lax");
     assert!(jar.read().contains("reftrack_probe=round-trip"));
     jar.write("reftrack_probe=; Path=/; Max-Age=0");
     assert!(!jar.read().contains("reftrack_probe"));
+}
+
+#[wasm_bindgen_test]
+fn the_retry_queue_round_trips_through_local_storage() {
+    let storage = get(&window(), "localStorage");
+    call(&storage, "removeItem", &["reftrack_queue".into()]);
+    let pending = Pending {
+        event_id: "2f1c1f0e-8b0c-4a55-9d7e-2b4c9b0a3f11".into(),
+        endpoint: "http://127.0.0.1/v1/signups".into(),
+        body: r#"{"name":"Zoë \"Z\""}"#.into(),
+        created_at: 1_700_000_000_000,
+        attempts: 2,
+        next_at: 1_700_000_004_000,
+    };
+    storage::with_queue(true, |queue| queue.push(pending.clone()));
+    // What the browser holds is JSON that JavaScript reads as the same entry.
+    let text = call(&storage, "getItem", &["reftrack_queue".into()]);
+    let parsed = js_sys::JSON::parse(&text.as_string().unwrap()).unwrap();
+    let entry = Reflect::get_u32(&parsed, 0).unwrap();
+    assert_eq!(get(&entry, "body"), JsValue::from(pending.body.as_str()));
+    assert_eq!(get(&entry, "attempts"), JsValue::from(2));
+    let read = storage::with_queue(true, |queue| queue.0.clone());
+    assert_eq!(read, [pending]);
+    storage::clear();
+    assert!(call(&storage, "getItem", &["reftrack_queue".into()]).is_null());
 }

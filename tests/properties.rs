@@ -1,5 +1,6 @@
-//! Property tests of the pure core (native): parsing never panics on any input, and every valid
-//! partner key survives the whole trip from a partner link to a cookie and back.
+//! Property tests of the pure core (native): parsing never panics on any input, every valid
+//! partner key survives the whole trip from a partner link to a cookie and back, the hand-written
+//! base64 decoder agrees with the base64 crate, and the stored retry queue reads back unchanged.
 #![cfg(not(target_arch = "wasm32"))]
 
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
@@ -9,6 +10,7 @@ use reftrack::core::attribution::Attribution;
 use reftrack::core::config::{resolve, Source, SourceKind, Value, OPTION_NAMES};
 use reftrack::core::cookie::{self, Attributes};
 use reftrack::core::partner_key::{read_landing, ParamNames, PartnerKey};
+use reftrack::core::retry::{Pending, RetryQueue};
 
 fn names() -> (Vec<String>, Vec<String>, Vec<String>) {
     (
@@ -52,7 +54,7 @@ proptest! {
     fn options_never_panic(values in proptest::collection::vec((0..OPTION_NAMES.len(), any::<String>(), any::<f64>(), any::<bool>()), 0..20)) {
         let mut source = Source::new(SourceKind::Call);
         for (i, text, number, flag) in values {
-            let value = match i % 4 { 0 => Value::Text(text), 1 => Value::Number(number), 2 => Value::Bool(flag), _ => Value::List(vec![text]) };
+            let value = match i % 4 { 0 => Value::Text(text), 1 => Value::Number(number.to_string()), 2 => Value::Bool(flag), _ => Value::List(vec![text]) };
             source.set(OPTION_NAMES[i], value);
         }
         let (config, _) = resolve(&[source]);
@@ -91,5 +93,28 @@ proptest! {
         let stored = Attribution::from_cookies(&jar.join("; "));
         prop_assert_eq!(stored.partner_key.as_ref().map(|k| k.as_str()), Some(key.as_str()));
         prop_assert_eq!(stored.click_id.as_ref().map(|c| c.as_str()), xid.as_deref());
+    }
+
+    #[test]
+    fn base64_decoding_agrees_with_the_base64_crate(bytes in proptest::collection::vec(any::<u8>(), 0..100), url_safe in any::<bool>()) {
+        let encoded = if url_safe { URL_SAFE_NO_PAD.encode(&bytes) } else { STANDARD.encode(&bytes) };
+        let ours = PartnerKey::from_base64(&encoded);
+        let expected = String::from_utf8(bytes).ok().map(|text| PartnerKey::parse(&text));
+        match expected {
+            Some(expected) if !encoded.is_empty() => prop_assert_eq!(ours, expected),
+            _ => prop_assert!(ours.is_err()),
+        }
+    }
+
+    #[test]
+    fn the_stored_queue_reads_back_unchanged(
+        entries in proptest::collection::vec((any::<String>(), any::<String>(), any::<u64>(), any::<u32>()), 0..5),
+        garbage in any::<String>(),
+    ) {
+        let queue = RetryQueue(entries.into_iter().map(|(id, body, at, attempts)| Pending {
+            event_id: id, endpoint: "https://acme.test/v1/signups".into(), body, created_at: at, attempts, next_at: at,
+        }).collect());
+        prop_assert_eq!(RetryQueue::from_json(&queue.to_json()), queue);
+        let _ = RetryQueue::from_json(&garbage);
     }
 }

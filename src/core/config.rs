@@ -7,20 +7,25 @@
 //! with a warning (as if it were not given), and the next source or the default applies.
 
 use super::attribution::Mode;
+use alloc::borrow::ToOwned;
+use alloc::string::String;
+use alloc::vec::Vec;
 
 /// A loosely typed option value, as it came from JavaScript or an HTML attribute.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Value {
     /// A string (every `data-*` attribute is one).
     Text(String),
-    /// A number.
-    Number(f64),
+    /// A finite number, as JavaScript wrote it (`String(n)`): Rust never parses or formats floats.
+    Number(String),
     /// A boolean.
     Bool(bool),
     /// An array of strings.
     List(Vec<String>),
-    /// Anything else, described by its type (for the warning).
-    Other(&'static str),
+    /// `null` or `undefined`: not given.
+    Null,
+    /// Anything else, described by its type (for the warning): "an object", "a function", ...
+    Other(String),
 }
 
 /// Where a source of options comes from; it names the source in warnings.
@@ -53,8 +58,12 @@ impl Source {
     }
 
     /// Sets `name`, replacing an earlier value: a later `init()` call merges into earlier ones.
+    /// `Null` is not a value: it is left out.
     pub fn set(&mut self, name: &str, value: Value) {
         self.entries.retain(|(n, _)| n != name);
+        if value == Value::Null {
+            return;
+        }
         self.entries.push((name.to_owned(), value));
     }
 
@@ -72,9 +81,9 @@ impl Source {
     /// How a warning names this option in this source.
     fn describe(&self, name: &str) -> String {
         match self.kind {
-            SourceKind::Call => format!("option {name} passed to init"),
-            SourceKind::Global => format!("window.reftrackConfig.{name}"),
-            SourceKind::Attribute => format!("attribute data-{}", kebab_case(name)),
+            SourceKind::Call => ["option ", name, " passed to init"].concat(),
+            SourceKind::Global => ["window.reftrackConfig.", name].concat(),
+            SourceKind::Attribute => ["attribute data-", &kebab_case(name)].concat(),
         }
     }
 }
@@ -163,7 +172,7 @@ pub struct Config {
 
 impl Default for Config {
     fn default() -> Self {
-        let names = |list: &[&str]| list.iter().map(|s| s.to_string()).collect();
+        let names = |list: &[&str]| list.iter().map(|&s| s.into()).collect();
         Config {
             public_key: None,
             endpoint: None,
@@ -192,10 +201,8 @@ pub fn resolve(sources: &[Source]) -> (Config, Vec<String>) {
     for source in sources.iter().filter(|s| s.kind != SourceKind::Attribute) {
         for (name, _) in &source.entries {
             if !OPTION_NAMES.contains(&name.as_str()) {
-                warnings.push(format!(
-                    "{} is not a reftrack option; ignored",
-                    source.describe(name)
-                ));
+                warnings
+                    .push([&source.describe(name), " is not a reftrack option; ignored"].concat());
             }
         }
     }
@@ -254,7 +261,7 @@ impl Picker<'_> {
                 .map_err(|expected| {
                     let what = source.describe(name);
                     self.warnings
-                        .push(format!("ignored {what}: expected {expected}"));
+                        .push(["ignored ", &what, ": expected ", expected].concat());
                 })
                 .ok()
         })
@@ -307,8 +314,7 @@ fn domain(value: &Value) -> Result<String, &'static str> {
 fn days(value: &Value) -> Result<u32, &'static str> {
     const EXPECTED: &str = "a whole number of days from 1 to 400";
     let n = match value {
-        Value::Number(n) if n.fract() == 0.0 && (1.0..=400.0).contains(n) => *n as u32,
-        Value::Text(s) => s.trim().parse::<u32>().map_err(|_| EXPECTED)?,
+        Value::Number(s) | Value::Text(s) => s.trim().parse::<u32>().map_err(|_| EXPECTED)?,
         _ => return Err(EXPECTED),
     };
     if (1..=400).contains(&n) {
@@ -412,11 +418,14 @@ mod tests {
 
     #[test]
     fn call_beats_global_beats_attributes() {
-        let call = source(SourceKind::Call, &[("cookieDays", Value::Number(7.0))]);
+        let call = source(
+            SourceKind::Call,
+            &[("cookieDays", Value::Number("7".into()))],
+        );
         let global = source(
             SourceKind::Global,
             &[
-                ("cookieDays", Value::Number(30.0)),
+                ("cookieDays", Value::Number("30".into())),
                 ("attribution", t("first")),
             ],
         );
@@ -445,11 +454,11 @@ mod tests {
         let call = source(
             SourceKind::Call,
             &[
-                ("cookieDays", Value::Number(1000.0)),
+                ("cookieDays", Value::Number("1000".into())),
                 ("attribution", t("middle")),
                 ("endpoint", t("javascript:alert(1)")),
-                ("partnerParams", Value::Other("object")),
-                ("cookeDays", Value::Number(3.0)),
+                ("partnerParams", Value::Other("an object".into())),
+                ("cookeDays", Value::Number("3".into())),
             ],
         );
         let attrs = source(SourceKind::Attribute, &[("cookieDays", t("12"))]);

@@ -4,6 +4,10 @@
 //! Nothing here touches a browser. The domain probe is written against [`CookieJar`], which the web
 //! layer implements over `document.cookie` and the tests implement over a toy public-suffix list.
 
+use alloc::borrow::ToOwned;
+use alloc::string::String;
+use alloc::vec::Vec;
+
 /// Cookies holding the partner key (PartnerStack's names: both are written, either is read).
 pub const PARTNER_KEY_COOKIES: [&str; 2] = ["growSumoPartnerKey", "ps_partner_key"];
 /// Cookie holding the click id.
@@ -41,7 +45,7 @@ pub fn set_cookie(name: &str, value: &str, attributes: &Attributes) -> String {
     out.push('=');
     out.push_str(value);
     out.push_str("; Path=/; Max-Age=");
-    out.push_str(&attributes.max_age.to_string());
+    super::json::number(&mut out, u64::from(attributes.max_age));
     out.push_str("; SameSite=Lax");
     if attributes.secure {
         out.push_str("; Secure");

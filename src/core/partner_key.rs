@@ -7,11 +7,9 @@
 //! characters of a small safe set is refused whole, so nothing partial or surprising ever reaches
 //! a cookie.
 
-use base64::alphabet;
-use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
-use base64::engine::DecodePaddingMode;
-use base64::Engine;
-use core::fmt;
+use alloc::borrow::ToOwned;
+use alloc::string::String;
+use alloc::vec::Vec;
 
 /// The longest partner key or click id accepted, in characters.
 pub const MAX_LEN: usize = 128;
@@ -20,14 +18,31 @@ pub const MAX_LEN: usize = 128;
 /// before decoding so a hostile URL cannot make us allocate.
 const MAX_ENCODED_LEN: usize = MAX_LEN.div_ceil(3) * 4;
 
-/// Standard alphabet (URL-safe characters are mapped onto it first), padding optional, stray
-/// trailing bits allowed: links in the wild are produced by many encoders.
-const TOLERANT_BASE64: GeneralPurpose = GeneralPurpose::new(
-    &alphabet::STANDARD,
-    GeneralPurposeConfig::new()
-        .with_decode_padding_mode(DecodePaddingMode::Indifferent)
-        .with_decode_allow_trailing_bits(true),
-);
+/// Decodes base64 as links in the wild carry it, produced by many encoders: the standard or the
+/// URL-safe alphabet (`-` and `_` for `+` and `/`), padding optional, stray trailing bits allowed,
+/// and a space read as `+` (form decoding turns `+` into a space). `None` if it is not base64.
+fn decode_base64(encoded: &str) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(encoded.len() / 4 * 3 + 2);
+    let (mut buffer, mut bits) = (0u32, 0);
+    for c in encoded.trim_end_matches('=').bytes() {
+        let value = match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' | b'-' | b' ' => 62,
+            b'/' | b'_' => 63,
+            _ => return None,
+        };
+        buffer = buffer << 6 | u32::from(value);
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((buffer >> bits) as u8);
+        }
+    }
+    // One character left over holds six bits, not a byte: that is not base64.
+    (bits < 6).then_some(out)
+}
 
 /// Why a value from the URL (or a stored cookie) was not accepted.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -44,16 +59,32 @@ pub enum Refusal {
     BadCharacter(char),
 }
 
-impl fmt::Display for Refusal {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl Refusal {
+    /// The reason, for debug mode: "it is not valid base64".
+    pub fn reason(&self) -> String {
         match self {
-            Refusal::Empty => f.write_str("it is empty"),
-            Refusal::TooLong => f.write_str("it is longer than 128 characters"),
-            Refusal::BadBase64 => f.write_str("it is not valid base64"),
-            Refusal::NotUtf8 => f.write_str("it does not decode to UTF-8 text"),
-            // Not `{c:?}`: Debug-escaping chars pulls Unicode tables into the module.
-            Refusal::BadCharacter(c) if c.is_ascii_graphic() => write!(f, "it contains '{c}'"),
-            Refusal::BadCharacter(c) => write!(f, "it contains the character U+{:04X}", *c as u32),
+            Refusal::Empty => "it is empty".into(),
+            Refusal::TooLong => "it is longer than 128 characters".into(),
+            Refusal::BadBase64 => "it is not valid base64".into(),
+            Refusal::NotUtf8 => "it does not decode to UTF-8 text".into(),
+            Refusal::BadCharacter(c) if c.is_ascii_graphic() => {
+                let mut reason = String::from("it contains '");
+                reason.push(*c);
+                reason.push('\'');
+                reason
+            }
+            Refusal::BadCharacter(c) => {
+                // Not `{c:?}` or `format!`: formatting machinery would be most of the module.
+                let mut digits = Vec::new();
+                let mut code = *c as u32;
+                while code > 0 || digits.len() < 4 {
+                    digits.push(b"0123456789ABCDEF"[(code & 0xf) as usize]);
+                    code >>= 4;
+                }
+                let mut reason = String::from("it contains the character U+");
+                reason.extend(digits.iter().rev().map(|&d| char::from(d)));
+                reason
+            }
         }
     }
 }
@@ -97,18 +128,7 @@ impl PartnerKey {
         if encoded.len() > MAX_ENCODED_LEN {
             return Err(Refusal::TooLong);
         }
-        // Form decoding turns `+` into a space; URL-safe encoders use `-` and `_`.
-        let standard: String = encoded
-            .chars()
-            .map(|c| match c {
-                ' ' | '-' => '+',
-                '_' => '/',
-                c => c,
-            })
-            .collect();
-        let bytes = TOLERANT_BASE64
-            .decode(standard.as_bytes())
-            .map_err(|_| Refusal::BadBase64)?;
+        let bytes = decode_base64(encoded).ok_or(Refusal::BadBase64)?;
         let text = String::from_utf8(bytes).map_err(|_| Refusal::NotUtf8)?;
         Self::parse(&text)
     }
@@ -379,9 +399,11 @@ mod tests {
         // 0xff 0xfe is not UTF-8.
         assert_eq!(refusal("ps_partner_key=//4"), Refusal::NotUtf8);
         // 129 characters.
-        let long = base64::engine::general_purpose::STANDARD.encode("a".repeat(129));
+        let long =
+            base64::Engine::encode(&base64::engine::general_purpose::STANDARD, "a".repeat(129));
         assert_eq!(refusal(&format!("ps_partner_key={long}")), Refusal::TooLong);
-        let at_limit = base64::engine::general_purpose::STANDARD.encode("a".repeat(128));
+        let at_limit =
+            base64::Engine::encode(&base64::engine::general_purpose::STANDARD, "a".repeat(128));
         assert_eq!(
             key(&format!("ps_partner_key={at_limit}")),
             Some("a".repeat(128))

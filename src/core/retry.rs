@@ -8,6 +8,11 @@
 //! the same `event_id`, which the endpoint recognises as a duplicate. It leaves the queue when an
 //! endpoint answers `2xx` (delivered) or `4xx` (refused), or when it is a day old.
 
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use super::json::{self, Scalar};
+
 /// Most signups kept waiting; past that the oldest is dropped (and reported in debug mode).
 pub const MAX_PENDING: usize = 50;
 /// A signup not delivered within a day is dropped.
@@ -113,6 +118,55 @@ impl RetryQueue {
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
+
+    /// The queue as stored: a JSON array of `{event_id, endpoint, body, created_at, attempts,
+    /// next_at}` (readable in the browser's developer tools).
+    pub fn to_json(&self) -> String {
+        let mut out = String::from("[");
+        for (i, p) in self.0.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            json::Object::new(&mut out)
+                .text("event_id", &p.event_id)
+                .text("endpoint", &p.endpoint)
+                .text("body", &p.body)
+                .number("created_at", p.created_at)
+                .number("attempts", u64::from(p.attempts))
+                .number("next_at", p.next_at)
+                .close();
+        }
+        out.push(']');
+        out
+    }
+
+    /// Reads what [`to_json`](Self::to_json) wrote. Entries that do not read (edited by hand, an
+    /// older format) are dropped, and so is text that is not such an array at all: neither is
+    /// fatal.
+    pub fn from_json(text: &str) -> Self {
+        let records = json::records(text).unwrap_or_default();
+        RetryQueue(records.into_iter().filter_map(pending).collect())
+    }
+}
+
+fn pending(record: Vec<(String, Scalar)>) -> Option<Pending> {
+    let field = |name: &str| record.iter().find(|(k, _)| k == name).map(|(_, v)| v);
+    let text = |name: &str| match field(name)? {
+        Scalar::Text(text) => Some(text.clone()),
+        Scalar::Number(_) => None,
+    };
+    let number = |name: &str| match field(name)? {
+        Scalar::Number(n) => Some(*n),
+        Scalar::Text(_) => None,
+    };
+    Some(Pending {
+        event_id: text("event_id")?,
+        endpoint: text("endpoint")?,
+        body: text("body")?,
+        created_at: number("created_at")?,
+        attempts: number("attempts")?.min(u64::from(u32::MAX)) as u32,
+        next_at: number("next_at")?,
+    })
 }
 
 #[cfg(test)]
@@ -160,6 +214,28 @@ mod tests {
         // The same event id again replaces rather than duplicates.
         queue.push(pending("newest", 6_000));
         assert_eq!(queue.0.len(), MAX_PENDING);
+    }
+
+    #[test]
+    fn the_stored_queue_reads_back_and_bad_entries_are_dropped() {
+        let mut queue = RetryQueue::default();
+        queue.push(pending("a", 1_700_000_000_000));
+        queue.push(Pending {
+            body: "{\"email\":\"jane@example.com\",\"name\":\"Zoë \\\"Z\\\"\"}".into(),
+            attempts: 3,
+            ..pending("b", 5)
+        });
+        let text = queue.to_json();
+        let parsed: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(parsed[1]["attempts"], 3);
+        assert_eq!(RetryQueue::from_json(&text), queue);
+        // As the browser's JSON.stringify would write it after a page edited it.
+        let edited = serde_json::to_string(&parsed).unwrap();
+        assert_eq!(RetryQueue::from_json(&edited), queue);
+        let one_bad = text.replacen("\"attempts\":0", "\"attempts\":\"0\"", 1);
+        assert_eq!(RetryQueue::from_json(&one_bad).0.len(), 1);
+        assert!(RetryQueue::from_json("not json").is_empty());
+        assert_eq!(RetryQueue::default().to_json(), "[]");
     }
 
     #[test]

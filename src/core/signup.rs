@@ -1,9 +1,12 @@
 //! The signup: what the page hands over, its validation, the payload of SPEC §7, and what an
 //! endpoint's answer means.
 
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+
+use super::config::Value;
 use super::json::Object;
 use super::partner_key::PartnerKey;
-use std::collections::BTreeMap;
 
 /// Longest accepted customer key or name, in bytes.
 const MAX_FIELD: usize = 256;
@@ -37,9 +40,61 @@ pub struct SignupInput {
     /// Partner sub ids.
     pub sub_ids: Vec<String>,
     /// Flat metadata.
-    pub meta: BTreeMap<String, MetaValue>,
+    pub meta: Vec<(String, MetaValue)>,
     /// A partner key that overrides the attributed one (Partnero's `partner.key`).
     pub partner_key: Option<String>,
+}
+
+impl SignupInput {
+    /// Reads the page's loosely typed fields: `customer_key`, `email`, `name` (strings, or numbers
+    /// as JavaScript wrote them), `sub_ids` (strings), `partner_key` (Partnero's `partner.key`), and
+    /// the entries of `meta`. `is_object` is false when the page passed something other than an
+    /// object. `Err` is the reason, for the `rejected` result.
+    pub fn from_values(
+        is_object: bool,
+        fields: Vec<(String, Value)>,
+        meta: Vec<(String, Value)>,
+    ) -> Result<Self, String> {
+        if !is_object {
+            return Err("signup expects an object such as { customer_key, email }".into());
+        }
+        let mut input = SignupInput::default();
+        for (name, value) in fields {
+            let slot = match name.as_str() {
+                "customer_key" => &mut input.customer_key,
+                "email" => &mut input.email,
+                "name" => &mut input.name,
+                "partner_key" => &mut input.partner_key,
+                "sub_ids" => {
+                    match value {
+                        Value::List(items) => input.sub_ids = items,
+                        Value::Null => {}
+                        _ => return Err("sub_ids must be an array of strings".into()),
+                    }
+                    continue;
+                }
+                "meta" => return Err("meta must be an object".into()),
+                _ => continue,
+            };
+            *slot = match value {
+                Value::Text(text) | Value::Number(text) => Some(text),
+                Value::Null => None,
+                _ if name == "partner_key" => return Err("partner.key must be a string".into()),
+                _ => return Err([name.as_str(), " must be a string"].concat()),
+            };
+        }
+        for (key, value) in meta {
+            let value = match value {
+                Value::Text(text) => MetaValue::Text(text),
+                Value::Number(number) => MetaValue::Number(number),
+                Value::Bool(flag) => MetaValue::Bool(flag),
+                Value::Null => MetaValue::Null,
+                _ => return Err("meta values must be strings, numbers, booleans or null".into()),
+            };
+            input.meta.push((key, value));
+        }
+        Ok(input)
+    }
 }
 
 /// Everything about the visit that the page does not pass: the web layer reads it.
@@ -95,7 +150,7 @@ pub struct Signup {
     /// Partner sub ids.
     pub sub_ids: Vec<String>,
     /// Flat metadata.
-    pub meta: BTreeMap<String, MetaValue>,
+    pub meta: Vec<(String, MetaValue)>,
     /// When the signup happened (ISO 8601).
     pub created_at: String,
 }
@@ -393,17 +448,13 @@ mod tests {
     fn meta_and_sub_ids_serialize_flat() {
         let mut input = input();
         input.sub_ids = vec!["campaign-1".into()];
-        input
-            .meta
-            .insert("plan".into(), MetaValue::Text("pro".into()));
-        input
-            .meta
-            .insert("seats".into(), MetaValue::Number("3".into()));
-        input
-            .meta
-            .insert("note".into(), MetaValue::Text("say \"hi\"\n".into()));
-        input.meta.insert("trial".into(), MetaValue::Bool(true));
-        input.meta.insert("coupon".into(), MetaValue::Null);
+        input.meta = vec![
+            ("plan".into(), MetaValue::Text("pro".into())),
+            ("seats".into(), MetaValue::Number("3".into())),
+            ("note".into(), MetaValue::Text("say \"hi\"\n".into())),
+            ("trial".into(), MetaValue::Bool(true)),
+            ("coupon".into(), MetaValue::Null),
+        ];
         let body = build(input, visit()).unwrap().to_json();
         let json: serde_json::Value = serde_json::from_str(&body).unwrap();
         assert_eq!(json["sub_ids"], serde_json::json!(["campaign-1"]));
@@ -413,6 +464,55 @@ mod tests {
         );
         assert!(body
             .starts_with(r#"{"event_id":"2f1c1f0e-8b0c-4a55-9d7e-2b4c9b0a3f11","type":"signup","#));
+    }
+
+    #[test]
+    fn page_values_are_read_with_a_reason_for_each_refusal() {
+        let t = |s: &str| Value::Text(s.into());
+        let fields = vec![
+            ("customer_key".into(), Value::Number("42".into())),
+            ("email".into(), t("jane@example.com")),
+            ("name".into(), Value::Null),
+            ("sub_ids".into(), Value::List(vec!["a".into()])),
+            ("unrelated".into(), Value::Bool(true)),
+        ];
+        let meta = vec![
+            ("seats".into(), Value::Number("3".into())),
+            ("coupon".into(), Value::Null),
+        ];
+        let input = SignupInput::from_values(true, fields, meta).unwrap();
+        assert_eq!(input.customer_key.as_deref(), Some("42"));
+        assert_eq!(input.email.as_deref(), Some("jane@example.com"));
+        assert_eq!(input.name, None);
+        assert_eq!(input.sub_ids, ["a"]);
+        assert_eq!(input.meta[1], ("coupon".into(), MetaValue::Null));
+
+        let refused = |fields: Vec<(String, Value)>, meta: Vec<(String, Value)>| {
+            SignupInput::from_values(true, fields, meta).unwrap_err()
+        };
+        assert_eq!(
+            refused(vec![("email".into(), Value::Bool(true))], vec![]),
+            "email must be a string"
+        );
+        assert_eq!(
+            refused(vec![("sub_ids".into(), t("a"))], vec![]),
+            "sub_ids must be an array of strings"
+        );
+        assert_eq!(
+            refused(vec![("meta".into(), t("x"))], vec![]),
+            "meta must be an object"
+        );
+        assert_eq!(
+            refused(vec![("partner_key".into(), Value::Bool(true))], vec![]),
+            "partner.key must be a string"
+        );
+        assert_eq!(
+            refused(vec![], vec![("x".into(), Value::Other("an object".into()))]),
+            "meta values must be strings, numbers, booleans or null"
+        );
+        assert!(SignupInput::from_values(false, vec![], vec![])
+            .unwrap_err()
+            .starts_with("signup expects an object"));
     }
 
     #[test]

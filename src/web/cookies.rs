@@ -1,28 +1,20 @@
-//! `document.cookie` as a [`CookieJar`]. Reading or writing can throw (a sandboxed frame without
-//! `allow-same-origin`, for one); both are treated as "no cookies here".
+//! `document.cookie` as a [`CookieJar`]. Where it cannot be read or written (a sandboxed frame
+//! without `allow-same-origin`), it reads as empty and writes are lost, which is how the tracker
+//! notices that cookies are unavailable.
 
+use super::host;
 use crate::core::cookie::CookieJar;
-use wasm_bindgen::JsCast;
-use web_sys::HtmlDocument;
+use alloc::string::String;
 
 /// The page's cookies.
-pub struct DocumentJar(HtmlDocument);
-
-impl DocumentJar {
-    /// The jar of the current document, if there is a document.
-    pub fn open() -> Option<Self> {
-        let document = web_sys::window()?.document()?;
-        document.dyn_into::<HtmlDocument>().ok().map(DocumentJar)
-    }
-}
+pub struct DocumentJar;
 
 impl CookieJar for DocumentJar {
     fn read(&self) -> String {
-        self.0.cookie().unwrap_or_default()
+        host::cookie()
     }
 
     fn write(&mut self, set_cookie: &str) {
-        // A refused write shows up when the value is read back.
-        let _ = self.0.set_cookie(set_cookie);
+        host::set_cookie(set_cookie);
     }
 }

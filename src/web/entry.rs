@@ -1,36 +1,63 @@
-//! The entry points JavaScript calls: the native API of SPEC §4a (exported by the npm package and
-//! hung on `window.reftrack` by the script-tag build) and `boot`, which the script-tag loader calls
-//! while the script runs.
+//! The module's exports, called by the skin (`js/host.js`): the native API of SPEC §4a under the
+//! facades (`reftrack`, `growsumo`, `po`), and the events the skin reports (a timer, a navigation,
+//! a form submit, an answer from the endpoint). Values arrive as strings and numbers, objects as
+//! entries put in a [`scratch`] slot just before the call; promises are settled by id.
 
-use super::{delivery, facades, forms, history, storage, tracker};
+use super::scratch::{self, Slot};
+use super::{delivery, forms, host, storage, tracker};
 use crate::core::config::AutoCapture;
-use js_sys::Promise;
+use crate::core::signup::SignupInput;
+use alloc::string::String;
 use wasm_bindgen::prelude::*;
-use wasm_bindgen::JsCast;
-use web_sys::HtmlElement;
 
-/// Applies `options` (merged into those of earlier calls) and runs attribution.
+/// Reads the script tag's `data-*` options (put in the attributes slot) and its `src`. Called by
+/// the script-tag build while it runs.
 #[wasm_bindgen]
-pub fn init(options: JsValue) -> Promise {
-    tracker::with(|t| t.start("init", &options, None));
-    started();
-    Promise::resolve(&JsValue::UNDEFINED)
+pub fn boot(src: Option<String>) {
+    tracker::with(|t| t.adopt_script(src));
 }
 
-/// What follows every start (`init`, `_initialize`, the script tag's own start, Partnero's
-/// `program … load`): `growsumo.data` filled, the retry queue resumed, the URL watched, and forms
-/// captured if the options say so.
-pub(crate) fn started() {
-    facades::sync_data();
+/// `init(options)` / `growsumo._initialize(publicKey, options)`, the options in the call slot
+/// (`is_object` false when they were not an object): merges them into those of earlier calls and
+/// attributes.
+#[wasm_bindgen]
+pub fn init(caller: &str, is_object: bool, public_key: Option<String>) {
+    tracker::with(|t| t.start(caller, is_object, public_key));
+    started();
+}
+
+/// What follows every start (`init`, `_initialize`, the plain tag's own start, Partnero's
+/// `program … load`): `growsumo.data` filled, the retry queue resumed, the URL and the network
+/// watched, and forms captured if the options say so.
+fn started() {
+    sync();
+    host::watch();
     delivery::resume();
-    history::watch();
     if let AutoCapture::Forms(selector) = tracker::with(|t| t.config().auto_capture.clone()) {
         forms::capture(selector);
     }
 }
 
+/// Copies the attribution into `growsumo.data`.
+fn sync() {
+    let (key, click) = tracker::with(|t| {
+        let a = t.attribution();
+        (
+            a.partner_key.as_ref().map(|k| k.as_str().into()),
+            a.click_id.as_ref().map(|c| c.as_str().into()),
+        )
+    });
+    host::sync(key, click);
+}
+
 /// Starts with what is known so far unless something already did, followed by what follows
-/// every start. Called by everything that needs the attribution before `init` may have run.
+/// every start. The script-tag build calls it after its first task (a plain `<script>` tag that
+/// nobody initializes), and everything that needs the attribution calls it first.
+#[wasm_bindgen]
+pub fn start() {
+    ensure_started();
+}
+
 pub(crate) fn ensure_started() {
     if tracker::with(|t| t.ensure_started()) {
         started();
@@ -56,43 +83,93 @@ pub fn capture_forms(selector: Option<String>) {
     forms::capture(selector.filter(|s| !s.trim().is_empty()));
 }
 
-/// Sends a signup (`{ customer_key, email?, name?, sub_ids?, meta? }`) attributed to the current
-/// partner. Resolves with a `SignupResult`; never rejects.
-#[wasm_bindgen(unchecked_return_type = "Promise<SignupResult>")]
-pub fn signup(input: JsValue) -> Promise {
-    delivery::send(delivery::input_from_js(&input))
-}
-
-/// Tries every signup in the retry queue now, whatever its backoff.
+/// Sends a signup whose fields (and `meta`) are in their slots; settles promise `id` with the
+/// `SignupResult`. `is_object` is false when the page passed something other than an object.
 #[wasm_bindgen]
-pub fn flush() -> Promise {
-    delivery::flush(true)
+pub fn signup(id: u32, is_object: bool) {
+    let fields = scratch::take(Slot::Fields);
+    let meta = scratch::take(Slot::Meta);
+    delivery::send(SignupInput::from_values(is_object, fields, meta), Some(id));
 }
 
-/// The attributed partner key, or `null`.
-#[wasm_bindgen(js_name = partnerKey, unchecked_return_type = "string | null")]
-pub fn partner_key() -> JsValue {
+/// Tries every signup in the retry queue now, whatever its backoff; settles promise `id` when
+/// all have been answered.
+#[wasm_bindgen]
+pub fn flush(id: u32) {
+    delivery::flush(true, Some(id));
+}
+
+/// The attributed partner key.
+#[wasm_bindgen(js_name = partnerKey)]
+pub fn partner_key() -> Option<String> {
     ensure_started();
-    tracker::with(|t| string_or_null(t.attribution().partner_key.as_ref().map(|k| k.as_str())))
+    tracker::with(|t| {
+        t.attribution()
+            .partner_key
+            .as_ref()
+            .map(|k| k.as_str().into())
+    })
 }
 
-/// The click id (xid) that came with the partner's link, or `null`.
-#[wasm_bindgen(js_name = clickId, unchecked_return_type = "string | null")]
-pub fn click_id() -> JsValue {
+/// The click id (xid) that came with the partner's link.
+#[wasm_bindgen(js_name = clickId)]
+pub fn click_id() -> Option<String> {
     ensure_started();
-    tracker::with(|t| string_or_null(t.attribution().click_id.as_ref().map(|c| c.as_str())))
+    tracker::with(|t| t.attribution().click_id.as_ref().map(|c| c.as_str().into()))
 }
 
-/// SPEC §4a promises `null`, where `Option<String>` would give JavaScript `undefined`.
-fn string_or_null(value: Option<&str>) -> JsValue {
-    value.map_or(JsValue::NULL, JsValue::from_str)
+/// `po('program', id, 'load')`: Partnero mode for program `id`.
+#[wasm_bindgen(js_name = partneroProgram)]
+pub fn partnero_program(id: &str) {
+    tracker::with(|t| {
+        t.debug(|| ["Partnero mode: program ", id].concat());
+        t.partnero(id.into());
+    });
+    started();
 }
 
-/// Installs the loader's guard (see `web::guard`); the script-tag build and the npm package's
-/// `init` call it first.
-#[wasm_bindgen(js_name = setGuard)]
-pub fn set_guard(guard: js_sys::Function) {
-    super::guard::set(guard);
+/// A call of a compatibility global that reftrack does not support: warned about once.
+#[wasm_bindgen]
+pub fn unsupported(call: &str) {
+    tracker::with(|t| t.warn_once([call, " is not supported; ignored"].concat()));
+}
+
+/// The flush timer fired.
+#[wasm_bindgen]
+pub fn tick() {
+    delivery::flush(false, None);
+}
+
+/// The browser is back online: what failed likely fails no more.
+#[wasm_bindgen]
+pub fn online() {
+    tracker::with(|t| t.debug(|| "back online: sending waiting signups".into()));
+    delivery::flush(true, None);
+}
+
+/// The URL changed (`pushState`, `replaceState`, `popstate`): attribution runs again.
+#[wasm_bindgen]
+pub fn navigated() {
+    tracker::with(|t| t.attribute());
+    sync();
+}
+
+/// A form was submitted (the skin holds it while this runs); `form` identifies it.
+#[wasm_bindgen]
+pub fn submitted(form: u32) {
+    forms::submitted(form);
+}
+
+/// The answer to request `token` (see `delivery::answered`).
+#[wasm_bindgen]
+pub fn answered(
+    token: u32,
+    status: u16,
+    body_status: Option<String>,
+    body_error: Option<String>,
+    error: Option<String>,
+) {
+    delivery::answered(token, status, body_status, body_error, error);
 }
 
 /// Fault injection for the tests of host-page safety: panics, as a bug would.
@@ -100,15 +177,4 @@ pub fn set_guard(guard: js_sys::Function) {
 #[wasm_bindgen(js_name = __fault)]
 pub fn fault() {
     panic!("fault injected by a test");
-}
-
-/// Called by the script-tag build (`dist/reftrack.js`) while it runs, with its own `<script>`
-/// element: reads the tag's `data-*` options and defines `window.growsumo`. Not for npm users.
-#[wasm_bindgen]
-pub fn boot(script: JsValue) {
-    if let Some(script) = script.dyn_ref::<HtmlElement>() {
-        tracker::with(|t| t.adopt_script(script));
-    }
-    facades::install();
-    facades::install_po();
 }

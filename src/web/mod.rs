@@ -1,17 +1,14 @@
-//! The browser skin: the only code that touches `window`, `document` or JavaScript values. It
-//! reads what the core needs (the URL, the cookies, the options), hands it over, and carries out the
-//! core's decisions.
+//! The browser side of the module. The page is reached only through the skin, `js/host.js`: it
+//! calls the exports in [`entry`] (and [`scratch::put`] to hand over JavaScript values), and the
+//! module asks it for the page's facts and to carry out decisions through the imports in [`host`].
+//! This layer reads those facts, hands them to the core, and carries out what the core decides.
 
-pub mod console;
+pub mod cell;
 pub mod cookies;
 pub mod delivery;
 pub mod entry;
-pub mod facades;
 pub mod forms;
-pub mod guard;
-pub mod history;
-pub mod options;
-pub mod promise;
+pub mod host;
+pub mod scratch;
 pub mod storage;
 pub mod tracker;
-pub mod transport;

@@ -4,18 +4,18 @@
 //! The tracker never calls page JavaScript while it is borrowed (page code may call back into
 //! reftrack), so facades take what they need out of it first.
 
-use super::console;
+use super::cell::Global;
 use super::cookies::DocumentJar;
-use super::options;
+use super::host::{self, Page};
+use super::scratch::{self, Slot};
 use crate::core::attribution::{decide, Attribution, Decision};
-use crate::core::config::{self, Config, Consent, Source, SourceKind, Value};
+use crate::core::config::{self, Config, Consent, Source, SourceKind, Value, OPTION_NAMES};
 use crate::core::cookie::{
     self, Attributes, CookieJar, CLICK_ID_COOKIE, PARTNERO_COOKIE, PARTNER_KEY_COOKIES,
 };
 use crate::core::partner_key::{read_landing, ParamNames};
-use std::cell::RefCell;
-use wasm_bindgen::JsValue;
-use web_sys::HtmlElement;
+use alloc::string::String;
+use alloc::vec::Vec;
 
 /// State of the tracker on this page.
 pub struct Tracker {
@@ -35,47 +35,50 @@ pub struct Tracker {
     consent_decision: Option<bool>,
 }
 
-/// `navigator.globalPrivacyControl`: the browser's "do not sell or share" signal.
-fn global_privacy_control() -> bool {
-    web_sys::window()
-        .and_then(|w| js_sys::Reflect::get(&w.navigator(), &"globalPrivacyControl".into()).ok())
-        .is_some_and(|v| v.is_truthy())
+impl Default for Tracker {
+    fn default() -> Self {
+        Tracker {
+            calls: Source::new(SourceKind::Call),
+            attributes: Source::new(SourceKind::Attribute),
+            script_src: None,
+            config: Config::default(),
+            attribution: Attribution::default(),
+            started: false,
+            warned: Vec::new(),
+            partnero_program: None,
+            consent_decision: None,
+        }
+    }
 }
 
-thread_local! {
-    static TRACKER: RefCell<Tracker> = RefCell::new(Tracker {
-        calls: Source::new(SourceKind::Call),
-        attributes: Source::new(SourceKind::Attribute),
-        script_src: None,
-        config: Config::default(),
-        attribution: Attribution::default(),
-        started: false,
-        warned: Vec::new(),
-        partnero_program: None,
-        consent_decision: None,
-    });
-}
+static TRACKER: Global<Tracker> = Global::empty();
 
 /// Runs `f` on the page's tracker.
 pub fn with<R>(f: impl FnOnce(&mut Tracker) -> R) -> R {
-    TRACKER.with(|tracker| f(&mut tracker.borrow_mut()))
+    TRACKER.with(f)
 }
 
 impl Tracker {
-    /// Records the script tag this build was loaded by (its `src` and `data-*` options).
-    pub fn adopt_script(&mut self, script: &HtmlElement) {
-        self.attributes = options::from_attributes(script);
-        self.script_src = script.get_attribute("src");
+    /// Records the script tag this build was loaded by: its `src`, and its `data-*` options (the
+    /// attributes slot; attributes that name no option are someone else's and left alone).
+    pub fn adopt_script(&mut self, src: Option<String>) {
+        let mut attributes = scratch::source(Slot::Attributes, SourceKind::Attribute);
+        attributes
+            .entries
+            .retain(|(name, _)| OPTION_NAMES.contains(&name.as_str()));
+        self.attributes = attributes;
+        self.script_src = src;
     }
 
     /// Merges `call` into the options given so far, re-reads `window.reftrackConfig`, and resolves
     /// the configuration. Each warning is shown once per page.
     pub fn configure(&mut self, call: Source) {
         self.calls.merge(call);
-        let global = options::global().unwrap_or_else(|_| {
+        let is_object = host::global_options();
+        let global = scratch::source(Slot::Global, SourceKind::Global);
+        if !is_object {
             self.warn_once("window.reftrackConfig must be an object; ignored".into());
-            Source::new(SourceKind::Global)
-        });
+        }
         let (mut config, warnings) =
             config::resolve(&[self.calls.clone(), global, self.attributes.clone()]);
         if let Some(program) = &self.partnero_program {
@@ -88,7 +91,9 @@ impl Tracker {
         config.consent = match self.consent_decision {
             Some(true) => Consent::Granted,
             Some(false) => Consent::Pending,
-            None if config.respect_gpc && global_privacy_control() => Consent::Pending,
+            None if config.respect_gpc && !host::read(Page::GlobalPrivacyControl).is_empty() => {
+                Consent::Pending
+            }
             None => config.consent,
         };
         self.config = config;
@@ -109,45 +114,40 @@ impl Tracker {
     pub fn consent(&mut self, granted: bool) {
         self.consent_decision = Some(granted);
         self.configure(Source::new(SourceKind::Call));
-        let Some(location) = web_sys::window().map(|w| w.location()) else {
-            return;
-        };
-        let host = location.hostname().unwrap_or_default();
+        let hostname = host::read(Page::Hostname);
         if granted {
             self.debug(|| "consent granted".into());
             let attribution = self.attribution.clone();
             if attribution.partner_key.is_some() {
-                let secure = location.protocol().is_ok_and(|p| p == "https:");
-                self.store(&attribution, &host, secure, DocumentJar::open());
+                self.store(&attribution, &hostname, is_https());
             }
         } else {
             self.debug(|| "consent refused: deleting reftrack's cookies and queue".into());
-            if let Some(mut jar) = DocumentJar::open() {
-                let domains = cookie::domain_candidates(&host).into_iter().map(Some);
-                for domain in domains.chain([None]) {
-                    let expired = Attributes {
-                        max_age: 0,
-                        domain,
-                        secure: false,
-                    };
-                    for name in PARTNER_KEY_COOKIES
-                        .into_iter()
-                        .chain([CLICK_ID_COOKIE, PARTNERO_COOKIE])
-                    {
-                        jar.write(&cookie::set_cookie(name, "", &expired));
-                    }
+            let domains = cookie::domain_candidates(&hostname).into_iter().map(Some);
+            for domain in domains.chain([None]) {
+                let expired = Attributes {
+                    max_age: 0,
+                    domain,
+                    secure: false,
+                };
+                for name in PARTNER_KEY_COOKIES
+                    .into_iter()
+                    .chain([CLICK_ID_COOKIE, PARTNERO_COOKIE])
+                {
+                    DocumentJar.write(&cookie::set_cookie(name, "", &expired));
                 }
             }
         }
     }
 
-    /// An explicit start (`init(options)`, `growsumo._initialize(publicKey, options)`): merges the
-    /// options and attributes. `caller` names the call in the warning about non-object options.
-    pub fn start(&mut self, caller: &str, options: &JsValue, public_key: Option<String>) {
-        let mut call = options::from_object(options, SourceKind::Call).unwrap_or_else(|_| {
-            self.warn_once(format!("{caller} options must be an object; ignored"));
-            Source::new(SourceKind::Call)
-        });
+    /// An explicit start (`init(options)`, `growsumo._initialize(publicKey, options)`) with the
+    /// options in the call slot: merges them and attributes. `caller` names the call in the warning
+    /// about options that are not an object.
+    pub fn start(&mut self, caller: &str, is_object: bool, public_key: Option<String>) {
+        let mut call = scratch::source(Slot::Call, SourceKind::Call);
+        if !is_object {
+            self.warn_once([caller, " options must be an object; ignored"].concat());
+        }
         if let Some(key) = public_key {
             call.set("publicKey", Value::Text(key));
         }
@@ -169,7 +169,7 @@ impl Tracker {
     /// Warns about an unusable argument once per page.
     pub fn warn_once(&mut self, message: String) {
         if !self.warned.contains(&message) {
-            console::warn(&message);
+            host::log(true, &message);
             self.warned.push(message);
         }
     }
@@ -192,17 +192,14 @@ impl Tracker {
     /// Logs a decision in debug mode.
     pub fn debug(&self, message: impl FnOnce() -> String) {
         if self.config.debug {
-            console::debug(&message());
+            host::log(false, &message());
         }
     }
 
     /// Reads the page's URL and the stored cookies, and applies the attribution rule.
     pub fn attribute(&mut self) {
         self.started = true;
-        let Some(location) = web_sys::window().map(|w| w.location()) else {
-            return;
-        };
-        let query = location.search().unwrap_or_default();
+        let query = host::read(Page::Search);
         let config = &self.config;
         let landing = read_landing(
             &query,
@@ -213,14 +210,12 @@ impl Tracker {
             },
         );
         for refused in landing.refusals() {
-            self.debug(|| format!("ignored ?{}: {}", refused.param, refused.reason));
+            self.debug(|| ["ignored ?", &refused.param, ": ", &refused.reason.reason()].concat());
         }
         if let (Some(key), Some(param)) = (landing.partner_key(), &landing.partner_param) {
-            self.debug(|| format!("read partner key {} from ?{param}", key.as_str()));
+            self.debug(|| ["read partner key ", key.as_str(), " from ?", param].concat());
         }
-        let jar = DocumentJar::open();
-        let mut stored =
-            Attribution::from_cookies(&jar.as_ref().map(|j| j.read()).unwrap_or_default());
+        let mut stored = Attribution::from_cookies(&DocumentJar.read());
         if stored.partner_key.is_none() {
             // Cookies unavailable or refused: what this page already learned stays in memory.
             stored = self.attribution.clone();
@@ -233,7 +228,7 @@ impl Tracker {
         ) {
             Decision::NothingNew => {
                 self.debug(|| match &stored.partner_key {
-                    Some(key) => format!("no new partner key in the URL; keeping {}", key.as_str()),
+                    Some(key) => ["no new partner key in the URL; keeping ", key.as_str()].concat(),
                     None => "no partner key in the URL or cookies".into(),
                 });
                 self.attribution = stored;
@@ -243,47 +238,43 @@ impl Tracker {
                 self.attribution = stored;
             }
             Decision::Write(attribution) => {
-                let host = location.hostname().unwrap_or_default();
-                let secure = location.protocol().is_ok_and(|p| p == "https:");
-                self.store(&attribution, &host, secure, jar);
+                self.store(&attribution, &host::read(Page::Hostname), is_https());
                 self.attribution = attribution;
             }
         }
     }
 
     /// Writes `attribution` to cookies, or explains why it stays in memory.
-    fn store(
-        &mut self,
-        attribution: &Attribution,
-        host: &str,
-        secure: bool,
-        jar: Option<DocumentJar>,
-    ) {
+    fn store(&mut self, attribution: &Attribution, host: &str, secure: bool) {
         let Some(key) = &attribution.partner_key else {
             return;
         };
-        self.debug(|| format!("attributed to partner {}", key.as_str()));
+        self.debug(|| ["attributed to partner ", key.as_str()].concat());
         if self.config.consent == Consent::Pending {
             self.debug(|| "consent pending: the partner key is kept in memory only".into());
             return;
         }
-        let Some(mut jar) = jar else {
-            self.debug(|| "no document: the partner key is kept in memory only".into());
-            return;
-        };
+        let mut jar = DocumentJar;
         let domain = match self.config.cookie_domain.clone() {
             Some(domain) if cookie::domain_matches(host, &domain) => Some(domain),
             Some(domain) => {
-                self.warn_once(format!(
-                    "cookieDomain {domain} does not cover {host}; finding one"
-                ));
+                self.warn_once(
+                    [
+                        "cookieDomain ",
+                        &domain,
+                        " does not cover ",
+                        host,
+                        "; finding one",
+                    ]
+                    .concat(),
+                );
                 cookie::find_domain(host, &mut jar)
             }
             None => cookie::find_domain(host, &mut jar),
         };
         self.debug(|| match &domain {
-            Some(d) => format!("cookies written on domain {d}"),
-            None => format!("cookies written host-only on {host}"),
+            Some(d) => ["cookies written on domain ", d].concat(),
+            None => ["cookies written host-only on ", host].concat(),
         });
         let attributes = Attributes {
             max_age: self.config.cookie_days * 86_400,
@@ -318,4 +309,8 @@ impl Tracker {
             self.debug(|| "cookies are unavailable: the partner key is kept in memory only".into());
         }
     }
+}
+
+fn is_https() -> bool {
+    host::read(Page::Protocol) == "https:"
 }

@@ -1,0 +1,23 @@
+//! The module's state lives in statics: the page has one tracker, one queue, one capture.
+
+use core::cell::RefCell;
+
+/// A value owned by the module for the page's life.
+pub struct Global<T>(RefCell<Option<T>>);
+
+// SAFETY: wasm32-unknown-unknown without the atomics feature runs on one thread.
+unsafe impl<T> Sync for Global<T> {}
+
+impl<T: Default> Global<T> {
+    /// Empty until first used.
+    pub const fn empty() -> Self {
+        Global(RefCell::new(None))
+    }
+
+    /// Runs `f` on the value (made with `Default` on first use). Calls must not nest for the same
+    /// value: the skin never calls back into the module while the module is calling it, except to
+    /// hand over values (`scratch`), which has its own cell.
+    pub fn with<R>(&self, f: impl FnOnce(&mut T) -> R) -> R {
+        f(self.0.borrow_mut().get_or_insert_with(T::default))
+    }
+}
