@@ -1,10 +1,8 @@
-//! Just enough JSON for reftrack: writing the signup body (objects, arrays, escaped strings, and
-//! numbers passed through as the text JavaScript wrote them, so no float formatting is compiled
-//! in) and reading back the retry queue it stored (an array of flat objects of strings and whole
-//! numbers).
+//! Just enough JSON writing for the signup body: objects, arrays, escaped strings, whole numbers,
+//! and numbers passed through as the text JavaScript wrote them (so no float formatting is
+//! compiled in).
 
 use alloc::string::String;
-use alloc::vec::Vec;
 
 /// Appends `text` as a JSON string literal.
 pub fn string(out: &mut String, text: &str) {
@@ -42,140 +40,6 @@ pub fn number(out: &mut String, mut n: u64) {
     }
     for &d in &digits[i..] {
         out.push(d as char);
-    }
-}
-
-/// A value of a flat record: a string or a whole number.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Scalar {
-    /// A string.
-    Text(String),
-    /// A whole number from 0 to 2^64 - 1.
-    Number(u64),
-}
-
-/// Reads `[{"key": "text" | 123, ...}, ...]`. `None` for anything else (other JSON included):
-/// what reads it treats that as nothing stored.
-pub fn records(text: &str) -> Option<Vec<Vec<(String, Scalar)>>> {
-    let mut reader = Reader {
-        bytes: text.as_bytes(),
-        at: 0,
-    };
-    let mut records = Vec::new();
-    reader.expect(b'[')?;
-    if !reader.eat(b']') {
-        loop {
-            reader.expect(b'{')?;
-            let mut record = Vec::new();
-            if !reader.eat(b'}') {
-                loop {
-                    let key = reader.string()?;
-                    reader.expect(b':')?;
-                    let value = match reader.peek()? {
-                        b'"' => Scalar::Text(reader.string()?),
-                        _ => Scalar::Number(reader.number()?),
-                    };
-                    record.push((key, value));
-                    if reader.eat(b'}') {
-                        break;
-                    }
-                    reader.expect(b',')?;
-                }
-            }
-            records.push(record);
-            if reader.eat(b']') {
-                break;
-            }
-            reader.expect(b',')?;
-        }
-    }
-    (reader.peek().is_none()).then_some(records)
-}
-
-struct Reader<'a> {
-    bytes: &'a [u8],
-    at: usize,
-}
-
-impl Reader<'_> {
-    /// The next byte after white space, not consumed.
-    fn peek(&mut self) -> Option<u8> {
-        while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.bytes.get(self.at) {
-            self.at += 1;
-        }
-        self.bytes.get(self.at).copied()
-    }
-
-    fn eat(&mut self, byte: u8) -> bool {
-        let found = self.peek() == Some(byte);
-        self.at += usize::from(found);
-        found
-    }
-
-    fn expect(&mut self, byte: u8) -> Option<()> {
-        self.eat(byte).then_some(())
-    }
-
-    fn next(&mut self) -> Option<u8> {
-        let byte = *self.bytes.get(self.at)?;
-        self.at += 1;
-        Some(byte)
-    }
-
-    fn number(&mut self) -> Option<u64> {
-        self.peek()?;
-        let mut n: u64 = 0;
-        let start = self.at;
-        while let Some(d @ b'0'..=b'9') = self.bytes.get(self.at).copied() {
-            n = n.checked_mul(10)?.checked_add(u64::from(d - b'0'))?;
-            self.at += 1;
-        }
-        (self.at > start).then_some(n)
-    }
-
-    fn hex4(&mut self) -> Option<u32> {
-        let mut n = 0;
-        for _ in 0..4 {
-            n = n * 16 + char::from(self.next()?).to_digit(16)?;
-        }
-        Some(n)
-    }
-
-    fn string(&mut self) -> Option<String> {
-        self.expect(b'"')?;
-        let mut out = Vec::new();
-        loop {
-            let byte = match self.next()? {
-                b'"' => break,
-                b'\\' => match self.next()? {
-                    b'n' => b'\n',
-                    b'r' => b'\r',
-                    b't' => b'\t',
-                    b'b' => 8,
-                    b'f' => 12,
-                    b'u' => {
-                        let mut code = self.hex4()?;
-                        if (0xd800..0xdc00).contains(&code) {
-                            // A surrogate pair: \uD83D\uDE00.
-                            if self.next()? != b'\\' || self.next()? != b'u' {
-                                return None;
-                            }
-                            let low = self.hex4()?;
-                            code = 0x10000 + ((code - 0xd800) << 10) + low.checked_sub(0xdc00)?;
-                        }
-                        let mut buffer = [0; 4];
-                        out.extend_from_slice(
-                            char::from_u32(code)?.encode_utf8(&mut buffer).as_bytes(),
-                        );
-                        continue;
-                    }
-                    escaped => escaped, // " \\ /
-                },
-                byte => byte,
-            };
-            out.push(byte);
-        }
-        String::from_utf8(out).ok()
     }
 }
 
@@ -268,51 +132,6 @@ mod tests {
             let mut out = String::new();
             number(&mut out, n);
             assert_eq!(out, n.to_string());
-        }
-    }
-
-    #[test]
-    fn records_read_back_what_was_written_and_nothing_else() {
-        let mut out = String::from("[");
-        Object::new(&mut out)
-            .text("body", "{\"a\":\"\\u00e9\\n\"}\u{1}é😀")
-            .number("at", 1_700_000_000_123)
-            .close();
-        out.push(']');
-        assert_eq!(
-            records(&out).unwrap(),
-            [vec![
-                (
-                    "body".into(),
-                    Scalar::Text("{\"a\":\"\\u00e9\\n\"}\u{1}é😀".into())
-                ),
-                ("at".into(), Scalar::Number(1_700_000_000_123)),
-            ]]
-        );
-        // What JSON.stringify writes reads the same: escapes, surrogate pairs, white space.
-        let js = r#" [ {"s":"\u00e9\ud83d\ude00\/\"","n":0} , {} ] "#;
-        assert_eq!(
-            records(js).unwrap(),
-            [
-                vec![
-                    ("s".into(), Scalar::Text("é😀/\"".into())),
-                    ("n".into(), Scalar::Number(0))
-                ],
-                vec![]
-            ]
-        );
-        assert_eq!(records("[]").unwrap(), Vec::<Vec<_>>::new());
-        for bad in [
-            "",
-            "{}",
-            "[1]",
-            "[{\"a\":1.5}]",
-            "[{\"a\":-1}]",
-            "[{\"a\":\"x}]",
-            "[{}] x",
-            "[{\"a\":\"\\ud83d\"}]",
-        ] {
-            assert_eq!(records(bad), None, "{bad}");
         }
     }
 

@@ -156,16 +156,19 @@ fn prepare(input: Result<SignupInput, String>) -> Result<Pending, SignupResult> 
     };
     let input = input.map_err(rejected)?;
     entry::ensure_started();
-    let (config, attribution, script_src) = tracker::with(|t| {
+    let (public_key, option, send_unattributed, attribution, script_src) = tracker::with(|t| {
+        let config = t.config();
         (
-            t.config().clone(),
+            config.public_key.clone(),
+            config.endpoint.clone(),
+            config.send_unattributed,
             t.attribution().clone(),
             t.script_src().map(String::from),
         )
     });
     let attributed = attribution.partner_key.as_ref().map(|k| k.as_str());
     let partner_key = signup::partner_for(&input, attributed).map_err(|e| rejected(e.reason()))?;
-    if partner_key.is_none() && !config.send_unattributed {
+    if partner_key.is_none() && !send_unattributed {
         debug(|| "signup skipped: no partner key (sendUnattributed is off)".into());
         return Err(SignupResult::new(Status::Skipped, None, None));
     }
@@ -176,14 +179,14 @@ fn prepare(input: Result<SignupInput, String>) -> Result<Pending, SignupResult> 
         .filter(|_| partner_key.as_deref() == attributed)
         .map(|c| c.as_str().into());
     let page_url = host::read(Page::Href);
-    let endpoint = endpoint(config.endpoint.as_deref(), script_src.as_deref(), &page_url)
+    let endpoint = endpoint(option.as_deref(), script_src.as_deref(), &page_url)
         .ok_or_else(|| rejected("the endpoint is not a valid URL".into()))?;
     let referrer = Some(host::read(Page::Referrer)).filter(|r| !r.is_empty());
     let mut random = [0u8; 16];
     host::random_bytes(&mut random);
     let visit = Visit {
         event_id: signup::uuid_v4(random),
-        public_key: config.public_key,
+        public_key,
         partner_key,
         xid,
         origin: host::read(Page::Hostname),

@@ -16,26 +16,40 @@ static MEMORY: Global<RetryQueue> = Global::empty();
 /// Applies `change` to the queue. With `persist` false (consent pending) only memory is used.
 /// Whatever memory holds moves to storage as soon as storage can be used.
 pub fn with_queue<R>(persist: bool, change: impl FnOnce(&mut RetryQueue) -> R) -> R {
-    MEMORY.with(|memory| {
-        if !persist {
-            return change(memory);
-        }
-        let stored =
-            host::load(KEY).map_or_else(RetryQueue::default, |t| RetryQueue::from_json(&t));
-        let mut queue = stored.clone();
-        for pending in core::mem::take(&mut memory.0) {
-            queue.push(pending);
-        }
-        let result = change(&mut queue);
+    let (mut queue, stored) = open(persist);
+    let result = change(&mut queue);
+    close(queue, stored);
+    result
+}
+
+/// The queue to change, and what storage held (`None`: memory only). Not inlined: it is the same
+/// for every change.
+#[inline(never)]
+fn open(persist: bool) -> (RetryQueue, Option<RetryQueue>) {
+    let memory = MEMORY.with(core::mem::take);
+    if !persist {
+        return (memory, None);
+    }
+    let stored = host::load(KEY).map_or_else(RetryQueue::default, |t| RetryQueue::from_text(&t));
+    let mut queue = stored.clone();
+    for pending in memory.0 {
+        queue.push(pending);
+    }
+    (queue, Some(stored))
+}
+
+/// Stores the changed queue where it came from; in memory if storage refuses it.
+#[inline(never)]
+fn close(queue: RetryQueue, stored: Option<RetryQueue>) {
+    let kept = match stored {
         // Most page loads find the queue empty and leave it so: no write then.
-        if queue != stored {
-            let text = (!queue.is_empty()).then(|| queue.to_json());
-            if !host::store(KEY, text) {
-                *memory = queue;
-            }
-        }
-        result
-    })
+        Some(stored) if queue == stored => return,
+        Some(_) => !host::store(KEY, (!queue.is_empty()).then(|| queue.to_text())),
+        None => true,
+    };
+    if kept {
+        MEMORY.with(|memory| *memory = queue);
+    }
 }
 
 /// Deletes the stored queue and empties memory (`consent(false)`).
