@@ -3,8 +3,8 @@
 //! A visitor who arrives through a partner's link (`?ps_partner_key=<base64>&ps_xid=<click>`) is
 //! attributed to that partner in first-party cookies, so that a later signup can be credited. The
 //! crate is split in two: [`core`] holds every decision as plain, natively tested Rust; `web` (only
-//! built for `wasm32`) is the thin skin that reads the page and writes cookies, and the entry points
-//! below are what JavaScript calls.
+//! built for `wasm32`) drives it with the page's facts, which it gets from — and whose decisions it
+//! hands to — the JavaScript skin `js/host.js`, through imports and exports of strings and numbers.
 #![deny(missing_docs)]
 // The shipped module is `no_std`: std's panic and formatting machinery would be a large share of
 // it. Natively (the collector, the tests) std is linked as usual, and so it is for the browser
