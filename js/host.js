@@ -45,8 +45,9 @@ export function errorResult() {
 }
 
 /**
- * `f`, unless reftrack is off; then `fallback`. A trap turns reftrack off instead of reaching the
- * page; other errors (the page's own, passing through a wrapper) are rethrown untouched.
+ * `f`, unless reftrack is off; then `fallback`. An error — a trap (a Rust panic), or anything else
+ * on reftrack's side — turns reftrack off instead of reaching the page. The page's own functions
+ * never run inside a guard: wrappers call them outside it.
  */
 export function guard(f, fallback) {
   return function () {
@@ -54,7 +55,6 @@ export function guard(f, fallback) {
       try {
         return f.apply(this, arguments);
       } catch (e) {
-        if (!(e instanceof WebAssembly.RuntimeError)) throw e;
         fail(e);
       }
     }
@@ -230,11 +230,13 @@ export function log(warn, message) {
 
 /** import: copies the attribution into `growsumo.data`, where there is one. */
 export function sync(partnerKey, clickId) {
-  const data = w.growsumo && w.growsumo.data;
-  if (data && typeof data == 'object') {
-    data.partner_key = data.ps_partner_key = partnerKey ?? null;
-    data.ps_xid = clickId ?? null;
-  }
+  try {
+    const data = w.growsumo && w.growsumo.data;
+    if (data && typeof data == 'object') {
+      data.partner_key = data.ps_partner_key = partnerKey ?? null;
+      data.ps_xid = clickId ?? null;
+    }
+  } catch (e) {} // a page's own setter: its business
 }
 
 const answered = guard((...args) => rt.answered(...args));
@@ -306,6 +308,7 @@ export function watch() {
 let capturing;
 let form; // the form being submitted, while the module looks at it
 const formIds = new WeakMap();
+let forms = 0;
 
 /** import: one capture-phase `submit` listener on `document`, so later forms are covered too. */
 export function capture() {
@@ -316,7 +319,7 @@ export function capture() {
     guard((event) => {
       const target = event.target;
       if (!target || target.tagName != 'FORM') return;
-      if (!formIds.has(target)) formIds.set(target, formIds.size + 1);
+      if (!formIds.has(target)) formIds.set(target, ++forms);
       form = target;
       try {
         rt.submitted(formIds.get(target));
@@ -359,6 +362,16 @@ function pageFunction() {
   return typeof f == 'function' && f != initWrapper ? f : undefined;
 }
 
+/** Puts a once-only wrapper in place of the page's `growsumoInit` (`_initialize`), so the
+ * snippet's own call and the plain-tag timer cannot both run it. */
+function wrapPageInit() {
+  const f = pageFunction();
+  if (f) {
+    pageInit = f;
+    w.growsumoInit = initWrapper = runPageInit;
+  }
+}
+
 /** Runs the page's `growsumoInit` at most once; its errors are reported, never passed on. */
 function runPageInit() {
   const f = pageInit || pageFunction();
@@ -391,14 +404,11 @@ export function install() {
   ['name', 'email', 'customer_key', 'partner_key', 'ps_partner_key', 'ps_xid'].forEach((field) => {
     if (data[field] === undefined) data[field] = null;
   });
+  // Even with reftrack off, the once-only wrapper goes in, so the page's function runs once.
   g._initialize = guard((publicKey, options) => {
     rt.init('growsumo._initialize', putAll(CALL, options), typeof publicKey == 'string' ? publicKey : undefined);
-    const f = pageFunction();
-    if (f) {
-      pageInit = f;
-      w.growsumoInit = initWrapper = runPageInit;
-    }
-  });
+    wrapPageInit();
+  }, wrapPageInit);
   g.createSignup = guard((callback) => {
     const sent = request(true, (id) => {
       const fields = g.data || {};

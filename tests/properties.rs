@@ -57,7 +57,7 @@ proptest! {
             let value = match i % 4 { 0 => Value::Text(text), 1 => Value::Number(number.to_string()), 2 => Value::Bool(flag), _ => Value::List(vec![text]) };
             source.set(OPTION_NAMES[i], value);
         }
-        let (config, _) = resolve(&[source]);
+        let (config, _) = resolve(&[&source]);
         prop_assert!((1..=400).contains(&config.cookie_days));
     }
 

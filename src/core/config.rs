@@ -196,7 +196,7 @@ type Parse<T> = fn(&Value) -> Result<T, &'static str>;
 
 /// Merges `sources` (highest priority first) over the defaults. Returns the configuration and one
 /// warning per ignored value or unknown option name.
-pub fn resolve(sources: &[Source]) -> (Config, Vec<String>) {
+pub fn resolve(sources: &[&Source]) -> (Config, Vec<String>) {
     let mut warnings = Vec::new();
     for source in sources.iter().filter(|s| s.kind != SourceKind::Attribute) {
         for (name, _) in &source.entries {
@@ -247,7 +247,7 @@ pub fn resolve(sources: &[Source]) -> (Config, Vec<String>) {
 
 /// Looks options up in every source, highest priority first.
 struct Picker<'a> {
-    sources: &'a [Source],
+    sources: &'a [&'a Source],
     warnings: &'a mut Vec<String>,
 }
 
@@ -255,16 +255,25 @@ impl Picker<'_> {
     /// The first value of `name` that `parse` accepts; each value refused on the way is warned
     /// about.
     fn pick<T>(&mut self, name: &str, parse: Parse<T>) -> Option<T> {
-        self.sources.iter().find_map(|source| {
-            let value = source.get(name)?;
-            parse(value)
-                .map_err(|expected| {
-                    let what = source.describe(name);
-                    self.warnings
-                        .push(["ignored ", &what, ": expected ", expected].concat());
-                })
-                .ok()
-        })
+        let mut picked = None;
+        self.first(name, &mut |value| parse(value).map(|v| picked = Some(v)));
+        picked
+    }
+
+    /// Offers each value of `name` to `accept` until it takes one. Not generic, so the search and
+    /// the warnings are compiled once rather than once per option type.
+    fn first(&mut self, name: &str, accept: &mut dyn FnMut(&Value) -> Result<(), &'static str>) {
+        for source in self.sources {
+            let Some(value) = source.get(name) else {
+                continue;
+            };
+            match accept(value) {
+                Ok(()) => return,
+                Err(expected) => self
+                    .warnings
+                    .push(["ignored ", &source.describe(name), ": expected ", expected].concat()),
+            }
+        }
     }
 }
 
@@ -437,14 +446,14 @@ mod tests {
                 ("debug", t("")),
             ],
         );
-        let (config, warnings) = resolve(&[call.clone(), global.clone(), attrs.clone()]);
+        let (config, warnings) = resolve(&[&call, &global, &attrs]);
         assert!(warnings.is_empty(), "{warnings:?}");
         assert_eq!(config.cookie_days, 7);
         assert_eq!(config.attribution, Mode::First);
         assert!(config.debug, "a bare data-debug attribute turns debug on");
-        let (config, _) = resolve(&[global, attrs.clone()]);
+        let (config, _) = resolve(&[&global, &attrs]);
         assert_eq!(config.cookie_days, 30);
-        let (config, _) = resolve(&[attrs]);
+        let (config, _) = resolve(&[&attrs]);
         assert_eq!(config.cookie_days, 60);
         assert_eq!(config.attribution, Mode::Last);
     }
@@ -462,7 +471,7 @@ mod tests {
             ],
         );
         let attrs = source(SourceKind::Attribute, &[("cookieDays", t("12"))]);
-        let (config, warnings) = resolve(&[call, attrs]);
+        let (config, warnings) = resolve(&[&call, &attrs]);
         assert_eq!(config.cookie_days, 12, "falls through to the next source");
         assert_eq!(config.attribution, Mode::Last, "then to the default");
         assert_eq!(config.endpoint, None);
@@ -490,7 +499,7 @@ mod tests {
                 ("unrelated", t("x")),
             ],
         );
-        let (config, warnings) = resolve(&[attrs]);
+        let (config, warnings) = resolve(&[&attrs]);
         assert_eq!(config.partner_params, ["ref", "via"]);
         assert_eq!(
             config.auto_capture,
@@ -512,7 +521,7 @@ mod tests {
             &[("publicKey", t("pk_1")), ("debug", Value::Bool(true))],
         );
         call.merge(source(SourceKind::Call, &[("publicKey", t("pk_2"))]));
-        let (config, _) = resolve(&[call]);
+        let (config, _) = resolve(&[&call]);
         assert_eq!(config.public_key.as_deref(), Some("pk_2"));
         assert!(config.debug);
     }

@@ -79,8 +79,7 @@ impl Tracker {
         if !is_object {
             self.warn_once("window.reftrackConfig must be an object; ignored".into());
         }
-        let (mut config, warnings) =
-            config::resolve(&[self.calls.clone(), global, self.attributes.clone()]);
+        let (mut config, warnings) = config::resolve(&[&self.calls, &global, &self.attributes]);
         if let Some(program) = &self.partnero_program {
             // Partnero mode: `?aff=` holds a plain key, and the program id is the public key.
             if !config.raw_partner_params.iter().any(|p| p == "aff") {

@@ -84,6 +84,19 @@ test('a browser without WebAssembly: the same', async () => {
   await context.close();
 });
 
+test("without WebAssembly the page's growsumoInit still runs exactly once, with PartnerStack's snippet or a plain tag", async () => {
+  for (const path of ['/snippet.html', '/plain.html']) {
+    const { context, page } = await freshPage(browser);
+    await page.addInitScript(() => { delete window.WebAssembly; });
+    await page.goto(collector.url('www.acme.test', path));
+    await page.waitForFunction(() => window.reftrack && document.readyState === 'complete');
+    await page.waitForTimeout(200);
+    assert.equal(await page.evaluate(() => window.inits.length), 1, path);
+    assert.deepEqual(page.errors, []);
+    await context.close();
+  }
+});
+
 test('a Rust panic: caught, reported once, and no later call hangs or throws', async () => {
   const { context, page } = await freshPage(browser);
   const warnings = watchWarnings(page);
