@@ -163,14 +163,18 @@ export function setCookie(text) {
 export function page(what) {
   switch (what) {
     case 0: return location.href;
-    case 1: return location.search;
-    case 2: return location.hostname;
-    case 3: return location.protocol;
-    case 4: return document.referrer;
-    case 5: return navigator.userAgent;
-    case 6: return new Date().toISOString();
+    case 1: return location.hostname;
+    case 2: return location.protocol;
+    case 3: return document.referrer;
+    case 4: return navigator.userAgent;
+    case 5: return new Date().toISOString();
     default: return navigator.globalPrivacyControl ? 'true' : '';
   }
+}
+
+/** import: the first value of query parameter `name`, decoded, or nothing. */
+export function param(name) {
+  return new URLSearchParams(location.search).get(name) ?? undefined;
 }
 
 /** import: `window.reftrackConfig` into the GLOBAL slot; false when it is not an object. */

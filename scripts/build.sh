@@ -5,11 +5,13 @@ cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
 say() { printf '\033[1m[build]\033[0m %s\n' "$*"; }
 
-# binaryen from npm (see package.json): Debian's binaryen 108 produces a module whose externref
-# table cannot grow ("WebAssembly.Table.grow(): failed to grow table"). The features are the ones
-# rustc 1.95 emits for wasm32-unknown-unknown, all in every current browser.
+# binaryen from npm (see package.json): measured, its output is smaller than Debian's binaryen 108
+# with the same flags. The features are the ones rustc 1.95 emits for wasm32-unknown-unknown, all
+# in every current browser. --low-memory-unused holds for Rust's output (the stack comes first);
+# the producers and target-features sections are metadata no browser reads.
 wasm_opt() {
-  node_modules/.bin/wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int \
+  node_modules/.bin/wasm-opt -Oz --converge --low-memory-unused --strip-producers \
+    --strip-target-features --enable-bulk-memory --enable-nontrapping-float-to-int \
     --enable-reference-types --enable-multivalue --enable-sign-ext --enable-mutable-globals "$@"
 }
 out=target/bindgen

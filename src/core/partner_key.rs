@@ -210,22 +210,28 @@ impl Landing {
 /// Reads a URL's query string (with or without its leading `?`).
 pub fn read_landing(query: &str, names: ParamNames<'_>) -> Landing {
     let params = QueryParams::parse(query);
+    read_params(&|name| params.get(name).map(<[u8]>::to_vec), names)
+}
+
+/// Reads the landing from `param`, which gives the first value of a query parameter, decoded (as
+/// `URLSearchParams.get` does; the module asks the browser's own).
+pub fn read_params(param: &dyn Fn(&str) -> Option<Vec<u8>>, names: ParamNames<'_>) -> Landing {
     let refused = |param: &str, reason| Refused {
         param: param.to_owned(),
         reason,
     };
     let base64 = names.partner.iter().find_map(|name| {
-        let value = params.get(name)?;
-        let text = core::str::from_utf8(value).map_err(|_| refused(name, Refusal::BadBase64));
+        let value = param(name)?;
+        let text = core::str::from_utf8(&value).map_err(|_| refused(name, Refusal::BadBase64));
         let key = text.and_then(|t| PartnerKey::from_base64(t).map_err(|r| refused(name, r)));
         Some((name, key))
     });
     let found = base64.or_else(|| {
         names.raw_partner.iter().find_map(|name| {
-            let value = params.get(name)?;
+            let value = param(name)?;
             Some((
                 name,
-                parse_plain(value, PartnerKey::parse).map_err(|r| refused(name, r)),
+                parse_plain(&value, PartnerKey::parse).map_err(|r| refused(name, r)),
             ))
         })
     });
@@ -234,8 +240,8 @@ pub fn read_landing(query: &str, names: ParamNames<'_>) -> Landing {
         None => (None, None),
     };
     let click = names.click.iter().find_map(|name| {
-        let value = params.get(name)?;
-        Some(parse_plain(value, ClickId::parse).map_err(|r| refused(name, r)))
+        let value = param(name)?;
+        Some(parse_plain(&value, ClickId::parse).map_err(|r| refused(name, r)))
     });
     Landing {
         partner,

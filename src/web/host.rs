@@ -12,6 +12,9 @@ extern "C" {
     #[wasm_bindgen(js_name = setCookie)]
     pub fn set_cookie(text: &str);
     fn page(what: u8) -> String;
+    /// The first value of query parameter `name` of the page's URL, decoded
+    /// (`URLSearchParams.get`).
+    pub fn param(name: &str) -> Option<String>;
     /// Puts `window.reftrackConfig` into the global options slot; false if it is not an object.
     #[wasm_bindgen(js_name = globalOptions)]
     pub fn global_options() -> bool;
@@ -58,20 +61,18 @@ extern "C" {
 pub enum Page {
     /// `location.href`.
     Href = 0,
-    /// `location.search`.
-    Search = 1,
     /// `location.hostname`.
-    Hostname = 2,
+    Hostname = 1,
     /// `location.protocol`.
-    Protocol = 3,
+    Protocol = 2,
     /// `document.referrer`.
-    Referrer = 4,
+    Referrer = 3,
     /// `navigator.userAgent`.
-    UserAgent = 5,
+    UserAgent = 4,
     /// The time now, ISO 8601 (`new Date().toISOString()`).
-    IsoNow = 6,
+    IsoNow = 5,
     /// `navigator.globalPrivacyControl`: "true" or "".
-    GlobalPrivacyControl = 7,
+    GlobalPrivacyControl = 6,
 }
 
 /// Reads `fact` from the page.

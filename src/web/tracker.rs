@@ -13,7 +13,7 @@ use crate::core::config::{self, Config, Consent, Source, SourceKind, Value, OPTI
 use crate::core::cookie::{
     self, Attributes, CookieJar, CLICK_ID_COOKIE, PARTNERO_COOKIE, PARTNER_KEY_COOKIES,
 };
-use crate::core::partner_key::{read_landing, ParamNames};
+use crate::core::partner_key::{read_params, ParamNames};
 use alloc::string::String;
 use alloc::vec::Vec;
 
@@ -198,10 +198,9 @@ impl Tracker {
     /// Reads the page's URL and the stored cookies, and applies the attribution rule.
     pub fn attribute(&mut self) {
         self.started = true;
-        let query = host::read(Page::Search);
         let config = &self.config;
-        let landing = read_landing(
-            &query,
+        let landing = read_params(
+            &|name| host::param(name).map(String::into_bytes),
             ParamNames {
                 partner: &config.partner_params,
                 raw_partner: &config.raw_partner_params,
