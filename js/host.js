@@ -17,7 +17,7 @@
 // of the page's own functions keep calling them.
 
 const PREFIX = '[reftrack] ';
-const w = window;
+const w = globalThis; // the window; importing this file outside a browser (SSR) must not throw
 let rt; // the module's exports
 let broken; // why reftrack is off, once it is
 let lastId = 0;

@@ -98,3 +98,13 @@ test('the package manifest: exports, types, files, sideEffects', async () => {
     assert.match(types, new RegExp(`/\\*\\*[^/]*\\*/\\s*export function ${name}\\(`), `${name} has a doc comment`);
   }
 });
+
+test('importing the package outside a browser (server-side rendering) does not throw, and calls answer harmlessly', () => {
+  // Node has no window or document: an SSR framework imports the module before any page exists.
+  const script = `
+    const m = await import(${JSON.stringify(join(root, 'pkg/index.js'))});
+    console.log(JSON.stringify([m.partnerKey(), m.clickId(), typeof m.init, typeof m.signup]));`;
+  const run = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
+  assert.equal(run.status, 0, run.stderr);
+  assert.deepEqual(JSON.parse(run.stdout), [null, null, 'function', 'function']);
+});
