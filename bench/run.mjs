@@ -88,10 +88,10 @@ if (existsSync(twiggy)) {
   const groupOf = (name) => {
     for (const [label, pattern] of [
       ['reftrack::core (pure logic)', /reftrack::core/], ['reftrack::web (driving the core)', /reftrack::web/],
-      ['serde, serde-wasm-bindgen', /serde/], ['async glue (futures in js-sys)', /futures/],
-      ['closures and externref glue', /closure|Closure|externref|shim/], ['js-sys, web-sys, wasm-bindgen', /js_sys|web_sys|wasm_bindgen/],
-      ['formatting (core::fmt)', /fmt/], ['allocator', /lol_alloc|alloc::alloc|__rust_alloc|__rdl|realloc/],
-      ['data segments (strings)', /data segment/], ['std, core, alloc (other)', /core|alloc|std/],
+      ['entry points (exports, with what they inline)', /^[A-Za-z_]+( multivalue shim)?$/],
+      ['wasm-bindgen runtime and imports', /wasm_bindgen|^import /], ['formatting (core::fmt)', /fmt/],
+      ['allocator', /lol_alloc|alloc::alloc|__rust_alloc|__rdl|realloc/], ['data segments (strings)', /data segment/],
+      ['core, alloc (str, Vec, iterators, ...)', /core|alloc|std/],
     ]) if (pattern.test(name)) return label;
     return 'other';
   };
