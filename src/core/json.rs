@@ -87,12 +87,6 @@ impl<'a> Object<'a> {
         self
     }
 
-    /// `"key":123`.
-    pub fn number(&mut self, key: &str, value: u64) -> &mut Self {
-        number(self.key(key), value);
-        self
-    }
-
     /// `"key":["a","b"]`.
     pub fn texts(&mut self, key: &str, values: &[String]) -> &mut Self {
         let out = self.key(key);

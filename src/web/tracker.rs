@@ -1,8 +1,9 @@
 //! The page's one tracker: the options it was given, the attribution it holds, and what it has
-//! already warned about. Every entry point and facade goes through [`with`].
+//! already warned about. Every entry point goes through [`with`].
 //!
-//! The tracker never calls page JavaScript while it is borrowed (page code may call back into
-//! reftrack), so facades take what they need out of it first.
+//! While it is borrowed, the tracker calls only skin imports that cannot call back into it (page
+//! code never runs then; `globalOptions` calls back into `scratch`, which has its own cell), so
+//! entry points take what they need out of it before handing anything to the page.
 
 use super::cell::Global;
 use super::cookies::DocumentJar;
