@@ -99,96 +99,25 @@ impl SignupInput {
 
 /// Everything about the visit that the page does not pass: the web layer reads it.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Visit {
+pub struct Visit<'a> {
     /// A UUID v4, from [`uuid_v4`].
-    pub event_id: String,
+    pub event_id: &'a str,
     /// The program's public key.
-    pub public_key: Option<String>,
-    /// The attributed partner key.
-    pub partner_key: Option<String>,
+    pub public_key: Option<&'a str>,
+    /// The partner credited, from [`partner_for`].
+    pub partner_key: Option<&'a str>,
     /// The click id.
-    pub xid: Option<String>,
+    pub xid: Option<&'a str>,
     /// The page's host name.
-    pub origin: String,
+    pub origin: &'a str,
     /// The page's URL.
-    pub page_url: String,
+    pub page_url: &'a str,
     /// `document.referrer`, `None` when empty.
-    pub referrer: Option<String>,
+    pub referrer: Option<&'a str>,
     /// `navigator.userAgent`.
-    pub user_agent: String,
+    pub user_agent: &'a str,
     /// ISO 8601 time of the signup.
-    pub created_at: String,
-}
-
-/// The body posted to the endpoint (SPEC §7).
-#[derive(Clone, Debug, PartialEq)]
-pub struct Signup {
-    /// Unique per signup, resent unchanged on every retry.
-    pub event_id: String,
-    /// Always `"signup"`.
-    pub kind: &'static str,
-    /// The program's public key.
-    pub public_key: Option<String>,
-    /// The site's identifier of the customer.
-    pub customer_key: String,
-    /// The customer's email address.
-    pub email: Option<String>,
-    /// The customer's name.
-    pub name: Option<String>,
-    /// The partner credited.
-    pub partner_key: Option<String>,
-    /// The click id.
-    pub xid: Option<String>,
-    /// The page's host name.
-    pub origin: String,
-    /// The page's URL.
-    pub page_url: String,
-    /// The page's referrer.
-    pub referrer: Option<String>,
-    /// The browser's user agent.
-    pub user_agent: String,
-    /// Partner sub ids.
-    pub sub_ids: Vec<String>,
-    /// Flat metadata.
-    pub meta: Vec<(String, MetaValue)>,
-    /// When the signup happened (ISO 8601).
-    pub created_at: String,
-}
-
-impl Signup {
-    /// The JSON body, fields in the order of SPEC §7.
-    pub fn to_json(&self) -> String {
-        let mut out = String::with_capacity(512);
-        let mut meta = String::new();
-        let mut object = Object::new(&mut meta);
-        for (key, value) in &self.meta {
-            match value {
-                MetaValue::Text(text) => object.text(key, text),
-                MetaValue::Number(number) => object.raw(key, number),
-                MetaValue::Bool(flag) => object.raw(key, if *flag { "true" } else { "false" }),
-                MetaValue::Null => object.raw(key, "null"),
-            };
-        }
-        object.close();
-        Object::new(&mut out)
-            .text("event_id", &self.event_id)
-            .text("type", self.kind)
-            .optional("public_key", self.public_key.as_deref())
-            .text("customer_key", &self.customer_key)
-            .optional("email", self.email.as_deref())
-            .optional("name", self.name.as_deref())
-            .optional("partner_key", self.partner_key.as_deref())
-            .optional("xid", self.xid.as_deref())
-            .text("origin", &self.origin)
-            .text("page_url", &self.page_url)
-            .optional("referrer", self.referrer.as_deref())
-            .text("user_agent", &self.user_agent)
-            .texts("sub_ids", &self.sub_ids)
-            .raw("meta", &meta)
-            .text("created_at", &self.created_at)
-            .close();
-        out
-    }
+    pub created_at: &'a str,
 }
 
 /// Why a signup cannot be sent as given; its text is the `error` of the result.
@@ -236,10 +165,9 @@ pub fn is_email(email: &str) -> bool {
         && !email.chars().any(|c| c.is_whitespace() || c.is_control())
 }
 
-fn non_empty(value: Option<String>) -> Option<String> {
-    value
-        .map(|v| v.trim().to_string())
-        .filter(|v| !v.is_empty())
+/// The value trimmed, `None` when absent or blank.
+fn trimmed(value: &Option<String>) -> Option<&str> {
+    value.as_deref().map(str::trim).filter(|v| !v.is_empty())
 }
 
 /// The partner the signup is credited to: the one given with it, else the attributed one.
@@ -247,29 +175,29 @@ pub fn partner_for(
     input: &SignupInput,
     attributed: Option<&str>,
 ) -> Result<Option<String>, Invalid> {
-    match non_empty(input.partner_key.clone()) {
-        Some(key) => PartnerKey::parse(&key)
+    match trimmed(&input.partner_key) {
+        Some(key) => PartnerKey::parse(key)
             .map(|k| Some(k.as_str().to_string()))
             .map_err(|_| Invalid::BadPartnerKey),
         None => Ok(attributed.map(str::to_string)),
     }
 }
 
-/// Validates `input` and builds the payload for `visit` (whose `partner_key` is already the one
-/// from [`partner_for`]).
-pub fn build(input: SignupInput, visit: Visit) -> Result<Signup, Invalid> {
-    let email = non_empty(input.email);
-    if email.as_deref().is_some_and(|e| !is_email(e)) {
+/// Validates `input` and writes the body posted to the endpoint (SPEC §7, fields in its order)
+/// for `visit`. Written straight from borrowed parts: no intermediate copy of the signup.
+pub fn build(input: &SignupInput, visit: &Visit<'_>) -> Result<String, Invalid> {
+    let email = trimmed(&input.email);
+    if email.is_some_and(|e| !is_email(e)) {
         return Err(Invalid::BadEmail);
     }
-    let customer_key = non_empty(input.customer_key)
-        .or_else(|| email.clone())
+    let customer_key = trimmed(&input.customer_key)
+        .or(email)
         .ok_or(Invalid::NoCustomerKey)?;
-    let name = non_empty(input.name);
+    let name = trimmed(&input.name);
     if customer_key.len() > MAX_FIELD {
         return Err(Invalid::TooLong("customer_key"));
     }
-    if name.as_ref().is_some_and(|n| n.len() > MAX_FIELD) {
+    if name.is_some_and(|n| n.len() > MAX_FIELD) {
         return Err(Invalid::TooLong("name"));
     }
     if input.sub_ids.len() > MAX_ITEMS {
@@ -281,23 +209,36 @@ pub fn build(input: SignupInput, visit: Visit) -> Result<Signup, Invalid> {
     if input.meta.len() > MAX_ITEMS {
         return Err(Invalid::TooMany("meta"));
     }
-    Ok(Signup {
-        event_id: visit.event_id,
-        kind: "signup",
-        public_key: visit.public_key,
-        customer_key,
-        email,
-        name,
-        partner_key: visit.partner_key,
-        xid: visit.xid,
-        origin: visit.origin,
-        page_url: visit.page_url,
-        referrer: visit.referrer,
-        user_agent: visit.user_agent,
-        sub_ids: input.sub_ids,
-        meta: input.meta,
-        created_at: visit.created_at,
-    })
+    let mut meta = String::new();
+    let mut object = Object::new(&mut meta);
+    for (key, value) in &input.meta {
+        match value {
+            MetaValue::Text(text) => object.text(key, text),
+            MetaValue::Number(number) => object.raw(key, number),
+            MetaValue::Bool(flag) => object.raw(key, if *flag { "true" } else { "false" }),
+            MetaValue::Null => object.raw(key, "null"),
+        };
+    }
+    object.close();
+    let mut out = String::with_capacity(512);
+    Object::new(&mut out)
+        .text("event_id", visit.event_id)
+        .text("type", "signup")
+        .optional("public_key", visit.public_key)
+        .text("customer_key", customer_key)
+        .optional("email", email)
+        .optional("name", name)
+        .optional("partner_key", visit.partner_key)
+        .optional("xid", visit.xid)
+        .text("origin", visit.origin)
+        .text("page_url", visit.page_url)
+        .optional("referrer", visit.referrer)
+        .text("user_agent", visit.user_agent)
+        .texts("sub_ids", &input.sub_ids)
+        .raw("meta", &meta)
+        .text("created_at", visit.created_at)
+        .close();
+    Ok(out)
 }
 
 /// A random UUID v4 from 16 random bytes (`crypto.getRandomValues`: pages on plain http have no
@@ -407,17 +348,17 @@ pub fn classify(http_status: u16, body_status: Option<&str>, body_error: Option<
 mod tests {
     use super::*;
 
-    fn visit() -> Visit {
+    fn visit() -> Visit<'static> {
         Visit {
-            event_id: "2f1c1f0e-8b0c-4a55-9d7e-2b4c9b0a3f11".into(),
-            public_key: Some("pk_test_123".into()),
-            partner_key: Some("alex-smith".into()),
-            xid: Some("clk_9f8e7d".into()),
-            origin: "www.acme.test".into(),
-            page_url: "https://www.acme.test/signup".into(),
+            event_id: "2f1c1f0e-8b0c-4a55-9d7e-2b4c9b0a3f11",
+            public_key: Some("pk_test_123"),
+            partner_key: Some("alex-smith"),
+            xid: Some("clk_9f8e7d"),
+            origin: "www.acme.test",
+            page_url: "https://www.acme.test/signup",
             referrer: None,
-            user_agent: "Mozilla/5.0 ...".into(),
-            created_at: "2026-11-22T10:00:00.000Z".into(),
+            user_agent: "Mozilla/5.0 ...",
+            created_at: "2026-11-22T10:00:00.000Z",
         }
     }
 
@@ -432,7 +373,7 @@ mod tests {
 
     #[test]
     fn payload_matches_the_wire_format() {
-        let json = build(input(), visit()).unwrap().to_json();
+        let json = build(&input(), &visit()).unwrap();
         let golden = concat!(
             r#"{"event_id":"2f1c1f0e-8b0c-4a55-9d7e-2b4c9b0a3f11","type":"signup","#,
             r#""public_key":"pk_test_123","customer_key":"cus_42","email":"jane@example.com","#,
@@ -455,7 +396,7 @@ mod tests {
             ("trial".into(), MetaValue::Bool(true)),
             ("coupon".into(), MetaValue::Null),
         ];
-        let body = build(input, visit()).unwrap().to_json();
+        let body = build(&input, &visit()).unwrap();
         let json: serde_json::Value = serde_json::from_str(&body).unwrap();
         assert_eq!(json["sub_ids"], serde_json::json!(["campaign-1"]));
         assert_eq!(
@@ -522,16 +463,17 @@ mod tests {
             email: Some(" jane@example.com ".into()),
             ..SignupInput::default()
         };
-        let signup = build(input, visit()).unwrap();
-        assert_eq!(signup.customer_key, "jane@example.com");
-        assert_eq!(signup.email.as_deref(), Some("jane@example.com"));
-        assert_eq!(signup.name, None);
+        let body = build(&input, &visit()).unwrap();
+        let signup: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(signup["customer_key"], "jane@example.com");
+        assert_eq!(signup["email"], "jane@example.com");
+        assert_eq!(signup["name"], serde_json::Value::Null);
     }
 
     #[test]
     fn invalid_input_is_explained() {
         assert_eq!(
-            build(SignupInput::default(), visit()),
+            build(&SignupInput::default(), &visit()),
             Err(Invalid::NoCustomerKey)
         );
         for bad in [
@@ -547,13 +489,13 @@ mod tests {
                 email: Some(bad.into()),
                 ..input()
             };
-            assert_eq!(build(input, visit()), Err(Invalid::BadEmail), "{bad}");
+            assert_eq!(build(&input, &visit()), Err(Invalid::BadEmail), "{bad}");
         }
         let long = SignupInput {
             customer_key: Some("x".repeat(257)),
             ..input()
         };
-        assert_eq!(build(long, visit()), Err(Invalid::TooLong("customer_key")));
+        assert_eq!(build(&long, &visit()), Err(Invalid::TooLong("customer_key")));
         assert_eq!(
             Invalid::BadEmail.reason(),
             "email is not a valid email address"

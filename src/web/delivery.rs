@@ -177,29 +177,30 @@ fn prepare(input: Result<SignupInput, String>) -> Result<Pending, SignupResult> 
         .click_id
         .as_ref()
         .filter(|_| partner_key.as_deref() == attributed)
-        .map(|c| c.as_str().into());
+        .map(|c| c.as_str());
     let page_url = host::read(Page::Href);
     let endpoint = endpoint(option.as_deref(), script_src.as_deref(), &page_url)
         .ok_or_else(|| rejected("the endpoint is not a valid URL".into()))?;
-    let referrer = Some(host::read(Page::Referrer)).filter(|r| !r.is_empty());
     let mut random = [0u8; 16];
     host::random_bytes(&mut random);
+    let event_id = signup::uuid_v4(random);
+    let (origin, referrer) = (host::read(Page::Hostname), host::read(Page::Referrer));
+    let (user_agent, created_at) = (host::read(Page::UserAgent), host::read(Page::IsoNow));
     let visit = Visit {
-        event_id: signup::uuid_v4(random),
-        public_key,
-        partner_key,
+        event_id: &event_id,
+        public_key: public_key.as_deref(),
+        partner_key: partner_key.as_deref(),
         xid,
-        origin: host::read(Page::Hostname),
-        page_url,
-        referrer,
-        user_agent: host::read(Page::UserAgent),
-        created_at: host::read(Page::IsoNow),
+        origin: &origin,
+        page_url: &page_url,
+        referrer: Some(referrer.as_str()).filter(|r| !r.is_empty()),
+        user_agent: &user_agent,
+        created_at: &created_at,
     };
-    let signup = signup::build(input, visit).map_err(|invalid| rejected(invalid.reason()))?;
-    let body = signup.to_json();
+    let body = signup::build(&input, &visit).map_err(|invalid| rejected(invalid.reason()))?;
     let now = host::now_ms();
     Ok(Pending {
-        event_id: signup.event_id,
+        event_id,
         endpoint,
         body,
         created_at: now,
