@@ -207,53 +207,46 @@ impl Landing {
     }
 }
 
-/// Reads a URL's query string (with or without its leading `?`).
+/// Reads a URL's query string (with or without its leading `?`). Percent-encoded bytes that are
+/// not UTF-8 read as U+FFFD, as the browser's `URLSearchParams` reads them.
 pub fn read_landing(query: &str, names: ParamNames<'_>) -> Landing {
     let params = QueryParams::parse(query);
-    read_params(&|name| params.get(name).map(<[u8]>::to_vec), names)
+    read_params(
+        &|name| Some(String::from_utf8_lossy(params.get(name)?).into_owned()),
+        names,
+    )
 }
 
 /// Reads the landing from `param`, which gives the first value of a query parameter, decoded (as
 /// `URLSearchParams.get` does; the module asks the browser's own).
-pub fn read_params(param: &dyn Fn(&str) -> Option<Vec<u8>>, names: ParamNames<'_>) -> Landing {
+pub fn read_params(param: &dyn Fn(&str) -> Option<String>, names: ParamNames<'_>) -> Landing {
     let refused = |param: &str, reason| Refused {
-        param: param.to_owned(),
+        param: param.into(),
         reason,
     };
     let base64 = names.partner.iter().find_map(|name| {
-        let value = param(name)?;
-        let text = core::str::from_utf8(&value).map_err(|_| refused(name, Refusal::BadBase64));
-        let key = text.and_then(|t| PartnerKey::from_base64(t).map_err(|r| refused(name, r)));
+        let key = PartnerKey::from_base64(&param(name)?).map_err(|r| refused(name, r));
         Some((name, key))
     });
     let found = base64.or_else(|| {
         names.raw_partner.iter().find_map(|name| {
-            let value = param(name)?;
-            Some((
-                name,
-                parse_plain(&value, PartnerKey::parse).map_err(|r| refused(name, r)),
-            ))
+            let key = PartnerKey::parse(&param(name)?).map_err(|r| refused(name, r));
+            Some((name, key))
         })
     });
     let (partner_param, partner) = match found {
         Some((name, key)) => (Some(name.clone()), Some(key)),
         None => (None, None),
     };
-    let click = names.click.iter().find_map(|name| {
-        let value = param(name)?;
-        Some(parse_plain(&value, ClickId::parse).map_err(|r| refused(name, r)))
-    });
+    let click = names
+        .click
+        .iter()
+        .find_map(|name| Some(ClickId::parse(&param(name)?).map_err(|r| refused(name, r))));
     Landing {
         partner,
         partner_param,
         click,
     }
-}
-
-fn parse_plain<T>(value: &[u8], parse: fn(&str) -> Result<T, Refusal>) -> Result<T, Refusal> {
-    core::str::from_utf8(value)
-        .map_err(|_| Refusal::NotUtf8)
-        .and_then(parse)
 }
 
 /// A query string split into form-decoded name/value pairs, in order. Values stay bytes because a
@@ -464,9 +457,10 @@ mod tests {
             read("aff=a%3Bb").partner.unwrap().unwrap_err().reason,
             Refusal::BadCharacter(';')
         );
+        // As URLSearchParams reads it: a replacement character, which no key may contain.
         assert_eq!(
             read("aff=%FF").partner.unwrap().unwrap_err().reason,
-            Refusal::NotUtf8
+            Refusal::BadCharacter('\u{fffd}')
         );
     }
 

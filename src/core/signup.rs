@@ -495,7 +495,10 @@ mod tests {
             customer_key: Some("x".repeat(257)),
             ..input()
         };
-        assert_eq!(build(&long, &visit()), Err(Invalid::TooLong("customer_key")));
+        assert_eq!(
+            build(&long, &visit()),
+            Err(Invalid::TooLong("customer_key"))
+        );
         assert_eq!(
             Invalid::BadEmail.reason(),
             "email is not a valid email address"

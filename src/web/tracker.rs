@@ -201,7 +201,7 @@ impl Tracker {
         self.started = true;
         let config = &self.config;
         let landing = read_params(
-            &|name| host::param(name).map(String::into_bytes),
+            &|name| host::param(name),
             ParamNames {
                 partner: &config.partner_params,
                 raw_partner: &config.raw_partner_params,
