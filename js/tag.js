@@ -5,9 +5,19 @@
 //
 // `reftrack-module` is the build variant's way to instantiate: embedded and synchronous (dist/,
 // shipped), or fetched from the script's directory (`npm run bench` only, for comparison).
-import * as glue from 'reftrack-glue';
+import {
+  answered, boot, captureForms, clickId, consent, flush, init, navigated, online, partnerKey,
+  partneroProgram, put as putEntry, signup, start, submitted, tick, unsupported, __fault,
+} from 'reftrack-glue';
 import { instantiate } from 'reftrack-module';
 import { api, bind, fail, guard, install, put, ATTRIBUTES } from './host.js';
+
+// The module's exports by name (not `import * as`, which would keep all of the glue, including
+// the asynchronous loader this build does not use).
+const exports = {
+  answered, boot, captureForms, clickId, consent, flush, init, navigated, online, partnerKey,
+  partneroProgram, put: putEntry, signup, start, submitted, tick, unsupported,
+};
 
 const w = window;
 const script = document.currentScript;
@@ -15,18 +25,18 @@ const stub = w.reftrack;
 const growsumoStub = w.growsumo;
 
 function ready() {
-  bind(glue);
+  bind(exports);
   performance.mark('reftrack:ready');
   // The tag's data-* options; the module keeps those that name an option.
   const dataset = (script && script.dataset) || {};
   Object.keys(dataset).forEach((name) => put(ATTRIBUTES, name, dataset[name]));
-  glue.boot(script ? script.getAttribute('src') : undefined);
+  boot(script ? script.getAttribute('src') : undefined);
 }
 
 function publish() {
   install();
   const reftrack = (w.reftrack = Object.assign({ version: VERSION }, api));
-  if (glue.__fault) reftrack.__fault = guard(glue.__fault);
+  if (__fault) reftrack.__fault = guard(__fault);
   // Calls the loader snippet queued: [method, arguments, resolve].
   const replay = (target, queued) => (queued || []).forEach((call) => call[2](target[call[0]].apply(target, call[1])));
   replay(reftrack, stub && stub.q);
@@ -38,7 +48,7 @@ if (!(stub && stub.version)) {
   try {
     if (typeof WebAssembly != 'object') throw new Error('this browser has no WebAssembly');
     performance.mark('reftrack:start');
-    instantiate(glue, script, () => {
+    instantiate(script, () => {
       ready();
       publish();
     }, (error) => {

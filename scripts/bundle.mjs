@@ -44,14 +44,16 @@ function latin1Literal(bytes) {
 
 const instantiate = {
   // Synchronous: the module is ready when this script has run.
-  embed: `export function instantiate(glue, script, done) {
+  embed: `import { initSync } from 'reftrack-glue';
+  export function instantiate(script, done) {
     var text = "${PLACEHOLDER}", bytes = new Uint8Array(text.length);
     for (var i = 0; i < text.length; i++) bytes[i] = text.charCodeAt(i);
-    glue.initSync({ module: bytes });
+    initSync({ module: bytes });
     done();
   }`,
-  fetch: `export function instantiate(glue, script, done, failed) {
-    glue.default({ module_or_path: new URL('reftrack_bg.wasm', script.src) }).then(done, failed);
+  fetch: `import load from 'reftrack-glue';
+  export function instantiate(script, done, failed) {
+    load({ module_or_path: new URL('reftrack_bg.wasm', script.src) }).then(done, failed);
   }`,
 }[args.variant];
 if (!instantiate) throw new Error(`unknown variant ${args.variant}`);
@@ -59,12 +61,14 @@ if (!instantiate) throw new Error(`unknown variant ${args.variant}`);
 // The glue imports the skin from the copy wasm-bindgen made under snippets/; it must be the same
 // module instance as tag.js's, so both resolve to js/host.js.
 const glue = readFileSync(join(args.glue, 'reftrack.js'), 'utf8').replace(/(from\s*)(["'])\.\/snippets\/[^"']*\/js\/host\.js\2/g, (_, from) => from + JSON.stringify(join(root, 'js/host.js')));
+// `__fault` exists only in the fault-injection build (scripts/test.sh); elsewhere it is undefined.
+const glueSource = /export function __fault\b/.test(glue) ? glue : `${glue}\nexport const __fault = undefined;\n`;
 const virtual = {
   name: 'reftrack',
   setup(b) {
     b.onResolve({ filter: /^reftrack-(glue|module)$/ }, (a) => ({ path: a.path, namespace: 'reftrack' }));
     b.onLoad({ filter: /.*/, namespace: 'reftrack' }, (a) => ({
-      contents: a.path === 'reftrack-glue' ? glue : instantiate,
+      contents: a.path === 'reftrack-glue' ? glueSource : instantiate,
       resolveDir: root,
       loader: 'js',
     }));
@@ -82,9 +86,8 @@ const result = await build({
   plugins: [virtual],
   write: false,
   legalComments: 'none',
-  // `__fault` exists only in the fault-injection build (scripts/test.sh); wasm-bindgen's glue
-  // names the skin's module once per import group.
-  logOverride: { 'import-is-undefined': 'silent', 'duplicate-object-key': 'silent' },
+  // wasm-bindgen's glue names the skin's module once per import group.
+  logOverride: { 'duplicate-object-key': 'silent' },
 });
 let code = result.outputFiles[0].text;
 if (args.variant === 'embed') {
