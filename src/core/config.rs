@@ -7,6 +7,7 @@
 //! with a warning (as if it were not given), and the next source or the default applies.
 
 use super::attribution::Mode;
+use super::text::cat;
 use alloc::borrow::ToOwned;
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -81,9 +82,9 @@ impl Source {
     /// How a warning names this option in this source.
     fn describe(&self, name: &str) -> String {
         match self.kind {
-            SourceKind::Call => ["option ", name, " passed to init"].concat(),
-            SourceKind::Global => ["window.reftrackConfig.", name].concat(),
-            SourceKind::Attribute => ["attribute data-", &kebab_case(name)].concat(),
+            SourceKind::Call => cat(&["option ", name, " passed to init"]),
+            SourceKind::Global => cat(&["window.reftrackConfig.", name]),
+            SourceKind::Attribute => cat(&["attribute data-", &kebab_case(name)]),
         }
     }
 }
@@ -201,8 +202,10 @@ pub fn resolve(sources: &[&Source]) -> (Config, Vec<String>) {
     for source in sources.iter().filter(|s| s.kind != SourceKind::Attribute) {
         for (name, _) in &source.entries {
             if !OPTION_NAMES.contains(&name.as_str()) {
-                warnings
-                    .push([&source.describe(name), " is not a reftrack option; ignored"].concat());
+                warnings.push(cat(&[
+                    &source.describe(name),
+                    " is not a reftrack option; ignored",
+                ]));
             }
         }
     }
@@ -269,9 +272,12 @@ impl Picker<'_> {
             };
             match accept(value) {
                 Ok(()) => return,
-                Err(expected) => self
-                    .warnings
-                    .push(["ignored ", &source.describe(name), ": expected ", expected].concat()),
+                Err(expected) => self.warnings.push(cat(&[
+                    "ignored ",
+                    &source.describe(name),
+                    ": expected ",
+                    expected,
+                ])),
             }
         }
     }
@@ -382,9 +388,11 @@ fn list(value: &Value) -> Result<Vec<String>, &'static str> {
             .collect(),
         _ => return Err(EXPECTED),
     };
-    let valid = names
-        .iter()
-        .all(|n| !n.is_empty() && !n.contains(['&', '=', '#']) && !n.chars().any(char::is_control));
+    let valid = names.iter().all(|n| {
+        !n.is_empty()
+            && n.chars()
+                .all(|c| !c.is_control() && !matches!(c, '&' | '=' | '#'))
+    });
     if valid {
         Ok(names)
     } else {

@@ -8,3 +8,4 @@ pub mod json;
 pub mod partner_key;
 pub mod retry;
 pub mod signup;
+pub mod text;

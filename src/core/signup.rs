@@ -1,11 +1,12 @@
 //! The signup: what the page hands over, its validation, the payload of SPEC §7, and what an
 //! endpoint's answer means.
 
+use super::text::cat;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
 use super::config::Value;
-use super::json::Object;
+use super::json::{self, Object};
 use super::partner_key::PartnerKey;
 
 /// Longest accepted customer key or name, in bytes.
@@ -80,7 +81,7 @@ impl SignupInput {
                 Value::Text(text) | Value::Number(text) => Some(text),
                 Value::Null => None,
                 _ if name == "partner_key" => return Err("partner.key must be a string".into()),
-                _ => return Err([name.as_str(), " must be a string"].concat()),
+                _ => return Err(cat(&[name.as_str(), " must be a string"])),
             };
         }
         for (key, value) in meta {
@@ -141,8 +142,8 @@ impl Invalid {
         match self {
             Invalid::NoCustomerKey => "customer_key (or email) is required".into(),
             Invalid::BadEmail => "email is not a valid email address".into(),
-            Invalid::TooLong(field) => [field, " is too long"].concat(),
-            Invalid::TooMany(field) => [field, " has too many entries (at most 20)"].concat(),
+            Invalid::TooLong(field) => cat(&[field, " is too long"]),
+            Invalid::TooMany(field) => cat(&[field, " has too many entries (at most 20)"]),
             Invalid::BadPartnerKey => {
                 "partner.key must be 1-128 characters of A-Z a-z 0-9 . _ ~ @ : + -".into()
             }
@@ -329,18 +330,19 @@ pub enum Delivery {
 /// Classifies an HTTP answer. `body_status` and `body_error` are the `status` and `error` fields of
 /// the JSON body, when it had them.
 pub fn classify(http_status: u16, body_status: Option<&str>, body_error: Option<&str>) -> Delivery {
+    let answered = || {
+        let mut text = String::from("the endpoint answered ");
+        json::number(&mut text, u64::from(http_status));
+        text
+    };
     match http_status {
         200..=299 => Delivery::Delivered(if body_status == Some("duplicate") {
             Status::Duplicate
         } else {
             Status::Created
         }),
-        400..=499 => Delivery::Refused(
-            body_error
-                .map(str::to_string)
-                .unwrap_or_else(|| ["the endpoint answered ", &http_status.to_string()].concat()),
-        ),
-        _ => Delivery::Retry(["the endpoint answered ", &http_status.to_string()].concat()),
+        400..=499 => Delivery::Refused(body_error.map(String::from).unwrap_or_else(answered)),
+        _ => Delivery::Retry(answered()),
     }
 }
 

@@ -10,6 +10,7 @@ use super::{entry, storage, tracker};
 use crate::core::config::Consent;
 use crate::core::retry::Pending;
 use crate::core::signup::{self, classify, Delivery, SignupInput, SignupResult, Status, Visit};
+use crate::core::text::cat;
 use alloc::string::String;
 use alloc::vec::Vec;
 
@@ -77,7 +78,7 @@ pub fn send(input: Result<SignupInput, String>, request: Option<u32>) {
     let allowed = allowed();
     storage::with_queue(allowed, |queue| {
         if let Some(dropped) = queue.push(pending.clone()) {
-            debug(|| ["retry queue full: dropped ", &dropped.event_id].concat());
+            debug(|| cat(&["retry queue full: dropped ", &dropped.event_id]));
         }
         if allowed {
             queue.mark_sending(&event_id, host::now_ms(), RESEND_GRACE_MS);
@@ -151,7 +152,7 @@ pub fn answered(
 /// Validates and builds the signup; `Err` is the final result (rejected or skipped).
 fn prepare(input: Result<SignupInput, String>) -> Result<Pending, SignupResult> {
     let rejected = |error: String| {
-        debug(|| ["signup rejected: ", &error].concat());
+        debug(|| cat(&["signup rejected: ", &error]));
         SignupResult::new(Status::Rejected, None, Some(error))
     };
     let input = input.map_err(rejected)?;
@@ -228,12 +229,12 @@ fn settle(event_id: &str, delivery: Delivery) -> SignupResult {
     match delivery {
         Delivery::Delivered(status) => {
             storage::with_queue(allowed, |queue| queue.remove(event_id));
-            debug(|| ["signup ", event_id, " delivered"].concat());
+            debug(|| cat(&["signup ", event_id, " delivered"]));
             SignupResult::new(status, id, None)
         }
         Delivery::Refused(reason) => {
             storage::with_queue(allowed, |queue| queue.remove(event_id));
-            debug(|| ["signup ", event_id, " refused by the endpoint: ", &reason].concat());
+            debug(|| cat(&["signup ", event_id, " refused by the endpoint: ", &reason]));
             SignupResult::new(Status::Rejected, id, Some(reason))
         }
         Delivery::Retry(reason) => {
@@ -243,7 +244,7 @@ fn settle(event_id: &str, delivery: Delivery) -> SignupResult {
                 });
                 schedule();
             }
-            debug(|| ["signup ", event_id, " queued for retry: ", &reason].concat());
+            debug(|| cat(&["signup ", event_id, " queued for retry: ", &reason]));
             SignupResult::new(Status::Queued, id, Some(reason))
         }
     }
@@ -280,12 +281,11 @@ pub fn flush(force: bool, request: Option<u32>) {
     });
     for pending in expired {
         debug(|| {
-            [
+            cat(&[
                 "signup ",
                 &pending.event_id,
                 " dropped: not delivered within a day",
-            ]
-            .concat()
+            ])
         });
     }
     if due.is_empty() {

@@ -7,6 +7,7 @@ use super::scratch::{self, Slot};
 use super::{delivery, forms, host, storage, tracker};
 use crate::core::config::AutoCapture;
 use crate::core::signup::SignupInput;
+use crate::core::text::cat;
 use alloc::string::String;
 use wasm_bindgen::prelude::*;
 
@@ -122,7 +123,7 @@ pub fn click_id() -> Option<String> {
 #[wasm_bindgen(js_name = partneroProgram)]
 pub fn partnero_program(id: &str) {
     tracker::with(|t| {
-        t.debug(|| ["Partnero mode: program ", id].concat());
+        t.debug(|| cat(&["Partnero mode: program ", id]));
         t.partnero(id.into());
     });
     started();
@@ -131,7 +132,7 @@ pub fn partnero_program(id: &str) {
 /// A call of a compatibility global that reftrack does not support: warned about once.
 #[wasm_bindgen]
 pub fn unsupported(call: &str) {
-    tracker::with(|t| t.warn_once([call, " is not supported; ignored"].concat()));
+    tracker::with(|t| t.warn_once(cat(&[call, " is not supported; ignored"])));
 }
 
 /// The flush timer fired.

@@ -7,6 +7,7 @@
 use super::cell::Global;
 use super::{delivery, host, tracker};
 use crate::core::signup::{is_email, SignupInput};
+use crate::core::text::cat;
 use alloc::string::String;
 use alloc::vec::Vec;
 
@@ -81,7 +82,7 @@ pub fn submitted(form: u32) {
         return;
     }
     let name = field(NAME).or_else(|| match (field(FIRST_NAME), field(LAST_NAME)) {
-        (Some(first), Some(last)) => Some([first, last].join(" ")),
+        (Some(first), Some(last)) => Some(cat(&[&first, " ", &last])),
         (first, last) => first.or(last),
     });
     let input = SignupInput {

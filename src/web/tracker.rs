@@ -15,6 +15,7 @@ use crate::core::cookie::{
     self, Attributes, CookieJar, CLICK_ID_COOKIE, PARTNERO_COOKIE, PARTNER_KEY_COOKIES,
 };
 use crate::core::partner_key::{read_params, ParamNames};
+use crate::core::text::cat;
 use alloc::string::String;
 use alloc::vec::Vec;
 
@@ -146,7 +147,7 @@ impl Tracker {
     pub fn start(&mut self, caller: &str, is_object: bool, public_key: Option<String>) {
         let mut call = scratch::source(Slot::Call, SourceKind::Call);
         if !is_object {
-            self.warn_once([caller, " options must be an object; ignored"].concat());
+            self.warn_once(cat(&[caller, " options must be an object; ignored"]));
         }
         if let Some(key) = public_key {
             call.set("publicKey", Value::Text(key));
@@ -209,10 +210,10 @@ impl Tracker {
             },
         );
         for refused in landing.refusals() {
-            self.debug(|| ["ignored ?", &refused.param, ": ", &refused.reason.reason()].concat());
+            self.debug(|| cat(&["ignored ?", &refused.param, ": ", &refused.reason.reason()]));
         }
         if let (Some(key), Some(param)) = (landing.partner_key(), &landing.partner_param) {
-            self.debug(|| ["read partner key ", key.as_str(), " from ?", param].concat());
+            self.debug(|| cat(&["read partner key ", key.as_str(), " from ?", param]));
         }
         let mut stored = Attribution::from_cookies(&DocumentJar.read());
         if stored.partner_key.is_none() {
@@ -227,7 +228,7 @@ impl Tracker {
         ) {
             Decision::NothingNew => {
                 self.debug(|| match &stored.partner_key {
-                    Some(key) => ["no new partner key in the URL; keeping ", key.as_str()].concat(),
+                    Some(key) => cat(&["no new partner key in the URL; keeping ", key.as_str()]),
                     None => "no partner key in the URL or cookies".into(),
                 });
                 self.attribution = stored;
@@ -248,7 +249,7 @@ impl Tracker {
         let Some(key) = &attribution.partner_key else {
             return;
         };
-        self.debug(|| ["attributed to partner ", key.as_str()].concat());
+        self.debug(|| cat(&["attributed to partner ", key.as_str()]));
         if self.config.consent == Consent::Pending {
             self.debug(|| "consent pending: the partner key is kept in memory only".into());
             return;
@@ -257,23 +258,20 @@ impl Tracker {
         let domain = match self.config.cookie_domain.clone() {
             Some(domain) if cookie::domain_matches(host, &domain) => Some(domain),
             Some(domain) => {
-                self.warn_once(
-                    [
-                        "cookieDomain ",
-                        &domain,
-                        " does not cover ",
-                        host,
-                        "; finding one",
-                    ]
-                    .concat(),
-                );
+                self.warn_once(cat(&[
+                    "cookieDomain ",
+                    &domain,
+                    " does not cover ",
+                    host,
+                    "; finding one",
+                ]));
                 cookie::find_domain(host, &mut jar)
             }
             None => cookie::find_domain(host, &mut jar),
         };
         self.debug(|| match &domain {
-            Some(d) => ["cookies written on domain ", d].concat(),
-            None => ["cookies written host-only on ", host].concat(),
+            Some(d) => cat(&["cookies written on domain ", d]),
+            None => cat(&["cookies written host-only on ", host]),
         });
         let attributes = Attributes {
             max_age: self.config.cookie_days * 86_400,
