@@ -4,7 +4,6 @@
 //! Nothing here touches a browser. The domain probe is written against [`CookieJar`], which the web
 //! layer implements over `document.cookie` and the tests implement over a toy public-suffix list.
 
-use alloc::borrow::ToOwned;
 use alloc::string::String;
 use alloc::vec::Vec;
 
@@ -61,14 +60,13 @@ pub fn set_cookie(name: &str, value: &str, attributes: &Attributes) -> String {
 /// single-label names.
 fn is_host_only(host: &str) -> bool {
     let host = host.trim_end_matches('.');
+    let last_dot = host.bytes().rposition(|b| b == b'.');
+    let tld = host.bytes().skip(last_dot.map_or(0, |i| i + 1));
     host.starts_with('[')
         || host.contains(':')
-        || !host.contains('.')
+        || last_dot.is_none()
         || host.eq_ignore_ascii_case("localhost")
-        || host
-            .rsplit('.')
-            .next()
-            .is_some_and(|tld| tld.bytes().all(|b| b.is_ascii_digit()))
+        || tld.into_iter().all(|b| b.is_ascii_digit())
 }
 
 /// Candidate `Domain` values for `host`, broadest first: the last two labels, then one more label
@@ -79,12 +77,16 @@ pub fn domain_candidates(host: &str) -> Vec<String> {
         return Vec::new();
     }
     // For a.b.c.d the suffixes start after each dot but the last: c.d, b.c.d, a.b.c.d.
-    let mut candidates: Vec<String> = host
-        .rmatch_indices('.')
-        .skip(1)
-        .filter_map(|(i, _)| host.get(i + 1..))
-        .map(str::to_owned)
-        .collect();
+    let mut candidates = Vec::new();
+    let mut dots = 0;
+    for (i, b) in host.bytes().enumerate().rev() {
+        dots += usize::from(b == b'.');
+        if b == b'.' && dots > 1 {
+            // `get`, not indexing: a str index that could panic would bring the panic's
+            // character-escaping tables into the module.
+            candidates.extend(host.get(i + 1..).map(String::from));
+        }
+    }
     candidates.push(host);
     candidates
 }
