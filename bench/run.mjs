@@ -60,7 +60,7 @@ writeFileSync(join(sdk, 'reference/reftrack.js'), reference.code);
 console.log('reftrack bench');
 const shipped = sizeTable('what the script tag downloads: dist/reftrack.js (module embedded)', [['reftrack.js', join(root, 'dist/reftrack.js')]]);
 const parts = sizeTable('inside it, before embedding', [
-  ['skin + glue (min.js)', join(sdk, 'fetch/reftrack.js')],
+  ['skin + glue (min.js)', join(root, 'target/bindgen/skin.min.js')],
   ['module (.wasm)', join(root, 'target/bindgen/reftrack_bg.opt.wasm')],
 ]);
 const fetched = sizeTable('alternative: module fetched separately', [

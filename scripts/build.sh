@@ -28,7 +28,8 @@ say "optimizing the module (wasm-opt -Oz, binaryen from npm)"
 wasm_opt "$out/reftrack_bg.wasm" -o "$out/reftrack_bg.opt.wasm"
 
 say "bundling dist/reftrack.js (module embedded, instantiated synchronously)"
-node scripts/bundle.mjs --glue "$out" --wasm "$out/reftrack_bg.opt.wasm" --out dist
+node scripts/bundle.mjs --glue "$out" --wasm "$out/reftrack_bg.opt.wasm" --out dist \
+  --skin "$out/skin.min.js"
 
 say "building the npm package into pkg/ (wasm-pack build --target web)"
 rm -rf pkg

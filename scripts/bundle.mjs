@@ -20,6 +20,8 @@ const { values: args } = parseArgs({
     wasm: { type: 'string' },
     out: { type: 'string' },
     variant: { type: 'string', default: 'embed' },
+    // Also writes the script without its module (the placeholder left in), for `npm run bench`.
+    skin: { type: 'string' },
   },
 });
 const root = resolve(import.meta.dirname, '..');
@@ -90,6 +92,7 @@ const result = await build({
   logOverride: { 'duplicate-object-key': 'silent' },
 });
 let code = result.outputFiles[0].text;
+if (args.skin) writeFileSync(args.skin, code);
 if (args.variant === 'embed') {
   if (code.split(PLACEHOLDER).length !== 2) throw new Error('the module placeholder did not survive minification');
   code = code.replace(PLACEHOLDER, () => latin1Literal(wasm));
