@@ -67,19 +67,23 @@ export function guard(f, fallback) {
 /** Scratch slots of the module (src/web/scratch.rs). */
 export const CALL = 0, GLOBAL = 1, ATTRIBUTES = 2, FIELDS = 3, META = 4;
 
-/** Puts `value` as entry `name` of `slot` (`null` and `undefined` as tag z). */
+/**
+ * Puts `value` as entry `name` of `slot`: the module's `put(slot, tag + name, text)`, the tag one
+ * letter for the kind of value (src/web/scratch.rs; `null` and `undefined` are z).
+ */
 export function put(slot, name, value) {
   const type = typeof value;
-  if (value == null) rt.put(slot, name, 'z', '');
-  else if (type == 'string') rt.put(slot, name, 's', value);
-  else if (type == 'boolean') rt.put(slot, name, 'b', value ? 'true' : 'false');
+  const entry = (tag, text) => rt.put(slot, tag + name, text);
+  if (value == null) entry('z', '');
+  else if (type == 'string') entry('s', value);
+  else if (type == 'boolean') entry('b', value ? 'true' : 'false');
   // JavaScript writes the number, so Rust never formats a float.
-  else if (type == 'number' && isFinite(value)) rt.put(slot, name, 'n', String(value));
+  else if (type == 'number' && isFinite(value)) entry('n', String(value));
   else if (Array.isArray(value) && value.every((item) => typeof item == 'string')) {
-    rt.put(slot, name, 'a', '');
-    value.forEach((item) => rt.put(slot, name, 'l', item));
+    entry('a', '');
+    value.forEach((item) => entry('l', item));
   } else {
-    rt.put(slot, name, 'o', Array.isArray(value) ? 'an array with non-string items' : type == 'function' ? 'a function' : type == 'object' ? 'an object' : 'a ' + type);
+    entry('o', Array.isArray(value) ? 'an array with non-string items' : type == 'function' ? 'a function' : type == 'object' ? 'an object' : 'a ' + type);
   }
 }
 

@@ -68,7 +68,7 @@ async fn cookies_are_written_with_their_attributes() {
     clear_cookies();
     land_on("?ps_partner_key=YWxleC1zbWl0aA&ps_xid=clk_9f8e");
     // init({ cookieDays: 30 }), as the skin hands it over.
-    scratch::put(0, "cookieDays".into(), 'n', "30".into());
+    scratch::put(0, "ncookieDays", "30".into());
     reftrack::init("init", true, None);
 
     assert_eq!(reftrack::partner_key().as_deref(), Some("alex-smith"));

@@ -157,9 +157,9 @@ impl ClickId {
 
 /// A value found in the URL that was refused, and the parameter it came from.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Refused {
+pub struct Refused<'a> {
     /// The query parameter's name.
-    pub param: String,
+    pub param: &'a str,
     /// Why its value was refused.
     pub reason: Refusal,
 }
@@ -176,18 +176,18 @@ pub struct ParamNames<'a> {
     pub click: &'a [String],
 }
 
-/// What a landing URL says about attribution.
+/// What a landing URL says about attribution (borrowing the parameter names it was read with).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Landing {
+pub struct Landing<'a> {
     /// `None` when no partner parameter is present at all.
-    pub partner: Option<Result<PartnerKey, Refused>>,
+    pub partner: Option<Result<PartnerKey, Refused<'a>>>,
     /// The parameter the partner key was read from.
-    pub partner_param: Option<String>,
+    pub partner_param: Option<&'a str>,
     /// `None` when no click parameter is present.
-    pub click: Option<Result<ClickId, Refused>>,
+    pub click: Option<Result<ClickId, Refused<'a>>>,
 }
 
-impl Landing {
+impl Landing<'_> {
     /// The valid partner key this URL carries, if any.
     pub fn partner_key(&self) -> Option<&PartnerKey> {
         self.partner.as_ref().and_then(|p| p.as_ref().ok())
@@ -200,7 +200,7 @@ impl Landing {
     }
 
     /// Every refused value, for debug reporting.
-    pub fn refusals(&self) -> impl Iterator<Item = &Refused> {
+    pub fn refusals(&self) -> impl Iterator<Item = &Refused<'_>> {
         let partner = self.partner.as_ref().and_then(|p| p.as_ref().err());
         let click = self.click.as_ref().and_then(|c| c.as_ref().err());
         partner.into_iter().chain(click)
@@ -209,7 +209,7 @@ impl Landing {
 
 /// Reads a URL's query string (with or without its leading `?`). Percent-encoded bytes that are
 /// not UTF-8 read as U+FFFD, as the browser's `URLSearchParams` reads them.
-pub fn read_landing(query: &str, names: ParamNames<'_>) -> Landing {
+pub fn read_landing<'a>(query: &str, names: ParamNames<'a>) -> Landing<'a> {
     let params = QueryParams::parse(query);
     read_params(
         &|name| Some(String::from_utf8_lossy(params.get(name)?).into_owned()),
@@ -219,11 +219,11 @@ pub fn read_landing(query: &str, names: ParamNames<'_>) -> Landing {
 
 /// Reads the landing from `param`, which gives the first value of a query parameter, decoded (as
 /// `URLSearchParams.get` does; the module asks the browser's own).
-pub fn read_params(param: &dyn Fn(&str) -> Option<String>, names: ParamNames<'_>) -> Landing {
-    let refused = |param: &str, reason| Refused {
-        param: param.into(),
-        reason,
-    };
+pub fn read_params<'a>(
+    param: &dyn Fn(&str) -> Option<String>,
+    names: ParamNames<'a>,
+) -> Landing<'a> {
+    let refused = |param, reason| Refused { param, reason };
     let base64 = names.partner.iter().find_map(|name| {
         let key = PartnerKey::from_base64(&param(name)?).map_err(|r| refused(name, r));
         Some((name, key))
@@ -235,7 +235,7 @@ pub fn read_params(param: &dyn Fn(&str) -> Option<String>, names: ParamNames<'_>
         })
     });
     let (partner_param, partner) = match found {
-        Some((name, key)) => (Some(name.clone()), Some(key)),
+        Some((name, key)) => (Some(name.as_str()), Some(key)),
         None => (None, None),
     };
     let click = names
@@ -308,24 +308,24 @@ fn hex(b: u8) -> Option<u8> {
 mod tests {
     use super::*;
 
-    fn names() -> (Vec<String>, Vec<String>, Vec<String>) {
-        (
-            vec!["ps_partner_key".into(), "gspk".into()],
-            vec![],
-            vec!["ps_xid".into(), "gsxid".into()],
-        )
+    /// The default parameter names, for the life of the test.
+    fn names() -> ParamNames<'static> {
+        let list = |names: &[&str]| -> &'static [String] {
+            names
+                .iter()
+                .map(|&n| n.to_owned())
+                .collect::<Vec<_>>()
+                .leak()
+        };
+        ParamNames {
+            partner: list(&["ps_partner_key", "gspk"]),
+            raw_partner: list(&[]),
+            click: list(&["ps_xid", "gsxid"]),
+        }
     }
 
-    fn landing(query: &str) -> Landing {
-        let (p, r, c) = names();
-        read_landing(
-            query,
-            ParamNames {
-                partner: &p,
-                raw_partner: &r,
-                click: &c,
-            },
-        )
+    fn landing(query: &str) -> Landing<'static> {
+        read_landing(query, names())
     }
 
     fn key(query: &str) -> Option<String> {
@@ -431,11 +431,12 @@ mod tests {
     #[test]
     fn raw_params_hold_plain_keys() {
         let raw = vec!["aff".to_string()];
+        let partner = vec!["ps_partner_key".to_string()];
         let read = |q: &str| {
             read_landing(
                 q,
                 ParamNames {
-                    partner: &["ps_partner_key".to_string()],
+                    partner: &partner,
                     raw_partner: &raw,
                     click: &[],
                 },

@@ -25,31 +25,34 @@ pub enum Slot {
 
 static SLOTS: Global<[Vec<(String, Value)>; 5]> = Global::empty();
 
-/// Adds entry `name` to `slot`. `tag` says what `text` is: `s` a string, `n` a number as
-/// JavaScript wrote it, `b` a boolean (`"true"`/`"false"`), `a` an (empty) array whose string
-/// items follow as `l` entries of the same name, `z` `null`/`undefined`, `o` anything else (`text`
-/// describes it, for warnings).
+/// Adds an entry to `slot`. `tagged` is the entry's name after a one-letter tag saying what `text`
+/// is: `s` a string, `n` a number as JavaScript wrote it, `b` a boolean (`"true"`/`"false"`), `a`
+/// an (empty) array whose string items follow as `l` entries, `z` `null`/`undefined`, `o` anything
+/// else (`text` describes it, for warnings). One string for both keeps the glue small.
 #[wasm_bindgen]
-pub fn put(slot: u8, name: String, tag: char, text: String) {
+pub fn put(slot: u8, tagged: &str, text: String) {
+    let (Some(&tag), Some(name)) = (tagged.as_bytes().first(), tagged.get(1..)) else {
+        return;
+    };
     SLOTS.with(|slots| {
         let Some(entries) = slots.get_mut(usize::from(slot)) else {
             return;
         };
         let value = match tag {
-            's' => Value::Text(text),
-            'n' => Value::Number(text),
-            'b' => Value::Bool(text == "true"),
-            'a' => Value::List(Vec::new()),
-            'l' => {
+            b's' => Value::Text(text),
+            b'n' => Value::Number(text),
+            b'b' => Value::Bool(text == "true"),
+            b'a' => Value::List(Vec::new()),
+            b'l' => {
                 if let Some((_, Value::List(items))) = entries.last_mut() {
                     items.push(text);
                 }
                 return;
             }
-            'z' => Value::Null,
+            b'z' => Value::Null,
             _ => Value::Other(text),
         };
-        entries.push((name, value));
+        entries.push((String::from(name), value));
     })
 }
 

@@ -210,7 +210,7 @@ impl Tracker {
             },
         );
         for refused in landing.refusals() {
-            self.debug(|| cat(&["ignored ?", &refused.param, ": ", &refused.reason.reason()]));
+            self.debug(|| cat(&["ignored ?", refused.param, ": ", &refused.reason.reason()]));
         }
         if let (Some(key), Some(param)) = (landing.partner_key(), &landing.partner_param) {
             self.debug(|| cat(&["read partner key ", key.as_str(), " from ?", param]));
