@@ -84,13 +84,17 @@ impl RetryQueue {
         expired
     }
 
-    /// Entries due at `now`.
-    pub fn due(&self, now: u64) -> Vec<Pending> {
-        self.0
-            .iter()
-            .filter(|p| p.next_at <= now)
-            .cloned()
-            .collect()
+    /// The entries due at `now` (every entry with `all`), each marked as being sent (see
+    /// [`mark_sending`](Self::mark_sending)).
+    pub fn start_due(&mut self, now: u64, all: bool, grace_ms: u64) -> Vec<Pending> {
+        let mut due = Vec::new();
+        for p in &mut self.0 {
+            if all || p.next_at <= now {
+                due.push(p.clone());
+                p.next_at = now + grace_ms;
+            }
+        }
+        due
     }
 
     /// Marks `event_id` as being sent at `now`: if no answer comes (the page went away), it is due
@@ -259,16 +263,14 @@ mod tests {
         let mut queue = RetryQueue::default();
         queue.push(pending("a", 100));
         queue.push(pending("b", 100));
-        assert_eq!(queue.due(100).len(), 2);
         queue.mark_sending("a", 100, 10_000);
+        let due = queue.start_due(100, false, 5_000);
         assert_eq!(
-            queue
-                .due(100)
-                .iter()
-                .map(|p| p.event_id.as_str())
-                .collect::<Vec<_>>(),
+            due.iter().map(|p| p.event_id.as_str()).collect::<Vec<_>>(),
             ["b"]
         );
+        assert!(queue.start_due(100, false, 5_000).is_empty(), "b is being sent");
+        assert_eq!(queue.start_due(100, true, 5_000).len(), 2, "all, whatever is due");
         queue.failed("b", 200, 0.0);
         queue.failed("b", 1_200, 0.0);
         let b = queue.0.iter().find(|p| p.event_id == "b").unwrap();

@@ -224,30 +224,29 @@ fn endpoint(option: Option<&str>, script_src: Option<&str>, page_url: &str) -> O
 
 /// Applies an answer to the queue and turns it into the result.
 fn settle(event_id: &str, delivery: Delivery) -> SignupResult {
-    let id = Some(String::from(event_id));
     let allowed = allowed();
-    match delivery {
-        Delivery::Delivered(status) => {
-            storage::with_queue(allowed, |queue| queue.remove(event_id));
-            debug(|| cat(&["signup ", event_id, " delivered"]));
-            SignupResult::new(status, id, None)
-        }
-        Delivery::Refused(reason) => {
-            storage::with_queue(allowed, |queue| queue.remove(event_id));
-            debug(|| cat(&["signup ", event_id, " refused by the endpoint: ", &reason]));
-            SignupResult::new(Status::Rejected, id, Some(reason))
-        }
-        Delivery::Retry(reason) => {
-            if allowed {
-                storage::with_queue(allowed, |queue| {
-                    queue.failed(event_id, host::now_ms(), host::random())
-                });
-                schedule();
+    let (status, reason, outcome) = match delivery {
+        Delivery::Delivered(status) => (status, None, " delivered"),
+        Delivery::Refused(reason) => (Status::Rejected, Some(reason), " refused by the endpoint: "),
+        Delivery::Retry(reason) => (Status::Queued, Some(reason), " queued for retry: "),
+    };
+    let retry = status == Status::Queued;
+    // A signup waiting for consent stays as it is; any other answer changes the queue.
+    if allowed || !retry {
+        storage::with_queue(allowed, |queue| {
+            if retry {
+                queue.failed(event_id, host::now_ms(), host::random());
+            } else {
+                queue.remove(event_id);
             }
-            debug(|| cat(&["signup ", event_id, " queued for retry: ", &reason]));
-            SignupResult::new(Status::Queued, id, Some(reason))
+        });
+        if retry {
+            schedule();
         }
     }
+    let reason_text = reason.as_deref().unwrap_or_default();
+    debug(|| cat(&["signup ", event_id, outcome, reason_text]));
+    SignupResult::new(status, Some(String::from(event_id)), reason)
 }
 
 fn settle_flush(request: Option<u32>) {
@@ -269,14 +268,7 @@ pub fn flush(force: bool, request: Option<u32>) {
     let now = host::now_ms();
     let (due, expired, next) = storage::with_queue(true, |queue| {
         let expired = queue.expire(now);
-        let due = if force {
-            queue.0.clone()
-        } else {
-            queue.due(now)
-        };
-        for pending in &due {
-            queue.mark_sending(&pending.event_id, now, RESEND_GRACE_MS);
-        }
+        let due = queue.start_due(now, force, RESEND_GRACE_MS);
         (due, expired, queue.next_due())
     });
     for pending in expired {
