@@ -3,7 +3,7 @@
 // It does what Rust cannot do cheaply from WebAssembly and decides nothing: it reads the page
 // (URL, cookies, storage, form fields) when the module asks, carries out what the module decided
 // (write this cookie, post this body, arm this timer, log this line), turns JavaScript values into
-// the flat (name, tag, text) entries the module reads, and keeps the objects a page holds
+// the flat (tag + name, text) entries the module reads, and keeps the objects a page holds
 // (promises, callbacks, `growsumo`, `po`). Every decision — options, attribution, cookie strings
 // and domains, the signup body, validation, the retry queue and its backoff, which form fields
 // count — is made in Rust (src/core/, driven by src/web/).
@@ -62,7 +62,7 @@ export function guard(f, fallback) {
   };
 }
 
-// ---- values in: JavaScript values as the module's (slot, name, tag, text) entries ----
+// ---- values in: JavaScript values as the module's (slot, tag + name, text) entries ----
 
 /** Scratch slots of the module (src/web/scratch.rs). */
 export const CALL = 0, GLOBAL = 1, ATTRIBUTES = 2, FIELDS = 3, META = 4;

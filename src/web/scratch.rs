@@ -1,4 +1,4 @@
-//! JavaScript values, handed over by the skin as flat entries: `put(slot, name, tag, text)` for
+//! JavaScript values, handed over by the skin as flat entries: `put(slot, tag + name, text)` for
 //! each property of an options object, a signup's fields, or its `meta`. The module reads them as
 //! core [`Value`]s, so no JavaScript object handling is compiled into it.
 
