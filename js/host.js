@@ -40,7 +40,7 @@ export function fail(error) {
 }
 
 /** The result of a signup made while reftrack is off. */
-export function errorResult() {
+function errorResult() {
   return { ok: false, status: 'error', event_id: null, error: 'reftrack is not running: ' + broken };
 }
 
@@ -65,7 +65,8 @@ export function guard(f, fallback) {
 // ---- values in: JavaScript values as the module's (slot, tag + name, text) entries ----
 
 /** Scratch slots of the module (src/web/scratch.rs). */
-export const CALL = 0, GLOBAL = 1, ATTRIBUTES = 2, FIELDS = 3, META = 4;
+const CALL = 0, GLOBAL = 1, FIELDS = 3, META = 4;
+export const ATTRIBUTES = 2;
 
 /**
  * Puts `value` as entry `name` of `slot`: the module's `put(slot, tag + name, text)`, the tag one

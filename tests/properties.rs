@@ -9,7 +9,7 @@ use proptest::prelude::*;
 use reftrack::core::attribution::Attribution;
 use reftrack::core::config::{resolve, Source, SourceKind, Value, OPTION_NAMES};
 use reftrack::core::cookie::{self, Attributes};
-use reftrack::core::partner_key::{read_landing, ParamNames, PartnerKey};
+use reftrack::core::partner_key::{read_params, ParamNames, PartnerKey};
 use reftrack::core::retry::{Pending, RetryQueue};
 
 fn names() -> (Vec<String>, Vec<String>, Vec<String>) {
@@ -20,18 +20,6 @@ fn names() -> (Vec<String>, Vec<String>, Vec<String>) {
     )
 }
 
-/// Percent-encodes every byte that is not unreserved, as `encodeURIComponent` does.
-fn percent_encode(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(2000))]
 
@@ -39,9 +27,10 @@ proptest! {
     fn parsing_never_panics(query in any::<String>(), raw in proptest::collection::vec(any::<u8>(), 0..300)) {
         let (p, r, c) = names();
         let names = ParamNames { partner: &p, raw_partner: &r, click: &c };
-        let _ = read_landing(&query, names);
+        // Whatever text the browser's URLSearchParams hands over, for any parameter.
+        let _ = read_params(&|_| Some(query.clone()), names);
         let lossy = String::from_utf8_lossy(&raw);
-        let _ = read_landing(&lossy, names);
+        let _ = read_params(&|_| Some(lossy.to_string()), names);
         let _ = PartnerKey::from_base64(&query);
         let _ = PartnerKey::parse(&query);
         let _ = cookie::get(&query, "ps_xid");
@@ -69,13 +58,16 @@ proptest! {
         xid in proptest::option::of("[A-Za-z0-9._~@:+-]{1,128}"),
     ) {
         let encoded = if url_safe { URL_SAFE_NO_PAD.encode(&key) } else { STANDARD.encode(&key) };
-        let value = if escape { percent_encode(&encoded) } else { encoded };
-        let mut query = format!("?utm_source=x&ps_partner_key={value}");
-        if let Some(xid) = &xid {
-            query.push_str(&format!("&ps_xid={}", percent_encode(xid)));
-        }
+        // What URLSearchParams.get returns: the text itself when the link percent-encoded it, and
+        // with `+` read as a space when the link carried it raw (form decoding).
+        let value = if escape { encoded } else { encoded.replace('+', " ") };
+        let params = |name: &str| match name {
+            "ps_partner_key" => Some(value.clone()),
+            "ps_xid" => xid.clone(),
+            _ => None,
+        };
         let (p, r, c) = names();
-        let landing = read_landing(&query, ParamNames { partner: &p, raw_partner: &r, click: &c });
+        let landing = read_params(&params, ParamNames { partner: &p, raw_partner: &r, click: &c });
         let decoded = landing.partner_key().expect("a valid key is accepted");
         prop_assert_eq!(decoded.as_str(), key.as_str());
 

@@ -207,16 +207,6 @@ impl Landing<'_> {
     }
 }
 
-/// Reads a URL's query string (with or without its leading `?`). Percent-encoded bytes that are
-/// not UTF-8 read as U+FFFD, as the browser's `URLSearchParams` reads them.
-pub fn read_landing<'a>(query: &str, names: ParamNames<'a>) -> Landing<'a> {
-    let params = QueryParams::parse(query);
-    read_params(
-        &|name| Some(String::from_utf8_lossy(params.get(name)?).into_owned()),
-        names,
-    )
-}
-
 /// Reads the landing from `param`, which gives the first value of a query parameter, decoded (as
 /// `URLSearchParams.get` does; the module asks the browser's own).
 pub fn read_params<'a>(
@@ -249,64 +239,75 @@ pub fn read_params<'a>(
     }
 }
 
-/// A query string split into form-decoded name/value pairs, in order. Values stay bytes because a
-/// percent-encoded value need not be UTF-8.
-struct QueryParams(Vec<(Vec<u8>, Vec<u8>)>);
-
-impl QueryParams {
-    fn parse(query: &str) -> Self {
-        let query = query.strip_prefix('?').unwrap_or(query);
-        let pairs = query
-            .split('&')
-            .filter(|pair| !pair.is_empty())
-            .map(|pair| {
-                let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
-                (form_decode(name), form_decode(value))
-            })
-            .collect();
-        QueryParams(pairs)
-    }
-
-    /// The first value of `name`, as `URLSearchParams.get` would return it.
-    fn get(&self, name: &str) -> Option<&[u8]> {
-        self.0
-            .iter()
-            .find(|(n, _)| n == name.as_bytes())
-            .map(|(_, v)| v.as_slice())
-    }
-}
-
-/// `application/x-www-form-urlencoded` decoding: `+` is a space, `%XX` a byte, and a malformed
-/// escape is kept as it is (as browsers do).
-fn form_decode(text: &str) -> Vec<u8> {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' if i + 2 < bytes.len() => match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
-                (Some(hi), Some(lo)) => {
-                    out.push(hi << 4 | lo);
-                    i += 3;
-                    continue;
-                }
-                _ => out.push(b'%'),
-            },
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    out
-}
-
-fn hex(b: u8) -> Option<u8> {
-    (b as char).to_digit(16).map(|d| d as u8)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A query string read as the browser reads it: the first value of each parameter, decoded,
+    /// bytes that are not UTF-8 as U+FFFD.
+    fn read_landing<'a>(query: &str, names: ParamNames<'a>) -> Landing<'a> {
+        let params = QueryParams::parse(query);
+        read_params(
+            &|name| Some(String::from_utf8_lossy(params.get(name)?).into_owned()),
+            names,
+        )
+    }
+
+    /// A model of `URLSearchParams` for the tests (the module asks the browser's own): a query string
+    /// split into form-decoded name/value pairs, in order. Values stay bytes because a
+    /// percent-encoded value need not be UTF-8.
+    struct QueryParams(Vec<(Vec<u8>, Vec<u8>)>);
+
+    impl QueryParams {
+        fn parse(query: &str) -> Self {
+            let query = query.strip_prefix('?').unwrap_or(query);
+            let pairs = query
+                .split('&')
+                .filter(|pair| !pair.is_empty())
+                .map(|pair| {
+                    let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+                    (form_decode(name), form_decode(value))
+                })
+                .collect();
+            QueryParams(pairs)
+        }
+
+        /// The first value of `name`, as `URLSearchParams.get` would return it.
+        fn get(&self, name: &str) -> Option<&[u8]> {
+            self.0
+                .iter()
+                .find(|(n, _)| n == name.as_bytes())
+                .map(|(_, v)| v.as_slice())
+        }
+    }
+
+    /// `application/x-www-form-urlencoded` decoding: `+` is a space, `%XX` a byte, and a malformed
+    /// escape is kept as it is (as browsers do).
+    fn form_decode(text: &str) -> Vec<u8> {
+        let bytes = text.as_bytes();
+        let mut out = Vec::with_capacity(bytes.len());
+        let mut i = 0;
+        while i < bytes.len() {
+            match bytes[i] {
+                b'+' => out.push(b' '),
+                b'%' if i + 2 < bytes.len() => match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                    (Some(hi), Some(lo)) => {
+                        out.push(hi << 4 | lo);
+                        i += 3;
+                        continue;
+                    }
+                    _ => out.push(b'%'),
+                },
+                b => out.push(b),
+            }
+            i += 1;
+        }
+        out
+    }
+
+    fn hex(b: u8) -> Option<u8> {
+        (b as char).to_digit(16).map(|d| d as u8)
+    }
 
     /// The default parameter names, for the life of the test.
     fn names() -> ParamNames<'static> {

@@ -269,8 +269,15 @@ mod tests {
             due.iter().map(|p| p.event_id.as_str()).collect::<Vec<_>>(),
             ["b"]
         );
-        assert!(queue.start_due(100, false, 5_000).is_empty(), "b is being sent");
-        assert_eq!(queue.start_due(100, true, 5_000).len(), 2, "all, whatever is due");
+        assert!(
+            queue.start_due(100, false, 5_000).is_empty(),
+            "b is being sent"
+        );
+        assert_eq!(
+            queue.start_due(100, true, 5_000).len(),
+            2,
+            "all, whatever is due"
+        );
         queue.failed("b", 200, 0.0);
         queue.failed("b", 1_200, 0.0);
         let b = queue.0.iter().find(|p| p.event_id == "b").unwrap();

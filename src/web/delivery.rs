@@ -156,7 +156,7 @@ fn prepare(input: Result<SignupInput, String>) -> Result<Pending, SignupResult> 
         SignupResult::new(Status::Rejected, None, Some(error))
     };
     let input = input.map_err(rejected)?;
-    entry::ensure_started();
+    entry::start();
     let (public_key, option, send_unattributed, attribution, script_src) = tracker::with(|t| {
         let config = t.config();
         (

@@ -56,10 +56,6 @@ fn sync() {
 /// nobody initializes), and everything that needs the attribution calls it first.
 #[wasm_bindgen]
 pub fn start() {
-    ensure_started();
-}
-
-pub(crate) fn ensure_started() {
     if tracker::with(|t| t.ensure_started()) {
         started();
     }
@@ -80,7 +76,7 @@ pub fn consent(granted: bool) {
 /// Turns on form auto-capture: forms matching `selector`, or every form with an email field.
 #[wasm_bindgen(js_name = captureForms)]
 pub fn capture_forms(selector: Option<String>) {
-    ensure_started();
+    start();
     forms::capture(selector.filter(|s| !s.trim().is_empty()));
 }
 
@@ -103,7 +99,7 @@ pub fn flush(id: u32) {
 /// The attributed partner key.
 #[wasm_bindgen(js_name = partnerKey)]
 pub fn partner_key() -> Option<String> {
-    ensure_started();
+    start();
     tracker::with(|t| {
         t.attribution()
             .partner_key
@@ -115,7 +111,7 @@ pub fn partner_key() -> Option<String> {
 /// The click id (xid) that came with the partner's link.
 #[wasm_bindgen(js_name = clickId)]
 pub fn click_id() -> Option<String> {
-    ensure_started();
+    start();
     tracker::with(|t| t.attribution().click_id.as_ref().map(|c| c.as_str().into()))
 }
 

@@ -157,7 +157,7 @@ impl Tracker {
     }
 
     /// Configures with what is known so far and attributes, unless that already happened.
-    /// True when it started now (see `entry::ensure_started` for what follows).
+    /// True when it started now (see `entry::start` for what follows).
     pub fn ensure_started(&mut self) -> bool {
         if self.started {
             return false;
