@@ -1,4 +1,4 @@
-// Bundles the script-tag build: js/tag.js + js/host.js + wasm-bindgen's glue (--target web) into
+// Bundles the script-tag build: js/tag.js + js/guard.js + wasm-bindgen's glue (--target web) into
 // one classic script that leaves nothing on `window` but reftrack's globals.
 //
 //   node scripts/bundle.mjs --glue DIR --wasm M.wasm --out DIR [--variant embed|fetch]
@@ -21,7 +21,7 @@ const { values: args } = parseArgs({
     out: { type: 'string' },
     variant: { type: 'string', default: 'embed' },
     // Also writes the script without its module (the placeholder left in), for `npm run bench`.
-    skin: { type: 'string' },
+    loader: { type: 'string' },
   },
 });
 const root = resolve(import.meta.dirname, '..');
@@ -60,11 +60,9 @@ const instantiate = {
 }[args.variant];
 if (!instantiate) throw new Error(`unknown variant ${args.variant}`);
 
-// The glue imports the skin from the copy wasm-bindgen made under snippets/; it must be the same
-// module instance as tag.js's, so both resolve to js/host.js.
-const glue = readFileSync(join(args.glue, 'reftrack.js'), 'utf8').replace(/(from\s*)(["'])\.\/snippets\/[^"']*\/js\/host\.js\2/g, (_, from) => from + JSON.stringify(join(root, 'js/host.js')));
-// `__fault` exists only in the fault-injection build (scripts/test.sh); elsewhere it is undefined.
-const glueSource = /export function __fault\b/.test(glue) ? glue : `${glue}\nexport const __fault = undefined;\n`;
+// The glue imports the guard from the copy wasm-bindgen made under snippets/; it must be the same
+// module instance as tag.js's, so both resolve to js/guard.js.
+const glueSource = readFileSync(join(args.glue, 'reftrack.js'), 'utf8').replace(/(from\s*)(["'])\.\/snippets\/[^"']*\/js\/guard\.js\2/g, (_, from) => from + JSON.stringify(join(root, 'js/guard.js')));
 const virtual = {
   name: 'reftrack',
   setup(b) {
@@ -88,11 +86,10 @@ const result = await build({
   plugins: [virtual],
   write: false,
   legalComments: 'none',
-  // wasm-bindgen's glue names the skin's module once per import group.
-  logOverride: { 'duplicate-object-key': 'silent' },
 });
+for (const warning of result.warnings) console.warn(`bundle: ${warning.text}`);
 let code = result.outputFiles[0].text;
-if (args.skin) writeFileSync(args.skin, code);
+if (args.loader) writeFileSync(args.loader, code);
 if (args.variant === 'embed') {
   if (code.split(PLACEHOLDER).length !== 2) throw new Error('the module placeholder did not survive minification');
   code = code.replace(PLACEHOLDER, () => latin1Literal(wasm));

@@ -7,12 +7,12 @@ const at = (path) => new URL(path, root);
 const workspace = JSON.parse(readFileSync(at('package.json')));
 const generated = JSON.parse(readFileSync(at('pkg/package.json')));
 
-for (const file of ['index.js', 'host.js', 'index.d.ts', 'types.d.ts', 'globals.d.ts']) copyFileSync(at(`js/${file}`), at(`pkg/${file}`));
+for (const file of ['index.js', 'guard.js', 'index.d.ts', 'types.d.ts', 'globals.d.ts']) copyFileSync(at(`js/${file}`), at(`pkg/${file}`));
 rmSync(at('pkg/.gitignore'), { force: true });
-// The glue imports the skin from the copy wasm-bindgen made under snippets/; index.js imports
-// ./host.js. One module instance: the glue imports ./host.js too.
+// The glue imports the guard from the copy wasm-bindgen made under snippets/; index.js imports
+// ./guard.js. One module instance: the glue imports ./guard.js too.
 const glue = readFileSync(at('pkg/reftrack.js'), 'utf8');
-writeFileSync(at('pkg/reftrack.js'), glue.replace(/(from\s*)(["'])\.\/snippets\/[^"']*\/js\/host\.js\2/g, "$1'./host.js'"));
+writeFileSync(at('pkg/reftrack.js'), glue.replace(/(from\s*)(["'])\.\/snippets\/[^"']*\/js\/guard\.js\2/g, "$1'./guard.js'"));
 rmSync(at('pkg/snippets'), { recursive: true, force: true });
 
 const manifest = {
@@ -31,7 +31,7 @@ const manifest = {
     './reftrack_bg.wasm': './reftrack_bg.wasm',
     './package.json': './package.json',
   },
-  files: ['README.md', 'index.js', 'host.js', 'index.d.ts', 'types.d.ts', 'globals.d.ts', 'reftrack.js', 'reftrack.d.ts', 'reftrack_bg.wasm', 'reftrack_bg.wasm.d.ts'],
+  files: ['README.md', 'index.js', 'guard.js', 'index.d.ts', 'types.d.ts', 'globals.d.ts', 'reftrack.js', 'reftrack.d.ts', 'reftrack_bg.wasm', 'reftrack_bg.wasm.d.ts'],
   // Importing reftrack does nothing until init() is called.
   sideEffects: false,
   keywords: ['affiliate', 'referral', 'partnerstack', 'partnero', 'attribution', 'webassembly'],

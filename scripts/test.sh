@@ -12,8 +12,7 @@ say "native tests (cargo test --workspace)"
 cargo test --workspace 2>&1 | tee "$log/native"
 
 say "browser tests (wasm-pack test --headless --chrome, Debian's chromedriver)"
-# --features std: wasm-bindgen-test links std, whose panic handler then replaces the module's own.
-CHROMEDRIVER=/usr/bin/chromedriver wasm-pack test --headless --chrome --mode no-install -- --features std \
+CHROMEDRIVER=/usr/bin/chromedriver wasm-pack test --headless --chrome --mode no-install \
   2>&1 | tee "$log/browser"
 
 say "building the collector for the end-to-end tests"

@@ -13,17 +13,18 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 /// A loosely typed option value, as it came from JavaScript or an HTML attribute.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub enum Value {
     /// A string (every `data-*` attribute is one).
     Text(String),
-    /// A finite number, as JavaScript wrote it (`String(n)`): Rust never parses or formats floats.
-    Number(String),
+    /// A finite number.
+    Number(f64),
     /// A boolean.
     Bool(bool),
     /// An array of strings.
     List(Vec<String>),
     /// `null` or `undefined`: not given.
+    #[default]
     Null,
     /// Anything else, described by its type (for the warning): "an object", "a function", ...
     Other(String),
@@ -329,7 +330,9 @@ fn domain(value: &Value) -> Result<String, &'static str> {
 fn days(value: &Value) -> Result<u32, &'static str> {
     const EXPECTED: &str = "a whole number of days from 1 to 400";
     let n = match value {
-        Value::Number(s) | Value::Text(s) => s.trim().parse::<u32>().map_err(|_| EXPECTED)?,
+        // A whole number; the float is compared, never formatted.
+        Value::Number(n) if *n == f64::from(*n as u32) => *n as u32,
+        Value::Text(s) => s.trim().parse::<u32>().map_err(|_| EXPECTED)?,
         _ => return Err(EXPECTED),
     };
     if (1..=400).contains(&n) {
@@ -435,14 +438,11 @@ mod tests {
 
     #[test]
     fn call_beats_global_beats_attributes() {
-        let call = source(
-            SourceKind::Call,
-            &[("cookieDays", Value::Number("7".into()))],
-        );
+        let call = source(SourceKind::Call, &[("cookieDays", Value::Number(7.0))]);
         let global = source(
             SourceKind::Global,
             &[
-                ("cookieDays", Value::Number("30".into())),
+                ("cookieDays", Value::Number(30.0)),
                 ("attribution", t("first")),
             ],
         );
@@ -471,11 +471,11 @@ mod tests {
         let call = source(
             SourceKind::Call,
             &[
-                ("cookieDays", Value::Number("1000".into())),
+                ("cookieDays", Value::Number(1000.0)),
                 ("attribution", t("middle")),
                 ("endpoint", t("javascript:alert(1)")),
                 ("partnerParams", Value::Other("an object".into())),
-                ("cookeDays", Value::Number("3".into())),
+                ("cookeDays", Value::Number(3.0)),
             ],
         );
         let attrs = source(SourceKind::Attribute, &[("cookieDays", t("12"))]);

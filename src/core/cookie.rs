@@ -44,7 +44,7 @@ pub fn set_cookie(name: &str, value: &str, attributes: &Attributes) -> String {
     out.push('=');
     out.push_str(value);
     out.push_str("; Path=/; Max-Age=");
-    super::json::number(&mut out, u64::from(attributes.max_age));
+    out.push_str(&attributes.max_age.to_string());
     out.push_str("; SameSite=Lax");
     if attributes.secure {
         out.push_str("; Secure");

@@ -4,7 +4,6 @@
 pub mod attribution;
 pub mod config;
 pub mod cookie;
-pub mod json;
 pub mod partner_key;
 pub mod retry;
 pub mod signup;

@@ -10,6 +10,9 @@
 use alloc::borrow::ToOwned;
 use alloc::string::String;
 use alloc::vec::Vec;
+use base64::alphabet;
+use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+use base64::Engine;
 
 /// The longest partner key or click id accepted, in characters.
 pub const MAX_LEN: usize = 128;
@@ -18,30 +21,31 @@ pub const MAX_LEN: usize = 128;
 /// before decoding so a hostile URL cannot make us allocate.
 const MAX_ENCODED_LEN: usize = MAX_LEN.div_ceil(3) * 4;
 
+/// The base64 engine for partner links: the standard alphabet, padding optional, and stray bits
+/// after the last byte allowed (some encoders leave them).
+const TOLERANT: GeneralPurpose = GeneralPurpose::new(
+    &alphabet::STANDARD,
+    GeneralPurposeConfig::new()
+        .with_decode_allow_trailing_bits(true)
+        .with_decode_padding_mode(DecodePaddingMode::RequireNone),
+);
+
 /// Decodes base64 as links in the wild carry it, produced by many encoders: the standard or the
 /// URL-safe alphabet (`-` and `_` for `+` and `/`), padding optional, stray trailing bits allowed,
-/// and a space read as `+` (form decoding turns `+` into a space). `None` if it is not base64.
+/// and a space read as `+` (form decoding turns `+` into a space). The base64 crate decodes; the
+/// URL-safe characters and the space are first mapped onto the standard alphabet, and the padding
+/// dropped, so one engine reads every variant. `None` if it is not base64.
 fn decode_base64(encoded: &str) -> Option<Vec<u8>> {
-    let mut out = Vec::with_capacity(encoded.len() / 4 * 3 + 2);
-    let (mut buffer, mut bits) = (0u32, 0);
-    for c in encoded.trim_end_matches('=').bytes() {
-        let value = match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' | b'-' | b' ' => 62,
-            b'/' | b'_' => 63,
-            _ => return None,
-        };
-        buffer = buffer << 6 | u32::from(value);
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((buffer >> bits) as u8);
-        }
-    }
-    // One character left over holds six bits, not a byte: that is not base64.
-    (bits < 6).then_some(out)
+    let standard: Vec<u8> = encoded
+        .trim_end_matches('=')
+        .bytes()
+        .map(|b| match b {
+            b'-' | b' ' => b'+',
+            b'_' => b'/',
+            b => b,
+        })
+        .collect();
+    TOLERANT.decode(standard).ok()
 }
 
 /// Why a value from the URL (or a stored cookie) was not accepted.

@@ -11,8 +11,6 @@
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use super::json;
-
 /// Most signups kept waiting; past that the oldest is dropped (and reported in debug mode).
 pub const MAX_PENDING: usize = 50;
 /// A signup not delivered within a day is dropped.
@@ -142,7 +140,7 @@ impl RetryQueue {
             }
             for n in [p.created_at, u64::from(p.attempts), p.next_at] {
                 out.push('\t');
-                json::number(&mut out, n);
+                out.push_str(&n.to_string());
             }
             out.push('\t');
             out.push_str(&p.body);

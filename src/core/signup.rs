@@ -6,8 +6,9 @@ use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
 use super::config::Value;
-use super::json::{self, Object};
 use super::partner_key::PartnerKey;
+use serde::ser::{SerializeMap, Serializer};
+use serde::Serialize;
 
 /// Longest accepted customer key or name, in bytes.
 const MAX_FIELD: usize = 256;
@@ -17,12 +18,13 @@ const MAX_EMAIL: usize = 254;
 const MAX_ITEMS: usize = 20;
 
 /// A `meta` value: flat metadata only, so what the page sends is what the collector stores.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(untagged)]
 pub enum MetaValue {
     /// A string.
     Text(String),
-    /// A finite number, as JavaScript's `JSON.stringify` wrote it.
-    Number(String),
+    /// A finite number (in the browser, JavaScript writes it into the JSON body).
+    Number(f64),
     /// A boolean.
     Bool(bool),
     /// `null`.
@@ -47,8 +49,8 @@ pub struct SignupInput {
 }
 
 impl SignupInput {
-    /// Reads the page's loosely typed fields: `customer_key`, `email`, `name` (strings, or numbers
-    /// as JavaScript wrote them), `sub_ids` (strings), `partner_key` (Partnero's `partner.key`), and
+    /// Reads the page's loosely typed fields: `customer_key`, `email`, `name` (strings; the web
+    /// layer has JavaScript write a number given there as text), `sub_ids` (strings), `partner_key` (Partnero's `partner.key`), and
     /// the entries of `meta`. `is_object` is false when the page passed something other than an
     /// object. `Err` is the reason, for the `rejected` result.
     pub fn from_values(
@@ -78,7 +80,7 @@ impl SignupInput {
                 _ => continue,
             };
             *slot = match value {
-                Value::Text(text) | Value::Number(text) => Some(text),
+                Value::Text(text) => Some(text),
                 Value::Null => None,
                 _ if name == "partner_key" => return Err("partner.key must be a string".into()),
                 _ => return Err(cat(&[name.as_str(), " must be a string"])),
@@ -87,7 +89,7 @@ impl SignupInput {
         for (key, value) in meta {
             let value = match value {
                 Value::Text(text) => MetaValue::Text(text),
-                Value::Number(number) => MetaValue::Number(number),
+                Value::Number(number) if number.is_finite() => MetaValue::Number(number),
                 Value::Bool(flag) => MetaValue::Bool(flag),
                 Value::Null => MetaValue::Null,
                 _ => return Err("meta values must be strings, numbers, booleans or null".into()),
@@ -184,9 +186,61 @@ pub fn partner_for(
     }
 }
 
-/// Validates `input` and writes the body posted to the endpoint (SPEC §7, fields in its order)
-/// for `visit`. Written straight from borrowed parts: no intermediate copy of the signup.
-pub fn build(input: &SignupInput, visit: &Visit<'_>) -> Result<String, Invalid> {
+/// The body posted to the endpoint (SPEC §7), fields in its order, borrowed from the signup and
+/// the visit. The web layer serializes it (serde-wasm-bindgen, then `JSON.stringify`), with a
+/// missing value written as `null`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Body<'a> {
+    /// A UUID v4, the same on every retry.
+    pub event_id: &'a str,
+    /// Always `"signup"`.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    /// The program's public key.
+    pub public_key: Option<&'a str>,
+    /// The customer key (the email when none was given).
+    pub customer_key: &'a str,
+    /// The customer's email address.
+    pub email: Option<&'a str>,
+    /// The customer's name.
+    pub name: Option<&'a str>,
+    /// The partner credited.
+    pub partner_key: Option<&'a str>,
+    /// The click id.
+    pub xid: Option<&'a str>,
+    /// The page's host name.
+    pub origin: &'a str,
+    /// The page's URL.
+    pub page_url: &'a str,
+    /// `document.referrer`, `None` when empty.
+    pub referrer: Option<&'a str>,
+    /// `navigator.userAgent`.
+    pub user_agent: &'a str,
+    /// Partner sub ids.
+    pub sub_ids: &'a [String],
+    /// Flat metadata, as an object.
+    pub meta: Meta<'a>,
+    /// ISO 8601 time of the signup.
+    pub created_at: &'a str,
+}
+
+/// `meta` entries, serialized as one JSON object in the page's order.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Meta<'a>(pub &'a [(String, MetaValue)]);
+
+impl Serialize for Meta<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(self.0.len()))?;
+        for (key, value) in self.0 {
+            map.serialize_entry(key, value)?;
+        }
+        map.end()
+    }
+}
+
+/// Validates `input` and returns the body posted to the endpoint for `visit`: no intermediate
+/// copy of the signup, every field borrowed.
+pub fn build<'a>(input: &'a SignupInput, visit: &Visit<'a>) -> Result<Body<'a>, Invalid> {
     let email = trimmed(&input.email);
     if email.is_some_and(|e| !is_email(e)) {
         return Err(Invalid::BadEmail);
@@ -210,36 +264,23 @@ pub fn build(input: &SignupInput, visit: &Visit<'_>) -> Result<String, Invalid> 
     if input.meta.len() > MAX_ITEMS {
         return Err(Invalid::TooMany("meta"));
     }
-    let mut meta = String::new();
-    let mut object = Object::new(&mut meta);
-    for (key, value) in &input.meta {
-        match value {
-            MetaValue::Text(text) => object.text(key, text),
-            MetaValue::Number(number) => object.raw(key, number),
-            MetaValue::Bool(flag) => object.raw(key, if *flag { "true" } else { "false" }),
-            MetaValue::Null => object.raw(key, "null"),
-        };
-    }
-    object.close();
-    let mut out = String::with_capacity(512);
-    Object::new(&mut out)
-        .text("event_id", visit.event_id)
-        .text("type", "signup")
-        .optional("public_key", visit.public_key)
-        .text("customer_key", customer_key)
-        .optional("email", email)
-        .optional("name", name)
-        .optional("partner_key", visit.partner_key)
-        .optional("xid", visit.xid)
-        .text("origin", visit.origin)
-        .text("page_url", visit.page_url)
-        .optional("referrer", visit.referrer)
-        .text("user_agent", visit.user_agent)
-        .texts("sub_ids", &input.sub_ids)
-        .raw("meta", &meta)
-        .text("created_at", visit.created_at)
-        .close();
-    Ok(out)
+    Ok(Body {
+        event_id: visit.event_id,
+        kind: "signup",
+        public_key: visit.public_key,
+        customer_key,
+        email,
+        name,
+        partner_key: visit.partner_key,
+        xid: visit.xid,
+        origin: visit.origin,
+        page_url: visit.page_url,
+        referrer: visit.referrer,
+        user_agent: visit.user_agent,
+        sub_ids: &input.sub_ids,
+        meta: Meta(&input.meta),
+        created_at: visit.created_at,
+    })
 }
 
 /// A random UUID v4 from 16 random bytes (`crypto.getRandomValues`: pages on plain http have no
@@ -260,7 +301,8 @@ pub fn uuid_v4(mut bytes: [u8; 16]) -> String {
 }
 
 /// `SignupResult.status` (SPEC §4).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Status {
     /// Stored by the endpoint.
     Created,
@@ -290,8 +332,9 @@ impl Status {
     }
 }
 
-/// What `createSignup` and `signup` resolve with (SPEC §4).
-#[derive(Clone, Debug, PartialEq)]
+/// What `createSignup` and `signup` resolve with (SPEC §4): `event_id` is `null` when none was
+/// made, `error` left out when there is none.
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct SignupResult {
     /// `true` for `created`, `duplicate` and `queued`: the signup is not lost.
     pub ok: bool,
@@ -300,6 +343,7 @@ pub struct SignupResult {
     /// The signup's event id, when one was made.
     pub event_id: Option<String>,
     /// Why, when `ok` is false (or why a signup is queued).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
 }
 
@@ -330,11 +374,7 @@ pub enum Delivery {
 /// Classifies an HTTP answer. `body_status` and `body_error` are the `status` and `error` fields of
 /// the JSON body, when it had them.
 pub fn classify(http_status: u16, body_status: Option<&str>, body_error: Option<&str>) -> Delivery {
-    let answered = || {
-        let mut text = String::from("the endpoint answered ");
-        json::number(&mut text, u64::from(http_status));
-        text
-    };
+    let answered = || cat(&["the endpoint answered ", &http_status.to_string()]);
     match http_status {
         200..=299 => Delivery::Delivered(if body_status == Some("duplicate") {
             Status::Duplicate
@@ -373,9 +413,14 @@ mod tests {
         }
     }
 
+    /// The body as JSON (the browser writes it with `JSON.stringify`; the same order and values).
+    fn json(input: &SignupInput) -> String {
+        serde_json::to_string(&build(input, &visit()).unwrap()).unwrap()
+    }
+
     #[test]
     fn payload_matches_the_wire_format() {
-        let json = build(&input(), &visit()).unwrap();
+        let json = json(&input());
         let golden = concat!(
             r#"{"event_id":"2f1c1f0e-8b0c-4a55-9d7e-2b4c9b0a3f11","type":"signup","#,
             r#""public_key":"pk_test_123","customer_key":"cus_42","email":"jane@example.com","#,
@@ -393,17 +438,17 @@ mod tests {
         input.sub_ids = vec!["campaign-1".into()];
         input.meta = vec![
             ("plan".into(), MetaValue::Text("pro".into())),
-            ("seats".into(), MetaValue::Number("3".into())),
+            ("seats".into(), MetaValue::Number(3.0)),
             ("note".into(), MetaValue::Text("say \"hi\"\n".into())),
             ("trial".into(), MetaValue::Bool(true)),
             ("coupon".into(), MetaValue::Null),
         ];
-        let body = build(&input, &visit()).unwrap();
+        let body = json(&input);
         let json: serde_json::Value = serde_json::from_str(&body).unwrap();
         assert_eq!(json["sub_ids"], serde_json::json!(["campaign-1"]));
         assert_eq!(
             json["meta"],
-            serde_json::json!({"coupon": null, "note": "say \"hi\"\n", "plan": "pro", "seats": 3, "trial": true})
+            serde_json::json!({"coupon": null, "note": "say \"hi\"\n", "plan": "pro", "seats": 3.0, "trial": true})
         );
         assert!(body
             .starts_with(r#"{"event_id":"2f1c1f0e-8b0c-4a55-9d7e-2b4c9b0a3f11","type":"signup","#));
@@ -413,14 +458,14 @@ mod tests {
     fn page_values_are_read_with_a_reason_for_each_refusal() {
         let t = |s: &str| Value::Text(s.into());
         let fields = vec![
-            ("customer_key".into(), Value::Number("42".into())),
+            ("customer_key".into(), t("42")),
             ("email".into(), t("jane@example.com")),
             ("name".into(), Value::Null),
             ("sub_ids".into(), Value::List(vec!["a".into()])),
             ("unrelated".into(), Value::Bool(true)),
         ];
         let meta = vec![
-            ("seats".into(), Value::Number("3".into())),
+            ("seats".into(), Value::Number(3.0)),
             ("coupon".into(), Value::Null),
         ];
         let input = SignupInput::from_values(true, fields, meta).unwrap();
@@ -465,8 +510,7 @@ mod tests {
             email: Some(" jane@example.com ".into()),
             ..SignupInput::default()
         };
-        let body = build(&input, &visit()).unwrap();
-        let signup: serde_json::Value = serde_json::from_str(&body).unwrap();
+        let signup: serde_json::Value = serde_json::from_str(&json(&input)).unwrap();
         assert_eq!(signup["customer_key"], "jane@example.com");
         assert_eq!(signup["email"], "jane@example.com");
         assert_eq!(signup["name"], serde_json::Value::Null);

@@ -1,46 +1,32 @@
 //! Signups from the page to the endpoint, exactly once: validation, the unattributed rule, the
 //! retry queue, and the flushes on load, on `online`, on a timer and on `flush()`.
 //!
-//! The skin posts (`host::post`) and reports each answer back by token ([`answered`]); a signup's
-//! or a flush's promise is settled by id (`host::settle`) once its outcome is known.
+//! A signup is validated and put in the retry queue at once, while the page's call runs; only the
+//! network is asynchronous (gloo-net, driven by wasm-bindgen-futures, whose first step runs in a
+//! microtask, before any navigation the page starts next). Whatever happens to the page after
+//! that, the queue still holds the signup until an answer settles it.
 
 use super::cell::Global;
-use super::host::{self, Page};
-use super::{entry, storage, tracker};
+use super::guard;
+use super::{entry, page, storage, tracker, transport, values};
 use crate::core::config::Consent;
 use crate::core::retry::Pending;
-use crate::core::signup::{self, classify, Delivery, SignupInput, SignupResult, Status, Visit};
+use crate::core::signup::{self, Delivery, SignupInput, SignupResult, Status, Visit};
 use crate::core::text::cat;
 use alloc::string::String;
-use alloc::vec::Vec;
+use js_sys::{Array, Function, Promise};
+use wasm_bindgen::JsValue;
+use wasm_bindgen_futures::{future_to_promise, spawn_local, JsFuture};
 
-/// How long the skin lets a request run before aborting it.
-const TIMEOUT_MS: u64 = 10_000;
 /// After this long without an answer (the page went away mid-request) a sent signup is due again.
-const RESEND_GRACE_MS: u64 = TIMEOUT_MS + 5_000;
-
-/// A request on its way.
-struct Flight {
-    token: u32,
-    event_id: String,
-    /// The promise of the signup that made it, if it is settled by this answer.
-    request: Option<u32>,
-    /// Part of the running flush.
-    flushed: bool,
-}
-
-/// A flush waiting for its requests' answers.
-struct Flush {
-    /// The promise of `flush()`, if any.
-    request: Option<u32>,
-    outstanding: usize,
-}
+const RESEND_GRACE_MS: u64 = transport::TIMEOUT_MS as u64 + 5_000;
 
 #[derive(Default)]
 struct Deliveries {
-    last_token: u32,
-    flights: Vec<Flight>,
-    flush: Option<Flush>,
+    /// A flush is under way: another waits for nothing.
+    flushing: bool,
+    /// The flush timer: its callback, made once, and the armed timeout.
+    timer: Option<(Function, Option<i32>)>,
 }
 
 static DELIVERIES: Global<Deliveries> = Global::empty();
@@ -54,26 +40,39 @@ fn allowed() -> bool {
     tracker::with(|t| t.config().consent == Consent::Granted)
 }
 
-/// Settles promise `request` (if any) with `result`.
-fn answer(request: Option<u32>, result: &SignupResult) {
-    if let Some(id) = request {
-        host::settle(
-            id,
-            result.ok,
-            result.status.as_str(),
-            result.event_id.clone(),
-            result.error.clone(),
-        );
+/// A signup: validated and queued now; the promise resolves with its `SignupResult` once the
+/// endpoint answered or the signup waits for a retry. `callback` (`growsumo.createSignup`'s) is
+/// called once with the result first.
+pub fn signup(input: Result<SignupInput, String>, callback: Option<Function>) -> Promise {
+    let queued = queue(input);
+    future_to_promise(async move {
+        let result = match queued {
+            Ok(pending) => deliver(pending).await,
+            Err(result) => result,
+        };
+        let result = values::to_js(&result);
+        if let Some(callback) = callback {
+            if let Err(error) = callback.call1(&JsValue::UNDEFINED, &result) {
+                page::report("the createSignup callback", &error);
+            }
+        }
+        Ok(result)
+    })
+}
+
+/// A signup whose result nobody waits for (form auto-capture): it is logged in debug mode.
+pub fn send(input: SignupInput) {
+    if let Ok(pending) = queue(Ok(input)) {
+        spawn_local(async move {
+            deliver(pending).await;
+        });
     }
 }
 
-/// Sends a signup; settles promise `request` with its result. The request is on its way when
-/// this returns.
-pub fn send(input: Result<SignupInput, String>, request: Option<u32>) {
-    let pending = match prepare(input) {
-        Ok(pending) => pending,
-        Err(result) => return answer(request, &result),
-    };
+/// Validates, builds and queues a signup. `Err` is its final result when it is not to be sent now
+/// (rejected, skipped, or waiting for consent).
+fn queue(input: Result<SignupInput, String>) -> Result<Pending, SignupResult> {
+    let pending = prepare(input)?;
     let event_id = pending.event_id.clone();
     let allowed = allowed();
     storage::with_queue(allowed, |queue| {
@@ -81,72 +80,20 @@ pub fn send(input: Result<SignupInput, String>, request: Option<u32>) {
             debug(|| cat(&["retry queue full: dropped ", &dropped.event_id]));
         }
         if allowed {
-            queue.mark_sending(&event_id, host::now_ms(), RESEND_GRACE_MS);
+            queue.mark_sending(&event_id, page::now_ms(), RESEND_GRACE_MS);
         }
     });
     if !allowed {
         let waiting = Delivery::Retry("consent is pending: the signup waits in memory".into());
-        return answer(request, &settle(&event_id, waiting));
+        return Err(settle(&event_id, waiting));
     }
-    attempt(&pending, request, false);
+    Ok(pending)
 }
 
-/// Posts `pending`; its answer comes back through [`answered`].
-fn attempt(pending: &Pending, request: Option<u32>, flushed: bool) {
-    let token = DELIVERIES.with(|d| {
-        d.last_token += 1;
-        d.flights.push(Flight {
-            token: d.last_token,
-            event_id: pending.event_id.clone(),
-            request,
-            flushed,
-        });
-        d.last_token
-    });
-    if !host::post(token, &pending.endpoint, &pending.body) {
-        answered(
-            token,
-            0,
-            None,
-            None,
-            Some("the request could not be started".into()),
-        );
-    }
-}
-
-/// The answer to request `token`: an HTTP status with the body's `status` and `error`, or status
-/// 0 and the network error (`TypeError: Failed to fetch`, `AbortError: …` after the timeout).
-pub fn answered(
-    token: u32,
-    status: u16,
-    body_status: Option<String>,
-    body_error: Option<String>,
-    error: Option<String>,
-) {
-    let flight = DELIVERIES.with(|d| {
-        let at = d.flights.iter().position(|f| f.token == token)?;
-        Some(d.flights.swap_remove(at))
-    });
-    let Some(flight) = flight else { return };
-    let delivery = match status {
-        0 => Delivery::Retry(error.unwrap_or_else(|| "network error".into())),
-        _ => classify(status, body_status.as_deref(), body_error.as_deref()),
-    };
-    answer(flight.request, &settle(&flight.event_id, delivery));
-    if flight.flushed {
-        let finished = DELIVERIES.with(|d| {
-            let flush = d.flush.as_mut()?;
-            flush.outstanding -= 1;
-            if flush.outstanding > 0 {
-                return None;
-            }
-            d.flush.take()
-        });
-        if let Some(flush) = finished {
-            settle_flush(flush.request);
-            schedule();
-        }
-    }
+/// Posts `pending` and applies the answer to the queue.
+async fn deliver(pending: Pending) -> SignupResult {
+    let delivery = transport::post(&pending.endpoint, &pending.body).await;
+    settle(&pending.event_id, delivery)
 }
 
 /// Validates and builds the signup; `Err` is the final result (rejected or skipped).
@@ -179,14 +126,12 @@ fn prepare(input: Result<SignupInput, String>) -> Result<Pending, SignupResult> 
         .as_ref()
         .filter(|_| partner_key.as_deref() == attributed)
         .map(|c| c.as_str());
-    let page_url = host::read(Page::Href);
+    let page_url = page::href();
     let endpoint = endpoint(option.as_deref(), script_src.as_deref(), &page_url)
         .ok_or_else(|| rejected("the endpoint is not a valid URL".into()))?;
-    let mut random = [0u8; 16];
-    host::random_bytes(&mut random);
-    let event_id = signup::uuid_v4(random);
-    let (origin, referrer) = (host::read(Page::Hostname), host::read(Page::Referrer));
-    let (user_agent, created_at) = (host::read(Page::UserAgent), host::read(Page::IsoNow));
+    let event_id = signup::uuid_v4(page::random_bytes());
+    let (origin, referrer) = (page::hostname(), page::referrer());
+    let (user_agent, created_at) = (page::user_agent(), page::iso_now());
     let visit = Visit {
         event_id: &event_id,
         public_key: public_key.as_deref(),
@@ -199,7 +144,9 @@ fn prepare(input: Result<SignupInput, String>) -> Result<Pending, SignupResult> 
         created_at: &created_at,
     };
     let body = signup::build(&input, &visit).map_err(|invalid| rejected(invalid.reason()))?;
-    let now = host::now_ms();
+    let body = values::to_json(&body)
+        .ok_or_else(|| rejected("the signup could not be written as JSON".into()))?;
+    let now = page::now_ms();
     Ok(Pending {
         event_id,
         endpoint,
@@ -214,10 +161,10 @@ fn prepare(input: Result<SignupInput, String>) -> Result<Pending, SignupResult> 
 /// origin the script was loaded from (the page's own origin for the npm package).
 fn endpoint(option: Option<&str>, script_src: Option<&str>, page_url: &str) -> Option<String> {
     match option {
-        Some(endpoint) => host::resolve_url(endpoint, page_url),
+        Some(endpoint) => page::resolve_url(endpoint, page_url),
         None => {
-            let script = host::resolve_url(script_src.unwrap_or(page_url), page_url)?;
-            host::resolve_url("/v1/signups", &script)
+            let script = page::resolve_url(script_src.unwrap_or(page_url), page_url)?;
+            page::resolve_url("/v1/signups", &script)
         }
     }
 }
@@ -235,7 +182,7 @@ fn settle(event_id: &str, delivery: Delivery) -> SignupResult {
     if allowed || !retry {
         storage::with_queue(allowed, |queue| {
             if retry {
-                queue.failed(event_id, host::now_ms(), host::random());
+                queue.failed(event_id, page::now_ms(), page::random());
             } else {
                 queue.remove(event_id);
             }
@@ -249,23 +196,17 @@ fn settle(event_id: &str, delivery: Delivery) -> SignupResult {
     SignupResult::new(status, Some(String::from(event_id)), reason)
 }
 
-fn settle_flush(request: Option<u32>) {
-    if let Some(id) = request {
-        host::settle(id, true, "", None, None);
-    }
-}
-
 /// Sends every signup that is due (at once; the endpoint dedupes by `event_id`); expired ones
-/// are dropped. Settles promise `request` when all have been answered or failed.
+/// are dropped. Done when all have been answered or failed.
 ///
 /// `force` sends every waiting signup, whatever its backoff: for `online` (the reason it failed is
 /// likely gone) and for an explicit `reftrack.flush()`. Page loads and the timer send only what is
 /// due, which also leaves a request still in flight from the previous page its grace period.
-pub fn flush(force: bool, request: Option<u32>) {
-    if !allowed() || DELIVERIES.with(|d| d.flush.is_some()) {
-        return settle_flush(request);
+pub async fn flush(force: bool) {
+    if !allowed() || DELIVERIES.with(|d| core::mem::replace(&mut d.flushing, true)) {
+        return;
     }
-    let now = host::now_ms();
+    let now = page::now_ms();
     let (due, expired, next) = storage::with_queue(true, |queue| {
         let expired = queue.expire(now);
         let due = queue.start_due(now, force, RESEND_GRACE_MS);
@@ -283,17 +224,25 @@ pub fn flush(force: bool, request: Option<u32>) {
     if due.is_empty() {
         // The usual page load: nothing to send, one storage read, no write.
         arm_timer(next);
-        return settle_flush(request);
+    } else {
+        let sending: Array = due
+            .into_iter()
+            .map(|pending| {
+                future_to_promise(async move {
+                    deliver(pending).await;
+                    Ok(JsValue::UNDEFINED)
+                })
+            })
+            .collect();
+        let _ = JsFuture::from(Promise::all(&sending)).await;
+        schedule();
     }
-    DELIVERIES.with(|d| {
-        d.flush = Some(Flush {
-            request,
-            outstanding: due.len(),
-        })
-    });
-    for pending in &due {
-        attempt(pending, None, true);
-    }
+    DELIVERIES.with(|d| d.flushing = false);
+}
+
+/// Runs a flush in the background.
+pub fn flush_later(force: bool) {
+    spawn_local(flush(force));
 }
 
 /// Arms one timer for the next due signup, replacing the previous one.
@@ -304,13 +253,33 @@ fn schedule() {
 
 /// Arms the flush timer for `next`, or disarms it.
 fn arm_timer(next: Option<u64>) {
-    let delay = next.map_or(-1.0, |next| {
-        next.saturating_sub(host::now_ms()).min(i32::MAX as u64) as f64
+    let window = page::window();
+    let (tick, armed) = DELIVERIES.with(|d| {
+        let (tick, armed) = d.timer.get_or_insert_with(|| {
+            let tick = guard::function("tick", |_, _, _| {
+                flush_later(false);
+                JsValue::UNDEFINED
+            });
+            (tick, None)
+        });
+        (tick.clone(), armed.take())
     });
-    host::arm(delay);
+    if let Some(handle) = armed {
+        window.clear_timeout_with_handle(handle);
+    }
+    let Some(next) = next else { return };
+    let delay = next.saturating_sub(page::now_ms()).min(i32::MAX as u64) as i32;
+    let handle = window
+        .set_timeout_with_callback_and_timeout_and_arguments_0(&tick, delay)
+        .ok();
+    DELIVERIES.with(|d| {
+        if let Some((_, armed)) = &mut d.timer {
+            *armed = handle;
+        }
+    });
 }
 
-/// On start: send what earlier pages left (the skin's `watch` listens for `online`).
+/// On start: send what earlier pages left (`online` is watched by the entry).
 pub fn resume() {
-    flush(false, None);
+    flush_later(false);
 }

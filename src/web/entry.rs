@@ -1,29 +1,28 @@
-//! The module's exports, called by the skin (`js/host.js`): the native API of SPEC §4a under the
-//! facades (`reftrack`, `growsumo`, `po`), and the events the skin reports (a timer, a navigation,
-//! a form submit, an answer from the endpoint). Values arrive as strings and numbers, objects as
-//! entries put in a [`scratch`] slot just before the call; promises are settled by id.
+//! The module's exports: the native API of SPEC §4a, which the npm package re-exports and
+//! `window.reftrack` hangs on, and [`install`], the script-tag build's start. The compatibility
+//! globals (`growsumo`, `po`) are thin translations onto the same functions ([`super::facades`]).
 
-use super::scratch::{self, Slot};
-use super::{delivery, forms, host, storage, tracker};
+use super::cell::Global;
+use super::{delivery, facades, forms, guard, page, storage, tracker, values};
 use crate::core::config::AutoCapture;
-use crate::core::signup::SignupInput;
 use crate::core::text::cat;
 use alloc::string::String;
-use wasm_bindgen::prelude::*;
+use js_sys::{Function, Promise, Reflect};
+use wasm_bindgen::prelude::wasm_bindgen;
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::future_to_promise;
 
-/// Reads the script tag's `data-*` options (put in the attributes slot) and its `src`. Called by
-/// the script-tag build while it runs.
+/// `init(options)`: merges the options into those of earlier calls and attributes.
 #[wasm_bindgen]
-pub fn boot(src: Option<String>) {
-    tracker::with(|t| t.adopt_script(src));
+pub fn init(options: JsValue) -> Promise {
+    tracker::with(|t| t.start("init", options, None));
+    started();
+    Promise::resolve(&JsValue::UNDEFINED)
 }
 
-/// `init(options)` / `growsumo._initialize(publicKey, options)`, the options in the call slot
-/// (`is_object` false when they were not an object): merges them into those of earlier calls and
-/// attributes.
-#[wasm_bindgen]
-pub fn init(caller: &str, is_object: bool, public_key: Option<String>) {
-    tracker::with(|t| t.start(caller, is_object, public_key));
+/// `growsumo._initialize(publicKey, options)`: the same, with the program's public key.
+pub fn initialize(public_key: JsValue, options: JsValue) {
+    tracker::with(|t| t.start("growsumo._initialize", options, public_key.as_string()));
     started();
 }
 
@@ -32,7 +31,7 @@ pub fn init(caller: &str, is_object: bool, public_key: Option<String>) {
 /// watched, and forms captured if the options say so.
 fn started() {
     sync();
-    host::watch();
+    watch();
     delivery::resume();
     if let AutoCapture::Forms(selector) = tracker::with(|t| t.config().auto_capture.clone()) {
         forms::capture(selector);
@@ -44,27 +43,28 @@ fn sync() {
     let (key, click) = tracker::with(|t| {
         let a = t.attribution();
         (
-            a.partner_key.as_ref().map(|k| k.as_str().into()),
-            a.click_id.as_ref().map(|c| c.as_str().into()),
+            a.partner_key.as_ref().map(|k| String::from(k.as_str())),
+            a.click_id.as_ref().map(|c| String::from(c.as_str())),
         )
     });
-    host::sync(key, click);
+    facades::sync(key, click);
 }
 
 /// Starts with what is known so far unless something already did, followed by what follows
 /// every start. The script-tag build calls it after its first task (a plain `<script>` tag that
 /// nobody initializes), and everything that needs the attribution calls it first.
-#[wasm_bindgen]
 pub fn start() {
     if tracker::with(|t| t.ensure_started()) {
         started();
     }
 }
 
-/// Consent: `true` writes the partner key held in memory and sends waiting signups; `false`
-/// deletes reftrack's cookies and retry queue, and keeps everything in memory from then on.
+/// `consent(granted)`: `true` writes the partner key held in memory and sends waiting signups;
+/// `false` deletes reftrack's cookies and retry queue, and keeps everything in memory from then
+/// on.
 #[wasm_bindgen]
-pub fn consent(granted: bool) {
+pub fn consent(granted: JsValue) {
+    let granted = granted.is_truthy();
     tracker::with(|t| t.consent(granted));
     if granted {
         delivery::resume();
@@ -73,30 +73,32 @@ pub fn consent(granted: bool) {
     }
 }
 
-/// Turns on form auto-capture: forms matching `selector`, or every form with an email field.
+/// `captureForms(selector?)`: form auto-capture for forms matching `selector`, or every form with
+/// an email field.
 #[wasm_bindgen(js_name = captureForms)]
-pub fn capture_forms(selector: Option<String>) {
+pub fn capture_forms(selector: JsValue) {
     start();
-    forms::capture(selector.filter(|s| !s.trim().is_empty()));
+    forms::capture(selector.as_string().filter(|s| !s.trim().is_empty()));
 }
 
-/// Sends a signup whose fields (and `meta`) are in their slots; settles promise `id` with the
-/// `SignupResult`. `is_object` is false when the page passed something other than an object.
+/// `signup({ customer_key, email?, name?, sub_ids?, meta? })`: resolves with the `SignupResult`.
+/// The signup is queued, and its request started, before the page's next task.
 #[wasm_bindgen]
-pub fn signup(id: u32, is_object: bool) {
-    let fields = scratch::take(Slot::Fields);
-    let meta = scratch::take(Slot::Meta);
-    delivery::send(SignupInput::from_values(is_object, fields, meta), Some(id));
+pub fn signup(input: JsValue) -> Promise {
+    delivery::signup(values::signup_input(&input), None)
 }
 
-/// Tries every signup in the retry queue now, whatever its backoff; settles promise `id` when
-/// all have been answered.
+/// `flush()`: tries every signup in the retry queue now, whatever its backoff; resolves when all
+/// have been answered.
 #[wasm_bindgen]
-pub fn flush(id: u32) {
-    delivery::flush(true, Some(id));
+pub fn flush() -> Promise {
+    future_to_promise(async {
+        delivery::flush(true).await;
+        Ok(JsValue::UNDEFINED)
+    })
 }
 
-/// The attributed partner key.
+/// `partnerKey()`: the attributed partner key.
 #[wasm_bindgen(js_name = partnerKey)]
 pub fn partner_key() -> Option<String> {
     start();
@@ -108,15 +110,22 @@ pub fn partner_key() -> Option<String> {
     })
 }
 
-/// The click id (xid) that came with the partner's link.
+/// `clickId()`: the click id (xid) that came with the partner's link.
 #[wasm_bindgen(js_name = clickId)]
 pub fn click_id() -> Option<String> {
     start();
     tracker::with(|t| t.attribution().click_id.as_ref().map(|c| c.as_str().into()))
 }
 
+/// The script-tag build's start, called once the module is instantiated, with the `<script>`
+/// element that loaded it: defines `window.growsumo`, `window.po` and `window.reftrack` and replays
+/// the calls queued before they existed.
+#[wasm_bindgen]
+pub fn install(script: JsValue) {
+    facades::install(script);
+}
+
 /// `po('program', id, 'load')`: Partnero mode for program `id`.
-#[wasm_bindgen(js_name = partneroProgram)]
 pub fn partnero_program(id: &str) {
     tracker::with(|t| {
         t.debug(|| cat(&["Partnero mode: program ", id]));
@@ -126,47 +135,52 @@ pub fn partnero_program(id: &str) {
 }
 
 /// A call of a compatibility global that reftrack does not support: warned about once.
-#[wasm_bindgen]
 pub fn unsupported(call: &str) {
     tracker::with(|t| t.warn_once(cat(&[call, " is not supported; ignored"])));
 }
 
-/// The flush timer fired.
-#[wasm_bindgen]
-pub fn tick() {
-    delivery::flush(false, None);
-}
+static WATCHING: Global<bool> = Global::empty();
 
-/// The browser is back online: what failed likely fails no more.
-#[wasm_bindgen]
-pub fn online() {
-    tracker::with(|t| t.debug(|| "back online: sending waiting signups".into()));
-    delivery::flush(true, None);
-}
-
-/// The URL changed (`pushState`, `replaceState`, `popstate`): attribution runs again.
-#[wasm_bindgen]
-pub fn navigated() {
-    tracker::with(|t| t.attribute());
-    sync();
-}
-
-/// A form was submitted (the skin holds it while this runs); `form` identifies it.
-#[wasm_bindgen]
-pub fn submitted(form: u32) {
-    forms::submitted(form);
-}
-
-/// The answer to request `token` (see `delivery::answered`).
-#[wasm_bindgen]
-pub fn answered(
-    token: u32,
-    status: u16,
-    body_status: Option<String>,
-    body_error: Option<String>,
-    error: Option<String>,
-) {
-    delivery::answered(token, status, body_status, body_error, error);
+/// Watches the URL (single-page apps: `pushState`, `replaceState`, `popstate`) and the network
+/// (`online`), once per page. The `history` methods are wrapped once: whatever was there (the
+/// browser's, another library's wrapper) runs first with the same `this` and arguments, and its
+/// result and errors pass through untouched.
+fn watch() {
+    if WATCHING.with(|w| core::mem::replace(w, true)) {
+        return;
+    }
+    let window = page::window();
+    let navigated = guard::function("navigated", |_, _, _| {
+        tracker::with(|t| t.attribute());
+        sync();
+        JsValue::UNDEFINED
+    });
+    if let Ok(history) = window.history() {
+        let marker = JsValue::from_str("__reftrack");
+        for method in ["pushState", "replaceState"] {
+            let method = JsValue::from_str(method);
+            let Ok(original) = Reflect::get(&history, &method) else {
+                continue;
+            };
+            let Ok(original) = original.dyn_into::<Function>() else {
+                continue;
+            };
+            // A second copy of reftrack on the page does not wrap our wrapper.
+            if Reflect::has(&original, &marker).unwrap_or(true) {
+                continue;
+            }
+            let wrapper = guard::call_after(&original, &navigated);
+            let _ = Reflect::set(&wrapper, &marker, &JsValue::TRUE);
+            let _ = Reflect::set(&history, &method, &wrapper);
+        }
+    }
+    let _ = window.add_event_listener_with_callback("popstate", &navigated);
+    let online = guard::function("online", |_, _, _| {
+        tracker::with(|t| t.debug(|| "back online: sending waiting signups".into()));
+        delivery::flush_later(true);
+        JsValue::UNDEFINED
+    });
+    let _ = window.add_event_listener_with_callback("online", &online);
 }
 
 /// Fault injection for the tests of host-page safety: panics, as a bug would.

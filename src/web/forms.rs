@@ -1,15 +1,18 @@
-//! Form auto-capture (SPEC §6). The skin listens for `submit` in the capture phase on `document`
-//! (so forms added later are covered and the page's own handlers cannot hide a submit) and calls
-//! [`submitted`]; this decides whether the form is a sign-up form and which fields to read, by
-//! selectors that exclude password inputs, and reads nothing else. Nothing here prevents the
-//! submit; the signup goes out with `keepalive`, so the form's own navigation loses nothing.
+//! Form auto-capture (SPEC §6). One listener for `submit` in the capture phase on `document` (so
+//! forms added later are covered and the page's own handlers cannot hide a submit) decides whether
+//! the form is a sign-up form and reads its fields by selectors that exclude password inputs, and
+//! nothing else. Nothing here prevents the submit; the signup is queued at once and goes out with
+//! `keepalive`, so the form's own navigation loses nothing.
 
 use super::cell::Global;
-use super::{delivery, host, tracker};
+use super::{delivery, guard, page, tracker};
 use crate::core::signup::{is_email, SignupInput};
 use crate::core::text::cat;
 use alloc::string::String;
 use alloc::vec::Vec;
+use js_sys::Reflect;
+use wasm_bindgen::{JsCast, JsValue};
+use web_sys::{Event, HtmlFormElement, HtmlInputElement};
 
 /// A form submitted again this soon with the same email is the same signup (a double click).
 const REPEAT_MS: u64 = 5_000;
@@ -29,7 +32,7 @@ struct Capture {
     /// `None`: off. `Some(None)`: every form with an email field. `Some(Some(s))`: forms matching `s`.
     selector: Option<Option<String>>,
     /// Recent captures: (form, email, time), for the double-submit rule.
-    recent: Vec<(u32, String, u64)>,
+    recent: Vec<(HtmlFormElement, String, u64)>,
 }
 
 static CAPTURE: Global<Capture> = Global::empty();
@@ -38,42 +41,67 @@ static CAPTURE: Global<Capture> = Global::empty();
 pub fn capture(selector: Option<String>) {
     let first = CAPTURE.with(|c| c.selector.replace(selector).is_none());
     if first {
-        host::capture();
+        let listener = guard::function("submitted", |event, _, _| {
+            if let Some(form) = event
+                .dyn_ref::<Event>()
+                .and_then(|e| e.target())
+                .and_then(|t| t.dyn_into::<HtmlFormElement>().ok())
+            {
+                submitted(&form);
+            }
+            JsValue::UNDEFINED
+        });
+        let _ =
+            page::document().add_event_listener_with_callback_and_bool("submit", &listener, true);
         tracker::with(|t| t.debug(|| "form auto-capture on".into()));
     }
 }
 
-/// The value of the submitted form's first field matching `selector`; `None` if none or empty.
-fn field(selector: &str) -> Option<String> {
-    host::form_field(selector).filter(|v| !v.is_empty())
+/// The trimmed value of `form`'s first field matching `selector` — "" when it is empty, `None`
+/// when there is no such field (or the selector is not one).
+fn value(form: &HtmlFormElement, selector: &str) -> Option<String> {
+    let field = form.query_selector(selector).ok()??;
+    let value = match field.dyn_ref::<HtmlInputElement>() {
+        Some(input) => input.value(),
+        // A <select> or <textarea> named `name`, say.
+        None => Reflect::get(&field, &JsValue::from_str("value"))
+            .ok()?
+            .as_string()?,
+    };
+    Some(value.trim().into())
 }
 
-/// A form was submitted; `form` identifies it (for the double-submit rule).
-pub fn submitted(form: u32) {
+/// The value of `form`'s first field matching `selector`; `None` if none or empty.
+fn field(form: &HtmlFormElement, selector: &str) -> Option<String> {
+    value(form, selector).filter(|v| !v.is_empty())
+}
+
+/// A form was submitted.
+fn submitted(form: &HtmlFormElement) {
     let Some(selector) = CAPTURE.with(|c| c.selector.clone()) else {
         return;
     };
     if let Some(selector) = &selector {
-        if !host::form_matches(selector) {
+        if !form.matches(selector).unwrap_or(false) {
             return;
         }
     }
-    let has_email_field = host::form_field(EMAIL).is_some();
+    let has_email_field = value(form, EMAIL).is_some();
     if !has_email_field && selector.is_none() {
         return; // not a sign-up form: a search box, a login without email, ...
     }
     let debug = |message: &str| tracker::with(|t| t.debug(|| message.into()));
-    let Some(email) = field(EMAIL).filter(|e| is_email(e)) else {
+    let Some(email) = field(form, EMAIL).filter(|e| is_email(e)) else {
         debug("form skipped: it has no valid email address");
         return;
     };
-    let now = host::now_ms();
+    let now = page::now_ms();
     let repeated = CAPTURE.with(|c| {
         c.recent
             .retain(|(_, _, at)| now.saturating_sub(*at) < REPEAT_MS);
-        let seen = c.recent.iter().any(|(f, e, _)| *f == form && *e == email);
+        let seen = c.recent.iter().any(|(f, e, _)| f == form && *e == email);
         if !seen {
-            c.recent.push((form, email.clone(), now));
+            c.recent.push((form.clone(), email.clone(), now));
         }
         seen
     });
@@ -81,17 +109,18 @@ pub fn submitted(form: u32) {
         debug("form skipped: the same signup was submitted moments ago");
         return;
     }
-    let name = field(NAME).or_else(|| match (field(FIRST_NAME), field(LAST_NAME)) {
-        (Some(first), Some(last)) => Some(cat(&[&first, " ", &last])),
-        (first, last) => first.or(last),
-    });
+    let name =
+        field(form, NAME).or_else(|| match (field(form, FIRST_NAME), field(form, LAST_NAME)) {
+            (Some(first), Some(last)) => Some(cat(&[&first, " ", &last])),
+            (first, last) => first.or(last),
+        });
     let input = SignupInput {
-        customer_key: field(CUSTOMER_KEY).or_else(|| Some(email.clone())),
+        customer_key: field(form, CUSTOMER_KEY).or_else(|| Some(email.clone())),
         email: Some(email),
         name,
         ..SignupInput::default()
     };
     debug("form captured");
     // The result is logged in debug mode; the page is not waiting for it.
-    delivery::send(Ok(input), None);
+    delivery::send(input);
 }

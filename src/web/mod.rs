@@ -1,14 +1,20 @@
-//! The browser side of the module. The page is reached only through the skin, `js/host.js`: it
-//! calls the exports in [`entry`] (and [`scratch::put`] to hand over JavaScript values), and the
-//! module asks it for the page's facts and to carry out decisions through the imports in [`host`].
-//! This layer reads those facts, hands them to the core, and carries out what the core decides.
+//! The browser side of the module, the only code that touches the page: web-sys and js-sys read
+//! the URL, the cookies, storage and forms and define the globals; serde-wasm-bindgen carries
+//! values across the boundary; gloo-net posts signups. This layer gathers the page's facts, hands
+//! them to the core, and carries out what the core decides.
+//!
+//! Every function handed to the page (the globals' methods, listeners, timers) goes through the
+//! guard of `js/guard.js` ([`guard::function`]), so a module that traps never throws into the page.
 
 pub mod cell;
 pub mod cookies;
 pub mod delivery;
 pub mod entry;
+pub mod facades;
 pub mod forms;
-pub mod host;
-pub mod scratch;
+pub mod guard;
+pub mod page;
 pub mod storage;
 pub mod tracker;
+pub mod transport;
+pub mod values;

@@ -5,10 +5,33 @@
 //! same queue; an event both send is recognised by the endpoint through its `event_id`.
 
 use super::cell::Global;
-use super::host;
+use super::page;
 use crate::core::retry::RetryQueue;
+use alloc::string::String;
+use web_sys::Storage;
 
 const KEY: &str = "reftrack_queue";
+
+/// `localStorage`, where the page may use it.
+fn local() -> Option<Storage> {
+    page::window().local_storage().ok().flatten()
+}
+
+/// `localStorage[KEY]`, or `None` (absent, or storage blocked).
+fn load() -> Option<String> {
+    local()?.get_item(KEY).ok().flatten()
+}
+
+/// Stores `value` under `KEY` (removes it for `None`); false if storage refused.
+fn store(value: Option<String>) -> bool {
+    let Some(storage) = local() else {
+        return false;
+    };
+    match value {
+        Some(value) => storage.set_item(KEY, &value).is_ok(),
+        None => storage.remove_item(KEY).is_ok(),
+    }
+}
 
 /// The queue while storage cannot be used.
 static MEMORY: Global<RetryQueue> = Global::empty();
@@ -30,7 +53,7 @@ fn open(persist: bool) -> (RetryQueue, Option<RetryQueue>) {
     if !persist {
         return (memory, None);
     }
-    let stored = host::load(KEY).map_or_else(RetryQueue::default, |t| RetryQueue::from_text(&t));
+    let stored = load().map_or_else(RetryQueue::default, |t| RetryQueue::from_text(&t));
     let mut queue = stored.clone();
     for pending in memory.0 {
         queue.push(pending);
@@ -44,7 +67,7 @@ fn close(queue: RetryQueue, stored: Option<RetryQueue>) {
     let kept = match stored {
         // Most page loads find the queue empty and leave it so: no write then.
         Some(stored) if queue == stored => return,
-        Some(_) => !host::store(KEY, (!queue.is_empty()).then(|| queue.to_text())),
+        Some(_) => !store((!queue.is_empty()).then(|| queue.to_text())),
         None => true,
     };
     if kept {
@@ -55,5 +78,5 @@ fn close(queue: RetryQueue, stored: Option<RetryQueue>) {
 /// Deletes the stored queue and empties memory (`consent(false)`).
 pub fn clear() {
     MEMORY.with(|memory| memory.0.clear());
-    host::store(KEY, None);
+    store(None);
 }

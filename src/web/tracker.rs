@@ -1,14 +1,13 @@
 //! The page's one tracker: the options it was given, the attribution it holds, and what it has
 //! already warned about. Every entry point goes through [`with`].
 //!
-//! While it is borrowed, the tracker calls only skin imports that cannot call back into it (page
-//! code never runs then; `globalOptions` calls back into `scratch`, which has its own cell), so
-//! entry points take what they need out of it before handing anything to the page.
+//! While it is borrowed, the tracker only reads and writes the page (URL, cookies, options): no
+//! function of the page runs then, so nothing can call back into it. Entry points take what they
+//! need out of it before handing anything to the page.
 
 use super::cell::Global;
 use super::cookies::DocumentJar;
-use super::host::{self, Page};
-use super::scratch::{self, Slot};
+use super::{page, values};
 use crate::core::attribution::{decide, Attribution, Decision};
 use crate::core::config::{self, Config, Consent, Source, SourceKind, Value, OPTION_NAMES};
 use crate::core::cookie::{
@@ -18,6 +17,8 @@ use crate::core::partner_key::{read_params, ParamNames};
 use crate::core::text::cat;
 use alloc::string::String;
 use alloc::vec::Vec;
+use js_sys::Reflect;
+use wasm_bindgen::JsValue;
 
 /// State of the tracker on this page.
 pub struct Tracker {
@@ -61,10 +62,11 @@ pub fn with<R>(f: impl FnOnce(&mut Tracker) -> R) -> R {
 }
 
 impl Tracker {
-    /// Records the script tag this build was loaded by: its `src`, and its `data-*` options (the
-    /// attributes slot; attributes that name no option are someone else's and left alone).
-    pub fn adopt_script(&mut self, src: Option<String>) {
-        let mut attributes = scratch::source(Slot::Attributes, SourceKind::Attribute);
+    /// Records the script tag this build was loaded by: its `src`, and its `data-*` options
+    /// (`dataset`; attributes that name no option are someone else's and left alone).
+    pub fn adopt_script(&mut self, src: Option<String>, dataset: JsValue) {
+        let mut attributes = values::options(dataset, SourceKind::Attribute)
+            .unwrap_or(Source::new(SourceKind::Attribute));
         attributes
             .entries
             .retain(|(name, _)| OPTION_NAMES.contains(&name.as_str()));
@@ -76,11 +78,13 @@ impl Tracker {
     /// the configuration. Each warning is shown once per page.
     pub fn configure(&mut self, call: Source) {
         self.calls.merge(call);
-        let is_object = host::global_options();
-        let global = scratch::source(Slot::Global, SourceKind::Global);
-        if !is_object {
+        let global = Reflect::get(&page::window(), &JsValue::from_str("reftrackConfig"))
+            .ok()
+            .and_then(|value| values::options(value, SourceKind::Global));
+        let global = global.unwrap_or_else(|| {
             self.warn_once("window.reftrackConfig must be an object; ignored".into());
-        }
+            Source::new(SourceKind::Global)
+        });
         let (mut config, warnings) = config::resolve(&[&self.calls, &global, &self.attributes]);
         if let Some(program) = &self.partnero_program {
             // Partnero mode: `?aff=` holds a plain key, and the program id is the public key.
@@ -92,9 +96,7 @@ impl Tracker {
         config.consent = match self.consent_decision {
             Some(true) => Consent::Granted,
             Some(false) => Consent::Pending,
-            None if config.respect_gpc && !host::read(Page::GlobalPrivacyControl).is_empty() => {
-                Consent::Pending
-            }
+            None if config.respect_gpc && page::global_privacy_control() => Consent::Pending,
             None => config.consent,
         };
         self.config = config;
@@ -115,12 +117,12 @@ impl Tracker {
     pub fn consent(&mut self, granted: bool) {
         self.consent_decision = Some(granted);
         self.configure(Source::new(SourceKind::Call));
-        let hostname = host::read(Page::Hostname);
+        let hostname = page::hostname();
         if granted {
             self.debug(|| "consent granted".into());
             let attribution = self.attribution.clone();
             if attribution.partner_key.is_some() {
-                self.store(&attribution, &hostname, is_https());
+                self.store(&attribution, &hostname, page::is_https());
             }
         } else {
             self.debug(|| "consent refused: deleting reftrack's cookies and queue".into());
@@ -141,14 +143,14 @@ impl Tracker {
         }
     }
 
-    /// An explicit start (`init(options)`, `growsumo._initialize(publicKey, options)`) with the
-    /// options in the call slot: merges them and attributes. `caller` names the call in the warning
-    /// about options that are not an object.
-    pub fn start(&mut self, caller: &str, is_object: bool, public_key: Option<String>) {
-        let mut call = scratch::source(Slot::Call, SourceKind::Call);
-        if !is_object {
+    /// An explicit start (`init(options)`, `growsumo._initialize(publicKey, options)`): merges the
+    /// options and attributes. `caller` names the call in the warning about options that are not
+    /// an object.
+    pub fn start(&mut self, caller: &str, options: JsValue, public_key: Option<String>) {
+        let mut call = values::options(options, SourceKind::Call).unwrap_or_else(|| {
             self.warn_once(cat(&[caller, " options must be an object; ignored"]));
-        }
+            Source::new(SourceKind::Call)
+        });
         if let Some(key) = public_key {
             call.set("publicKey", Value::Text(key));
         }
@@ -170,7 +172,7 @@ impl Tracker {
     /// Warns about an unusable argument once per page.
     pub fn warn_once(&mut self, message: String) {
         if !self.warned.contains(&message) {
-            host::log(true, &message);
+            page::log(true, &message);
             self.warned.push(message);
         }
     }
@@ -193,7 +195,7 @@ impl Tracker {
     /// Logs a decision in debug mode.
     pub fn debug(&self, message: impl FnOnce() -> String) {
         if self.config.debug {
-            host::log(false, &message());
+            page::log(false, &message());
         }
     }
 
@@ -201,8 +203,9 @@ impl Tracker {
     pub fn attribute(&mut self) {
         self.started = true;
         let config = &self.config;
+        let params = page::search_params();
         let landing = read_params(
-            &|name| host::param(name),
+            &|name| params.as_ref()?.get(name),
             ParamNames {
                 partner: &config.partner_params,
                 raw_partner: &config.raw_partner_params,
@@ -238,7 +241,7 @@ impl Tracker {
                 self.attribution = stored;
             }
             Decision::Write(attribution) => {
-                self.store(&attribution, &host::read(Page::Hostname), is_https());
+                self.store(&attribution, &page::hostname(), page::is_https());
                 self.attribution = attribution;
             }
         }
@@ -306,8 +309,4 @@ impl Tracker {
             self.debug(|| "cookies are unavailable: the partner key is kept in memory only".into());
         }
     }
-}
-
-fn is_https() -> bool {
-    host::read(Page::Protocol) == "https:"
 }
