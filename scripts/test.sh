@@ -11,12 +11,26 @@ log=$(mktemp -d)
 say "native tests (cargo test --workspace)"
 cargo test --workspace 2>&1 | tee "$log/native"
 
-say "browser tests (wasm-pack test --headless --chrome, Debian's chromedriver)"
-CHROMEDRIVER=/usr/bin/chromedriver wasm-pack test --headless --chrome --mode no-install \
-  2>&1 | tee "$log/browser"
-
-say "building the collector for the end-to-end tests"
+say "building the collector (for the browser and end-to-end tests)"
 cargo build --quiet --release -p reftrack-collector
+
+# The browser tests post to a real collector: one on a free loopback port, for this run only.
+collector_db=$(mktemp -d)
+target/release/reftrack-collector --listen 127.0.0.1:0 --db "$collector_db/browser.db" --dist dist \
+  --www www > "$collector_db/out" 2>&1 &
+collector_pid=$!
+trap 'kill $collector_pid 2>/dev/null || true; rm -rf "$collector_db"' EXIT
+for _ in $(seq 100); do
+  port=$(sed -n 's/.*listening on http:\/\/127\.0\.0\.1:\([0-9]*\).*/\1/p' "$collector_db/out")
+  [ -n "$port" ] && break
+  sleep 0.1
+done
+[ -n "$port" ] || { cat "$collector_db/out"; echo "test: the collector did not start" >&2; exit 1; }
+
+say "browser tests (wasm-pack test --headless --chrome, Debian's chromedriver; collector on port $port)"
+REFTRACK_COLLECTOR="http://127.0.0.1:$port" CHROMEDRIVER=/usr/bin/chromedriver \
+  wasm-pack test --headless --chrome --mode no-install 2>&1 | tee "$log/browser"
+kill $collector_pid 2>/dev/null || true
 
 # A variant of the script-tag build with `__fault()` (a deliberate panic), for the host-page safety
 # tests; its own target directory keeps the shipped build's artifacts untouched.

@@ -1,13 +1,19 @@
-//! Browser tests (wasm-bindgen-test in headless Chromium, on the runner's 127.0.0.1 page), through
-//! the real skin (js/host.js): cookies are really written, with their attributes, the domain probe
-//! leaves an IP host-only, and the retry queue round-trips through localStorage.
+//! Browser tests of the web layer (wasm-bindgen-test in headless Chromium, on the runner's
+//! 127.0.0.1 page): cookies written and read with their attributes, the globals defined from Rust,
+//! the submit listener reading only the allowed fields, the retry queue in `localStorage`, values
+//! crossing the boundary through serde, and a gloo-net post to the real collector (its address in
+//! `REFTRACK_COLLECTOR`, set by scripts/test.sh).
+//!
+//! The tests share one page and one module, as a site does: each sets up what it relies on.
 #![cfg(target_arch = "wasm32")]
 
-use js_sys::{Date, Function, Promise, Reflect};
+use js_sys::{Array, Date, Function, Object, Promise, Reflect};
+use reftrack::core::config::{SourceKind, Value};
 use reftrack::core::cookie::{find_domain, CookieJar};
 use reftrack::core::retry::Pending;
+use reftrack::core::signup::{self, Delivery, SignupInput, Status, Visit};
 use reftrack::web::cookies::DocumentJar;
-use reftrack::web::{scratch, storage};
+use reftrack::web::{page, storage, transport, values};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::*;
@@ -16,18 +22,31 @@ wasm_bindgen_test_configure!(run_in_browser);
 
 const DAY_MS: f64 = 86_400_000.0;
 
-fn window() -> js_sys::Object {
-    js_sys::global()
+fn window() -> JsValue {
+    js_sys::global().into()
 }
 
 fn get(target: &JsValue, name: &str) -> JsValue {
     Reflect::get(target, &name.into()).unwrap()
 }
 
+fn set(target: &JsValue, name: &str, value: &JsValue) {
+    Reflect::set(target, &name.into(), value).unwrap();
+}
+
 fn call(target: &JsValue, method: &str, args: &[JsValue]) -> JsValue {
     let function: Function = get(target, method).dyn_into().unwrap();
-    let args: js_sys::Array = args.iter().collect();
+    let args: Array = args.iter().collect();
     function.apply(target, &args).unwrap()
+}
+
+/// A plain object with `entries`.
+fn object(entries: &[(&str, JsValue)]) -> JsValue {
+    let object = JsValue::from(Object::new());
+    for (name, value) in entries {
+        set(&object, name, value);
+    }
+    object
 }
 
 /// Points the page's URL at `query` without reloading, as a landing would.
@@ -67,9 +86,7 @@ async fn stored_cookie(name: &str) -> JsValue {
 async fn cookies_are_written_with_their_attributes() {
     clear_cookies();
     land_on("?ps_partner_key=YWxleC1zbWl0aA&ps_xid=clk_9f8e");
-    // init({ cookieDays: 30 }), as the skin hands it over.
-    scratch::put(0, "ncookieDays", "30".into());
-    reftrack::init("init", true, None);
+    reftrack::init(object(&[("cookieDays", 30.into())]));
 
     assert_eq!(reftrack::partner_key().as_deref(), Some("alex-smith"));
     assert_eq!(reftrack::click_id().as_deref(), Some("clk_9f8e"));
@@ -119,7 +136,7 @@ fn a_refused_key_writes_no_cookie() {
         "?gspk=%%%",
     ] {
         land_on(query);
-        reftrack::init("init", true, None);
+        reftrack::init(JsValue::UNDEFINED);
         let cookies = document_cookie();
         assert!(
             !cookies.contains("growSumoPartnerKey"),
@@ -135,7 +152,7 @@ fn a_refused_key_writes_no_cookie() {
 #[wasm_bindgen_test]
 fn the_probe_leaves_an_ip_host_only() {
     clear_cookies();
-    let host = reftrack::web::host::read(reftrack::web::host::Page::Hostname);
+    let host = page::hostname();
     assert!(
         host == "127.0.0.1" || host == "localhost",
         "the runner serves on loopback: {host}"
@@ -168,8 +185,9 @@ fn the_retry_queue_round_trips_through_local_storage() {
     };
     storage::with_queue(true, |queue| queue.push(pending.clone()));
     // What the browser holds: one tab-separated line per entry, the body last.
-    let text = call(&storage, "getItem", &["reftrack_queue".into()]);
-    let text = text.as_string().unwrap();
+    let text = call(&storage, "getItem", &["reftrack_queue".into()])
+        .as_string()
+        .unwrap();
     assert!(
         text.ends_with(&["\t2\t1700000004000\t", &pending.body].concat()),
         "{text}"
@@ -178,4 +196,237 @@ fn the_retry_queue_round_trips_through_local_storage() {
     assert_eq!(read, [pending]);
     storage::clear();
     assert!(call(&storage, "getItem", &["reftrack_queue".into()]).is_null());
+}
+
+#[wasm_bindgen_test]
+fn options_cross_as_own_properties_and_wrong_types_are_described() {
+    // A page that polluted Object.prototype does not configure reftrack through it.
+    let prototype = get(&window(), "Object");
+    let prototype = get(&prototype, "prototype");
+    set(&prototype, "endpoint", &"https://evil.example/steal".into());
+    let function: JsValue = Function::new_no_args("").into();
+    let options = object(&[
+        ("cookieDays", 7.into()),
+        ("debug", JsValue::TRUE),
+        (
+            "partnerParams",
+            Array::of2(&"ref".into(), &"via".into()).into(),
+        ),
+        ("clickParams", Array::of2(&"x".into(), &1.into()).into()),
+        ("consent", function),
+        ("cookieDomain", JsValue::NULL),
+    ]);
+    let source = values::options(options, SourceKind::Call).unwrap();
+    Reflect::delete_property(prototype.unchecked_ref::<Object>(), &"endpoint".into()).unwrap();
+    let names: Vec<&str> = source.entries.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "cookieDays",
+            "debug",
+            "partnerParams",
+            "clickParams",
+            "consent"
+        ]
+    );
+    assert_eq!(source.entries[0].1, Value::Number(7.0));
+    assert_eq!(source.entries[1].1, Value::Bool(true));
+    assert_eq!(
+        source.entries[2].1,
+        Value::List(vec!["ref".into(), "via".into()])
+    );
+    assert_eq!(
+        source.entries[3].1,
+        Value::Other("an array with non-string items".into())
+    );
+    assert_eq!(source.entries[4].1, Value::Other("a function".into()));
+    assert!(values::options("not an object".into(), SourceKind::Call).is_none());
+    assert!(values::options(JsValue::UNDEFINED, SourceKind::Call)
+        .unwrap()
+        .entries
+        .is_empty());
+}
+
+#[wasm_bindgen_test]
+fn signup_inputs_are_read_with_a_reason_for_each_refusal() {
+    let meta = object(&[("plan", "pro".into()), ("seats", 3.into())]);
+    let input = values::signup_input(&object(&[
+        ("customer_key", 42.into()),
+        ("email", "jane@example.com".into()),
+        ("meta", meta),
+    ]))
+    .unwrap();
+    assert_eq!(
+        input.customer_key.as_deref(),
+        Some("42"),
+        "JavaScript writes the number"
+    );
+    assert_eq!(input.email.as_deref(), Some("jane@example.com"));
+    assert_eq!(input.meta.len(), 2);
+    let refused = |value: JsValue| values::signup_input(&value).unwrap_err();
+    assert_eq!(
+        refused("jane".into()),
+        "signup expects an object such as { customer_key, email }"
+    );
+    assert_eq!(
+        refused(object(&[("email", JsValue::TRUE)])),
+        "email must be a string"
+    );
+    assert_eq!(
+        refused(object(&[("sub_ids", "a".into())])),
+        "sub_ids must be an array of strings"
+    );
+    assert_eq!(
+        refused(object(&[("meta", "x".into())])),
+        "meta must be an object"
+    );
+    assert_eq!(
+        refused(object(&[(
+            "meta",
+            object(&[("nested", Object::new().into())])
+        )])),
+        "meta values must be strings, numbers, booleans or null"
+    );
+    let partnero = object(&[(
+        "data",
+        object(&[
+            ("key", "cus_9".into()),
+            ("partner", object(&[("key", "jane".into())])),
+        ]),
+    )]);
+    let input = values::partnero_input(&partnero).unwrap();
+    assert_eq!(input.customer_key.as_deref(), Some("cus_9"));
+    assert_eq!(input.partner_key.as_deref(), Some("jane"));
+}
+
+#[wasm_bindgen_test]
+fn the_globals_are_defined_from_rust_and_queued_calls_replayed() {
+    clear_cookies();
+    land_on("?ps_partner_key=YWxleC1zbWl0aA&ps_xid=clk_globals");
+    let w = window();
+    // reftrack's loader snippet queued a call: [method, arguments, resolve].
+    let answers = Array::new();
+    let resolve: Function = Function::new_with_args("v", "this.push(v)").bind0(&answers);
+    let call_args: JsValue = Array::of1(&JsValue::UNDEFINED).into();
+    let queued = Array::of3(&"partnerKey".into(), &call_args, &resolve);
+    set(
+        &w,
+        "reftrack",
+        &object(&[("q", Array::of1(&queued).into())]),
+    );
+    // Partnero's stub queued a call too.
+    let po_args = Array::of3(&"settings".into(), &"x".into(), &"y".into());
+    set(
+        &w,
+        "po",
+        &object(&[("q", Array::of1(&object(&[("a", po_args.into())])).into())]),
+    );
+    reftrack::install(JsValue::UNDEFINED);
+
+    let reftrack_global = get(&w, "reftrack");
+    assert_eq!(
+        get(&reftrack_global, "version"),
+        JsValue::from(env!("CARGO_PKG_VERSION"))
+    );
+    assert_eq!(
+        answers.to_vec(),
+        [JsValue::from("alex-smith")],
+        "the queued call was answered"
+    );
+    assert!(get(&w, "po").is_function());
+    assert_eq!(Array::from(&get(&get(&w, "po"), "q")).length(), 0);
+    let growsumo = get(&w, "growsumo");
+    assert!(get(&growsumo, "_initialize").is_function());
+    assert!(get(&growsumo, "createSignup").is_function());
+    // growsumo.data is a plain object the page can write, filled by attribution.
+    let data = get(&growsumo, "data");
+    assert_eq!(get(&data, "partner_key"), JsValue::from("alex-smith"));
+    assert_eq!(get(&data, "ps_xid"), JsValue::from("clk_globals"));
+    assert!(get(&data, "email").is_null());
+    assert_eq!(
+        call(&reftrack_global, "clickId", &[]),
+        JsValue::from("clk_globals")
+    );
+    clear_cookies();
+}
+
+#[wasm_bindgen_test]
+fn the_submit_listener_reads_only_the_allowed_fields() {
+    let storage = get(&window(), "localStorage");
+    call(&storage, "removeItem", &["reftrack_queue".into()]);
+    land_on("?ps_partner_key=YWxleC1zbWl0aA");
+    // Signups wait in the queue, where the test can read them: consent is pending.
+    reftrack::consent(JsValue::FALSE);
+    reftrack::init(JsValue::UNDEFINED);
+    reftrack::capture_forms(JsValue::UNDEFINED);
+    let document = page::document();
+    let form = document.create_element("form").unwrap();
+    form.set_inner_html(
+        r#"<input type="email" name="email" value=" jane@example.com ">
+           <input name="name" value="Jane Doe">
+           <input type="password" name="password" value="hunter2">
+           <input name="name" type="password" value="also-secret">
+           <input name="company" value="Secret Corp">"#,
+    );
+    document.body().unwrap().append_child(&form).unwrap();
+    let init = web_sys::EventInit::new();
+    init.set_bubbles(true);
+    init.set_cancelable(true);
+    let event = web_sys::Event::new_with_event_init_dict("submit", &init).unwrap();
+    form.dispatch_event(&event).unwrap();
+    assert!(!event.default_prevented(), "the submit is never prevented");
+    form.remove();
+    // Consent pending: the signup waits in memory, so it is read back from there.
+    let queued = storage::with_queue(false, |queue| queue.0.clone());
+    assert_eq!(queued.len(), 1, "one signup captured");
+    let body = &queued[0].body;
+    assert!(body.contains(r#""email":"jane@example.com""#), "{body}");
+    assert!(body.contains(r#""name":"Jane Doe""#), "{body}");
+    assert!(body.contains(r#""partner_key":"alex-smith""#), "{body}");
+    for secret in ["hunter2", "also-secret", "Secret Corp"] {
+        assert!(
+            !body.contains(secret),
+            "{secret} never leaves the form: {body}"
+        );
+    }
+    reftrack::consent(JsValue::TRUE);
+    storage::clear();
+}
+
+#[wasm_bindgen_test]
+async fn gloo_net_posts_a_signup_to_the_collector() {
+    let Some(collector) = option_env!("REFTRACK_COLLECTOR") else {
+        panic!("REFTRACK_COLLECTOR is not set: scripts/test.sh starts a collector and sets it");
+    };
+    let event_id = signup::uuid_v4(page::random_bytes());
+    let input = SignupInput {
+        customer_key: Some(event_id.clone()),
+        email: Some("browser-test@example.com".into()),
+        ..SignupInput::default()
+    };
+    let visit = Visit {
+        event_id: &event_id,
+        public_key: Some("pk_browser_test"),
+        partner_key: Some("alex-smith"),
+        xid: None,
+        origin: "127.0.0.1",
+        page_url: "http://127.0.0.1/",
+        referrer: None,
+        user_agent: "wasm-bindgen-test",
+        created_at: "2026-11-23T00:00:00.000Z",
+    };
+    let body = values::to_json(&signup::build(&input, &visit).unwrap()).unwrap();
+    let url = format!("{collector}/v1/signups");
+    assert_eq!(
+        transport::post(&url, &body).await,
+        Delivery::Delivered(Status::Created)
+    );
+    assert_eq!(
+        transport::post(&url, &body).await,
+        Delivery::Delivered(Status::Duplicate)
+    );
+    let refused = transport::post(&url, "{}").await;
+    assert!(matches!(refused, Delivery::Refused(_)), "{refused:?}");
+    let unreachable = transport::post("http://127.0.0.1:9/v1/signups", &body).await;
+    assert!(matches!(unreachable, Delivery::Retry(_)), "{unreachable:?}");
 }

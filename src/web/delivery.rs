@@ -13,13 +13,24 @@ use crate::core::config::Consent;
 use crate::core::retry::Pending;
 use crate::core::signup::{self, Delivery, SignupInput, SignupResult, Status, Visit};
 use crate::core::text::cat;
+use alloc::boxed::Box;
 use alloc::string::String;
+use core::future::Future;
+use core::pin::Pin;
 use js_sys::{Array, Function, Promise};
 use wasm_bindgen::JsValue;
-use wasm_bindgen_futures::{future_to_promise, spawn_local, JsFuture};
+use wasm_bindgen_futures::{future_to_promise, JsFuture};
 
 /// After this long without an answer (the page went away mid-request) a sent signup is due again.
 const RESEND_GRACE_MS: u64 = transport::TIMEOUT_MS as u64 + 5_000;
+
+/// Asynchronous work, boxed: every task goes through one instance of `future_to_promise`.
+pub type Task = Pin<Box<dyn Future<Output = Result<JsValue, JsValue>>>>;
+
+/// Runs `task`; its promise resolves with what the task returns.
+pub fn promise(task: Task) -> Promise {
+    future_to_promise(task)
+}
 
 #[derive(Default)]
 struct Deliveries {
@@ -45,7 +56,7 @@ fn allowed() -> bool {
 /// called once with the result first.
 pub fn signup(input: Result<SignupInput, String>, callback: Option<Function>) -> Promise {
     let queued = queue(input);
-    future_to_promise(async move {
+    promise(Box::pin(async move {
         let result = match queued {
             Ok(pending) => deliver(pending).await,
             Err(result) => result,
@@ -57,15 +68,16 @@ pub fn signup(input: Result<SignupInput, String>, callback: Option<Function>) ->
             }
         }
         Ok(result)
-    })
+    }))
 }
 
 /// A signup whose result nobody waits for (form auto-capture): it is logged in debug mode.
 pub fn send(input: SignupInput) {
     if let Ok(pending) = queue(Ok(input)) {
-        spawn_local(async move {
+        let _ = promise(Box::pin(async move {
             deliver(pending).await;
-        });
+            Ok(JsValue::UNDEFINED)
+        }));
     }
 }
 
@@ -228,10 +240,10 @@ pub async fn flush(force: bool) {
         let sending: Array = due
             .into_iter()
             .map(|pending| {
-                future_to_promise(async move {
+                promise(Box::pin(async move {
                     deliver(pending).await;
                     Ok(JsValue::UNDEFINED)
-                })
+                }))
             })
             .collect();
         let _ = JsFuture::from(Promise::all(&sending)).await;
@@ -241,8 +253,11 @@ pub async fn flush(force: bool) {
 }
 
 /// Runs a flush in the background.
-pub fn flush_later(force: bool) {
-    spawn_local(flush(force));
+pub fn flush_later(force: bool) -> Promise {
+    promise(Box::pin(async move {
+        flush(force).await;
+        Ok(JsValue::UNDEFINED)
+    }))
 }
 
 /// Arms one timer for the next due signup, replacing the previous one.
@@ -256,10 +271,7 @@ fn arm_timer(next: Option<u64>) {
     let window = page::window();
     let (tick, armed) = DELIVERIES.with(|d| {
         let (tick, armed) = d.timer.get_or_insert_with(|| {
-            let tick = guard::function("tick", |_, _, _| {
-                flush_later(false);
-                JsValue::UNDEFINED
-            });
+            let tick = guard::function("tick", |_, _, _| flush_later(false).into());
             (tick, None)
         });
         (tick.clone(), armed.take())
@@ -281,5 +293,5 @@ fn arm_timer(next: Option<u64>) {
 
 /// On start: send what earlier pages left (`online` is watched by the entry).
 pub fn resume() {
-    flush_later(false);
+    let _ = flush_later(false);
 }

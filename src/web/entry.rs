@@ -10,7 +10,6 @@ use alloc::string::String;
 use js_sys::{Function, Promise, Reflect};
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
-use wasm_bindgen_futures::future_to_promise;
 
 /// `init(options)`: merges the options into those of earlier calls and attributes.
 #[wasm_bindgen]
@@ -39,7 +38,7 @@ fn started() {
 }
 
 /// Copies the attribution into `growsumo.data`.
-fn sync() {
+pub fn sync() {
     let (key, click) = tracker::with(|t| {
         let a = t.attribution();
         (
@@ -92,10 +91,7 @@ pub fn signup(input: JsValue) -> Promise {
 /// have been answered.
 #[wasm_bindgen]
 pub fn flush() -> Promise {
-    future_to_promise(async {
-        delivery::flush(true).await;
-        Ok(JsValue::UNDEFINED)
-    })
+    delivery::flush_later(true)
 }
 
 /// `partnerKey()`: the attributed partner key.
@@ -177,8 +173,7 @@ fn watch() {
     let _ = window.add_event_listener_with_callback("popstate", &navigated);
     let online = guard::function("online", |_, _, _| {
         tracker::with(|t| t.debug(|| "back online: sending waiting signups".into()));
-        delivery::flush_later(true);
-        JsValue::UNDEFINED
+        delivery::flush_later(true).into()
     });
     let _ = window.add_event_listener_with_callback("online", &online);
 }

@@ -71,6 +71,8 @@ pub fn install(script: JsValue) {
             set(&data, field, &JsValue::NULL);
         }
     }
+    // What is known already (an `init()` of the npm package on the same page, say).
+    entry::sync();
     let initialize = guard::function("_initialize", |public_key, options, _| {
         entry::initialize(public_key, options);
         wrap_page_init();

@@ -3,9 +3,9 @@
 //! nor web-sys's `RequestInit` has `keepalive`, so the request is built with web-sys, the flag set
 //! on the init dictionary, and the request handed over (`From<web_sys::Request>`).
 
+use crate::core::config::Value;
 use crate::core::signup::{classify, Delivery};
 use crate::core::text::cat;
-use alloc::string::String;
 use gloo_net::http::Request;
 use js_sys::Reflect;
 use serde::Deserialize;
@@ -20,8 +20,16 @@ pub const TIMEOUT_MS: u32 = 10_000;
 #[derive(Default, Deserialize)]
 #[serde(default)]
 struct Answer {
-    status: Option<String>,
-    error: Option<String>,
+    status: Value,
+    error: Value,
+}
+
+/// A text field of the answer.
+fn field(value: &Value) -> Option<&str> {
+    match value {
+        Value::Text(text) => Some(text),
+        _ => None,
+    }
 }
 
 /// POSTs `body` to `url` as a CORS simple request (`text/plain`, no preflight) and classifies the
@@ -45,8 +53,8 @@ pub async fn post(url: &str, body: &str) -> Delivery {
         .unwrap_or_default();
     classify(
         response.status(),
-        answer.status.as_deref(),
-        answer.error.as_deref(),
+        field(&answer.status),
+        field(&answer.error),
     )
 }
 

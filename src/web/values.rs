@@ -11,81 +11,53 @@ use crate::core::signup::SignupInput;
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
-use js_sys::{Object, JSON};
-use serde::de::{Deserializer, MapAccess, SeqAccess, Visitor};
+use js_sys::{Array, Object, JSON};
+use serde::de::{Deserializer, MapAccess, Visitor};
 use serde::{Deserialize, Serialize};
 use serde_wasm_bindgen::Serializer;
 use wasm_bindgen::{JsCast, JsValue};
 
+/// Every value is taken as the JavaScript value it is (serde-wasm-bindgen's `preserve`) and then
+/// classified by its JavaScript type. That keeps one small path through serde-wasm-bindgen (no
+/// `deserialize_any`, which would also carry BigInt, byte-array and iterator handling the module
+/// never needs) and cannot fail, whatever the page passed.
 impl<'de> Deserialize<'de> for Value {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        // What serde cannot describe (a function, a symbol) is a value of the wrong type too.
-        Ok(deserializer
-            .deserialize_any(ValueVisitor)
-            .unwrap_or_else(|_| {
-                Value::Other("a function or another value that is not data".into())
-            }))
+        let value: JsValue = serde_wasm_bindgen::preserve::deserialize(deserializer)?;
+        Ok(classify(&value))
     }
 }
 
-struct ValueVisitor;
-
-impl<'de> Visitor<'de> for ValueVisitor {
-    type Value = Value;
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("any value")
-    }
-
-    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
-        Ok(Value::Bool(v))
-    }
-
-    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
-        Ok(Value::Number(v as f64))
-    }
-
-    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
-        Ok(Value::Number(v as f64))
-    }
-
-    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
-        Ok(if v.is_finite() {
-            Value::Number(v)
+/// A JavaScript value as a core [`Value`].
+fn classify(value: &JsValue) -> Value {
+    if value.is_null() || value.is_undefined() {
+        Value::Null
+    } else if let Some(text) = value.as_string() {
+        Value::Text(text)
+    } else if let Some(flag) = value.as_bool() {
+        Value::Bool(flag)
+    } else if let Some(number) = value.as_f64() {
+        if number.is_finite() {
+            Value::Number(number)
         } else {
             Value::Other("a number that is not finite".into())
-        })
-    }
-
-    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
-        Ok(Value::Text(v.into()))
-    }
-
-    fn visit_string<E>(self, v: String) -> Result<Value, E> {
-        Ok(Value::Text(v))
-    }
-
-    fn visit_unit<E>(self) -> Result<Value, E> {
-        Ok(Value::Null)
-    }
-
-    fn visit_none<E>(self) -> Result<Value, E> {
-        Ok(Value::Null)
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
-        let mut items = Vec::new();
-        while let Some(item) = seq.next_element::<Value>()? {
-            match item {
-                Value::Text(text) => items.push(text),
-                _ => return Ok(Value::Other("an array with non-string items".into())),
-            }
         }
-        Ok(Value::List(items))
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, _: A) -> Result<Value, A::Error> {
-        Ok(Value::Other("an object".into()))
+    } else if Array::is_array(value) {
+        let items: Option<Vec<String>> = Array::from(value)
+            .to_vec()
+            .iter()
+            .map(JsValue::as_string)
+            .collect();
+        match items {
+            Some(items) => Value::List(items),
+            None => Value::Other("an array with non-string items".into()),
+        }
+    } else if value.is_function() {
+        Value::Other("a function".into())
+    } else if value.is_object() {
+        Value::Other("an object".into())
+    } else {
+        Value::Other("a value that is not data".into())
     }
 }
 
@@ -104,65 +76,50 @@ pub enum Entries {
 
 impl<'de> Deserialize<'de> for Entries {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        Ok(deserializer
-            .deserialize_any(EntriesVisitor)
-            .unwrap_or(Entries::NotAnObject))
+        let value: JsValue = serde_wasm_bindgen::preserve::deserialize(deserializer)?;
+        Ok(entries(value))
     }
 }
 
-struct EntriesVisitor;
+/// An object's properties, read as a serde map (serde-wasm-bindgen walks `Object.entries`).
+struct Properties(Vec<(String, Value)>);
 
-impl<'de> Visitor<'de> for EntriesVisitor {
-    type Value = Entries;
+impl<'de> Deserialize<'de> for Properties {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_map(PropertiesVisitor)
+    }
+}
+
+struct PropertiesVisitor;
+
+impl<'de> Visitor<'de> for PropertiesVisitor {
+    type Value = Properties;
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("an object")
     }
 
-    fn visit_unit<E>(self) -> Result<Entries, E> {
-        Ok(Entries::Absent)
-    }
-
-    fn visit_none<E>(self) -> Result<Entries, E> {
-        Ok(Entries::Absent)
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Entries, A::Error> {
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Properties, A::Error> {
         let mut entries = Vec::new();
         while let Some(entry) = map.next_entry::<String, Value>()? {
             entries.push(entry);
         }
-        Ok(Entries::Object(entries))
-    }
-
-    fn visit_bool<E>(self, _: bool) -> Result<Entries, E> {
-        Ok(Entries::NotAnObject)
-    }
-
-    fn visit_f64<E>(self, _: f64) -> Result<Entries, E> {
-        Ok(Entries::NotAnObject)
-    }
-
-    fn visit_i64<E>(self, _: i64) -> Result<Entries, E> {
-        Ok(Entries::NotAnObject)
-    }
-
-    fn visit_u64<E>(self, _: u64) -> Result<Entries, E> {
-        Ok(Entries::NotAnObject)
-    }
-
-    fn visit_str<E>(self, _: &str) -> Result<Entries, E> {
-        Ok(Entries::NotAnObject)
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, _: A) -> Result<Entries, A::Error> {
-        Ok(Entries::NotAnObject)
+        Ok(Properties(entries))
     }
 }
 
 /// `value` read as an object's own properties.
 pub fn entries(value: JsValue) -> Entries {
-    serde_wasm_bindgen::from_value(value).unwrap_or(Entries::NotAnObject)
+    if value.is_null() || value.is_undefined() {
+        return Entries::Absent;
+    }
+    if !value.is_object() || Array::is_array(&value) {
+        return Entries::NotAnObject;
+    }
+    match serde_wasm_bindgen::from_value::<Properties>(value) {
+        Ok(Properties(entries)) => Entries::Object(entries),
+        Err(_) => Entries::NotAnObject,
+    }
 }
 
 /// An options object (`init(options)`, `window.reftrackConfig`, the tag's `dataset`) as a source

@@ -21,6 +21,7 @@ before(async () => {
   const site = mkdtempSync(join(tmpdir(), 'reftrack-snippet-'));
   writeFileSync(join(site, 'loads.html'), snippetPage('/sdk/reftrack.js'));
   writeFileSync(join(site, 'missing.html'), snippetPage('/sdk/missing.js'));
+  writeFileSync(join(site, 'hostile.html'), HOSTILE_PAGE);
   snippetSite = await startCollector({ www: site });
   if (!existsSync(join(faultDist, 'reftrack.js'))) throw new Error('run scripts/test.sh: it builds target/fault-dist');
   faulty = await startCollector({ args: ['--dist', faultDist] });
@@ -163,6 +164,50 @@ test('the loader snippet is under 1 KB, and a second copy of the script changes 
   await page.waitForTimeout(200);
   assert.equal(await page.evaluate(() => window.reftrack.marker), 'first copy', 'the first copy stays in charge');
   assert.equal(await page.evaluate(() => window.inits.length), 1, 'growsumoInit still ran once');
+  assert.deepEqual(page.errors, []);
+  await context.close();
+});
+
+// A page that polluted Object.prototype with reftrack's option and field names, and wrapped fetch,
+// history.pushState and JSON.parse, as monitoring and consent libraries do.
+const HOSTILE_PAGE = `<!doctype html><meta charset="utf-8"><title>hostile</title>
+<script>
+  Object.prototype.endpoint = 'http://evil.example/steal';
+  Object.prototype.publicKey = 'pk_evil';
+  Object.prototype.customer_key = 'evil';
+  Object.prototype.sendUnattributed = true;
+  Object.prototype.debug = true;
+  window.fetches = 0;
+  const realFetch = window.fetch;
+  window.fetch = function () { window.fetches++; return realFetch.apply(this, arguments); };
+  const realPush = history.pushState;
+  history.pushState = function () { window.pushed = true; return realPush.apply(this, arguments); };
+  const realParse = JSON.parse;
+  JSON.parse = function (text, reviver) { return realParse.call(JSON, text, reviver); };
+  window.inits = [];
+  function growsumoInit() { inits.push(growsumo.data.partner_key); }
+</script>
+<script async src="/sdk/reftrack.js" data-public-key="pk_hostile"></script>
+<p>hostile page</p>`;
+
+test('a page with a polluted Object.prototype and wrapped built-ins: reftrack reads only what was given to it', async () => {
+  const { context, page } = await freshPage(browser);
+  const logs = [];
+  page.on('console', (m) => logs.push(m.text()));
+  await page.goto(snippetSite.url('www.acme.test', `/hostile.html?ps_partner_key=${b64('alex-smith')}`));
+  await page.waitForFunction(() => window.inits.length === 1);
+  assert.deepEqual(await page.evaluate(() => window.inits), ['alex-smith']);
+  const key = `hostile_${process.pid}@example.com`;
+  const result = await page.evaluate((email) => reftrack.signup({ email }), key);
+  assert.equal(result.status, 'created', JSON.stringify(result));
+  assert.ok(await page.evaluate(() => window.fetches) >= 1, "the page's own fetch wrapper was called");
+  const [stored] = (await snippetSite.signups()).filter((s) => s.email === key);
+  assert.equal(stored.public_key, 'pk_hostile');
+  assert.equal(stored.customer_key, key, 'not the inherited customer_key');
+  assert.equal(stored.partner_key, 'alex-smith');
+  await page.evaluate(() => history.pushState({}, '', '/next'));
+  assert.equal(await page.evaluate(() => window.pushed), true, "the page's pushState wrapper still runs");
+  assert.ok(!logs.some((l) => l.startsWith('[reftrack]') && !l.includes('not a reftrack option')), logs.join('\n'));
   assert.deepEqual(page.errors, []);
   await context.close();
 });
