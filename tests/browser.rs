@@ -86,7 +86,7 @@ async fn stored_cookie(name: &str) -> JsValue {
 async fn cookies_are_written_with_their_attributes() {
     clear_cookies();
     land_on("?ps_partner_key=YWxleC1zbWl0aA&ps_xid=clk_9f8e");
-    reftrack::init(object(&[("cookieDays", 30.into())]));
+    let _ = reftrack::init(object(&[("cookieDays", 30.into())]));
 
     assert_eq!(reftrack::partner_key().as_deref(), Some("alex-smith"));
     assert_eq!(reftrack::click_id().as_deref(), Some("clk_9f8e"));
@@ -136,7 +136,7 @@ fn a_refused_key_writes_no_cookie() {
         "?gspk=%%%",
     ] {
         land_on(query);
-        reftrack::init(JsValue::UNDEFINED);
+        let _ = reftrack::init(JsValue::UNDEFINED);
         let cookies = document_cookie();
         assert!(
             !cookies.contains("growSumoPartnerKey"),
@@ -357,7 +357,7 @@ fn the_submit_listener_reads_only_the_allowed_fields() {
     land_on("?ps_partner_key=YWxleC1zbWl0aA");
     // Signups wait in the queue, where the test can read them: consent is pending.
     reftrack::consent(JsValue::FALSE);
-    reftrack::init(JsValue::UNDEFINED);
+    let _ = reftrack::init(JsValue::UNDEFINED);
     reftrack::capture_forms(JsValue::UNDEFINED);
     let document = page::document();
     let form = document.create_element("form").unwrap();
