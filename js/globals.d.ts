@@ -1,5 +1,5 @@
 /**
- * The globals defined by reftrack's script-tag build (`dist/reftrack.js`, SPEC §4, §4a, §5).
+ * The globals defined by reftrack's script-tag build (`dist/reftrack.js`, contract §4, §4a, §5).
  * Reference this file (`/// <reference path="reftrack.d.ts" />`) in a page's TypeScript.
  */
 import type { ReftrackApi, ReftrackOptions, SignupResult } from './types';

@@ -1,4 +1,4 @@
-// The npm package's entry point: SPEC §4a over the module. `init()` loads the module once; every
+// The npm package's entry point: contract §4a over the module. `init()` loads the module once; every
 // call goes through the guard (js/guard.js), so a module that cannot load, or traps, never throws
 // into the page: it warns once and answers harmlessly (`status: "error"` for signups).
 import load, * as glue from './reftrack.js';

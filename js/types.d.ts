@@ -1,4 +1,4 @@
-/** Options of reftrack (SPEC §2). Every option is optional; a bad value is warned about and ignored. */
+/** Options of reftrack (contract §2). Every option is optional; a bad value is warned about and ignored. */
 export interface ReftrackOptions {
   /** The program's public key (`pk_...`), sent with every signup. */
   publicKey?: string;
@@ -42,7 +42,7 @@ export interface SignupInput {
   meta?: Record<string, string | number | boolean | null>;
 }
 
-/** How a signup ended (SPEC §4). `ok` is true when it is stored or safely queued. */
+/** How a signup ended (contract §4). `ok` is true when it is stored or safely queued. */
 export interface SignupResult {
   ok: boolean;
   /**
@@ -57,7 +57,7 @@ export interface SignupResult {
   error?: string;
 }
 
-/** The native API (SPEC §4a): `window.reftrack`, and the npm package's exports. */
+/** The native API (contract §4a): `window.reftrack`, and the npm package's exports. */
 export interface ReftrackApi {
   /** Applies options (merged with earlier ones) and runs attribution. */
   init(options?: ReftrackOptions): Promise<void>;

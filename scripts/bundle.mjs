@@ -9,7 +9,7 @@
 //   `onload`.
 // fetch (used by `npm run bench` only, for comparison): reftrack.js fetches reftrack_bg.wasm
 //   from its own directory and instantiates it asynchronously.
-import { readFileSync, writeFileSync, mkdirSync, copyFileSync } from 'node:fs';
+import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { build } from 'esbuild';
@@ -180,4 +180,4 @@ mkdirSync(args.out, { recursive: true });
 // The byte order mark makes every browser decode the file as UTF-8, whatever the page's own
 // encoding, which the embedded module depends on.
 writeFileSync(join(args.out, 'reftrack.js'), `\ufeff/*! reftrack ${version} | MIT OR Apache-2.0 */\n${code}`, 'utf8');
-if (args.variant === 'fetch') copyFileSync(args.wasm, join(args.out, 'reftrack_bg.wasm'));
+if (args.variant === 'fetch') writeFileSync(join(args.out, 'reftrack_bg.wasm'), wasm);

@@ -1,4 +1,4 @@
-//! The collector's HTTP routes (SPEC §8).
+//! The collector's HTTP routes (contract §8).
 
 use crate::clock;
 use crate::options::Options;

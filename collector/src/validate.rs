@@ -1,4 +1,4 @@
-//! Checking what arrives: a signup (SPEC §7) or a server-to-server conversion, each turned into the
+//! Checking what arrives: a signup (contract §7) or a server-to-server conversion, each turned into the
 //! normalized JSON that is stored, or refused with a reason a developer can act on.
 
 use reftrack::core::partner_key::PartnerKey;
@@ -60,7 +60,7 @@ impl Fields<'_> {
     }
 }
 
-/// The partner key and click id rule of SPEC §3: the SDK's own check, so both ends agree.
+/// The partner key and click id rule of contract §3: the SDK's own check, so both ends agree.
 fn is_token(s: &str) -> bool {
     PartnerKey::parse(s).is_ok()
 }
@@ -77,7 +77,7 @@ fn opt(value: Option<String>) -> Value {
     value.map_or(Value::Null, Value::String)
 }
 
-/// A signup from the SDK (SPEC §7).
+/// A signup from the SDK (contract §7).
 pub fn signup(body: &[u8]) -> Result<Record, String> {
     let map = object(body)?;
     let f = Fields(&map);

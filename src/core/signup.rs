@@ -1,4 +1,4 @@
-//! The signup: what the page hands over, its validation, the payload of SPEC §7, and what an
+//! The signup: what the page hands over, its validation, the payload of contract §7, and what an
 //! endpoint's answer means.
 
 use super::text::cat;
@@ -186,7 +186,7 @@ pub fn partner_for(
     }
 }
 
-/// The body posted to the endpoint (SPEC §7), fields in its order, borrowed from the signup and
+/// The body posted to the endpoint (contract §7), fields in its order, borrowed from the signup and
 /// the visit. The web layer serializes it (serde-wasm-bindgen, then `JSON.stringify`), with a
 /// missing value written as `null`.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -300,7 +300,7 @@ pub fn uuid_v4(mut bytes: [u8; 16]) -> String {
     out
 }
 
-/// `SignupResult.status` (SPEC §4).
+/// `SignupResult.status` (contract §4).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
@@ -332,7 +332,7 @@ impl Status {
     }
 }
 
-/// What `createSignup` and `signup` resolve with (SPEC §4): `event_id` is `null` when none was
+/// What `createSignup` and `signup` resolve with (contract §4): `event_id` is `null` when none was
 /// made, `error` left out when there is none.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct SignupResult {

@@ -15,8 +15,7 @@ impl<T: Default> Global<T> {
     }
 
     /// Runs `f` on the value (made with `Default` on first use). Calls must not nest for the same
-    /// value: the skin never calls back into the module while the module is calling it, except to
-    /// hand over values (`scratch`), which has its own cell.
+    /// value: no page function is called while a value is borrowed, so nothing can call back in.
     pub fn with<R>(&self, f: impl FnOnce(&mut T) -> R) -> R {
         f(self.0.borrow_mut().get_or_insert_with(T::default))
     }

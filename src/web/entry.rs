@@ -1,4 +1,4 @@
-//! The module's exports: the native API of SPEC §4a, which the npm package re-exports and
+//! The module's exports: the native API of contract §4a, which the npm package re-exports and
 //! `window.reftrack` hangs on, and [`install`], the script-tag build's start. The compatibility
 //! globals (`growsumo`, `po`) are thin translations onto the same functions ([`super::facades`]).
 

@@ -117,7 +117,7 @@ pub fn install(script: JsValue) {
     replay(&growsumo, get(&growsumo, "q"));
 }
 
-/// `window.reftrack`: the native API (SPEC §4a) and the version.
+/// `window.reftrack`: the native API (contract §4a) and the version.
 fn native_api() -> Object {
     let api = Object::new();
     set(

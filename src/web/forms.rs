@@ -1,4 +1,4 @@
-//! Form auto-capture (SPEC §6). One listener for `submit` in the capture phase on `document` (so
+//! Form auto-capture (contract §6). One listener for `submit` in the capture phase on `document` (so
 //! forms added later are covered and the page's own handlers cannot hide a submit) decides whether
 //! the form is a sign-up form and reads its fields by selectors that exclude password inputs, and
 //! nothing else. Nothing here prevents the submit; the signup is queued at once and goes out with
