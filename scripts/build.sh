@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds the script-tag build (dist/) and the npm package (pkg/). See contract §1.
+# Builds the script-tag build (dist/) and the npm package (pkg/). See docs/contract.md §1.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
