@@ -87,7 +87,7 @@ export function after(original, hook) {
 /** The globals with their harmless answers, when the module cannot run; replays queued calls. */
 export function install(error, version) {
   fail(error);
-  const g = (w.growsumo = w.growsumo || {});
+  const g = (w.growsumo = w.partnerstack = w.growsumo || {});
   g.data = g.data || {};
   const stub = w.reftrack;
   const reftrack = (w.reftrack = { version });

@@ -417,16 +417,35 @@ async fn gloo_net_posts_a_signup_to_the_collector() {
     };
     let body = values::to_json(&signup::build(&input, &visit).unwrap()).unwrap();
     let url = format!("{collector}/v1/signups");
+    let post = |url: String, body: String| async move {
+        let reply = transport::post(&url, &body).await;
+        (
+            signup::classify(&reply.answer()),
+            reply.answer().http_status,
+        )
+    };
     assert_eq!(
-        transport::post(&url, &body).await,
-        Delivery::Delivered(Status::Created)
+        post(url.clone(), body.clone()).await,
+        (Delivery::Delivered(Status::Created), 201)
     );
     assert_eq!(
-        transport::post(&url, &body).await,
-        Delivery::Delivered(Status::Duplicate)
+        post(url.clone(), body.clone()).await,
+        (Delivery::Delivered(Status::Duplicate), 200)
     );
-    let refused = transport::post(&url, "{}").await;
-    assert!(matches!(refused, Delivery::Refused(_)), "{refused:?}");
-    let unreachable = transport::post("http://127.0.0.1:9/v1/signups", &body).await;
-    assert!(matches!(unreachable, Delivery::Retry(_)), "{unreachable:?}");
+    let (refused, status) = post(url.clone(), "{}".into()).await;
+    assert!(
+        matches!(refused, Delivery::Refused(_)) && status == 400,
+        "{refused:?}"
+    );
+    // A wrong route answers 404: the signup waits for the set-up to be fixed.
+    let (missing, status) = post(format!("{collector}/wrong/v1/signups"), body.clone()).await;
+    assert!(
+        matches!(missing, Delivery::Retry { .. }) && status == 404,
+        "{missing:?}"
+    );
+    let (unreachable, status) = post("http://127.0.0.1:9/v1/signups".into(), body).await;
+    assert!(
+        matches!(unreachable, Delivery::Retry { .. }) && status == 0,
+        "{unreachable:?}"
+    );
 }

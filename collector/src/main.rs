@@ -52,6 +52,9 @@ async fn main() -> ExitCode {
         Ok(addr) => println!("reftrack-collector listening on http://{addr}"),
         Err(error) => eprintln!("reftrack-collector: {error}"),
     }
+    for line in setup_report(&options) {
+        eprintln!("reftrack-collector: {line}");
+    }
     if let Err(error) = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown())
         .await
@@ -60,6 +63,45 @@ async fn main() -> ExitCode {
         return ExitCode::from(1);
     }
     ExitCode::SUCCESS
+}
+
+/// What the collector serves and what its set-up lacks, said at start so that a mistake shows
+/// before the first signup is lost to it.
+fn setup_report(options: &Options) -> Vec<String> {
+    let folder = |dir: &std::path::Path, route: &str, what: &str| {
+        if dir.is_dir() {
+            format!("serving {} at {route}", dir.display())
+        } else {
+            format!(
+                "{} is missing: {route} serves nothing ({what})",
+                dir.display()
+            )
+        }
+    };
+    let list = |items: &[String], none: &str| {
+        if items.is_empty() {
+            none.to_owned()
+        } else {
+            items.join(", ")
+        }
+    };
+    vec![
+        folder(&options.dist, "/sdk/", "run npm run build"),
+        folder(&options.www, "/", "the demo site"),
+        format!("storing in {}", options.db.display()),
+        match options.secret {
+            Some(_) => "the authenticated routes take the --secret bearer token".into(),
+            None => "no --secret: GET /v1/signups and POST /conversion/xid answer 401".into(),
+        },
+        format!(
+            "signups taken from origins: {}",
+            list(&options.allow_origins, "any (no --allow-origin)")
+        ),
+        format!(
+            "signups taken for public keys: {}",
+            list(&options.public_keys, "any (no --public-key)")
+        ),
+    ]
 }
 
 /// Resolves on SIGTERM or Ctrl-C, letting requests in flight finish.

@@ -12,6 +12,7 @@ USAGE: reftrack-collector [FLAGS]
   --db PATH              SQLite file, created if missing [REFTRACK_DB] (default reftrack.db)
   --secret TOKEN         bearer token for the authenticated routes [REFTRACK_SECRET]
   --allow-origin ORIGIN  origin allowed to post signups; repeatable (default: any)
+  --public-key KEY       a program whose signups are taken; repeatable (default: any)
   --dist DIR             served at /sdk/ (default dist)
   --www DIR              served at / (default www)
   --help                 this text
@@ -28,6 +29,8 @@ pub struct Options {
     pub secret: Option<String>,
     /// Origins allowed to post signups; empty means any.
     pub allow_origins: Vec<String>,
+    /// Programs whose signups are taken; empty means any.
+    pub public_keys: Vec<String>,
     /// Directory served at `/sdk/`.
     pub dist: PathBuf,
     /// Directory served at `/`.
@@ -47,6 +50,7 @@ impl Options {
                 .into(),
             secret: env("REFTRACK_SECRET").filter(|s| !s.is_empty()),
             allow_origins: Vec::new(),
+            public_keys: Vec::new(),
             dist: "dist".into(),
             www: "www".into(),
         };
@@ -74,6 +78,16 @@ impl Options {
                 "--allow-origin" => options
                     .allow_origins
                     .push(value()?.trim_end_matches('/').to_owned()),
+                "--public-key" => {
+                    let key = value()?;
+                    if !reftrack::core::config::is_public_key(&key) {
+                        return Err(format!(
+                            "--public-key {key}: expected {}",
+                            reftrack::core::config::PUBLIC_KEY_RULE
+                        ));
+                    }
+                    options.public_keys.push(key);
+                }
                 "--dist" => options.dist = value()?.into(),
                 "--www" => options.www = value()?.into(),
                 _ => return Err(format!("unknown flag {arg}")),
@@ -150,6 +164,20 @@ mod tests {
             Err("--listen needs a value".into())
         );
         assert_eq!(parse(&["--bogus"], &[]), Err("unknown flag --bogus".into()));
+        assert_eq!(
+            parse(&["--public-key", "pk_a", "--public-key=pk_b"], &[])
+                .unwrap()
+                .unwrap()
+                .public_keys,
+            ["pk_a", "pk_b"]
+        );
+        assert_eq!(
+            parse(&["--public-key", "pk <b>"], &[]),
+            Err(
+                "--public-key pk <b>: expected a public key: 1-128 characters of A-Z a-z 0-9 _ - ."
+                    .into()
+            )
+        );
         assert_eq!(parse(&["--help"], &[]), Ok(None));
     }
 }

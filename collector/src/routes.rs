@@ -5,8 +5,9 @@ use crate::options::Options;
 use crate::store::{Saved, Store};
 use crate::validate::{self, Record};
 use axum::body::{to_bytes, Body, Bytes};
-use axum::extract::{Query, State};
+use axum::extract::{Query, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
@@ -25,6 +26,7 @@ pub struct App {
     store: Store,
     secret: Option<String>,
     allow_origins: Vec<String>,
+    public_keys: Vec<String>,
 }
 
 type Shared = Arc<App>;
@@ -35,6 +37,7 @@ pub fn router(options: &Options, store: Store) -> Router {
         store,
         secret: options.secret.clone(),
         allow_origins: options.allow_origins.clone(),
+        public_keys: options.public_keys.clone(),
     });
     // The demo and the SDK change on every rebuild: always revalidate.
     let no_cache = SetResponseHeaderLayer::overriding(
@@ -53,10 +56,39 @@ pub fn router(options: &Options, store: Store) -> Router {
         .route("/conversion/xid", post(post_conversion))
         .with_state(app)
         .merge(files)
+        .layer(middleware::from_fn(log_refusals))
 }
 
+/// The reason of a refusal, kept on the response for the log line.
+#[derive(Clone)]
+struct Reason(String);
+
 fn error(status: StatusCode, message: impl Into<String>) -> Response {
-    (status, Json(json!({ "error": message.into() }))).into_response()
+    let message = message.into();
+    let mut response = (status, Json(json!({ "error": &message }))).into_response();
+    response.extensions_mut().insert(Reason(message));
+    response
+}
+
+/// One log line per refused request: status, route, reason and origin — never the body, so no
+/// email or name reaches the log. Files not found are not refusals worth a line.
+async fn log_refusals(request: Request, next: Next) -> Response {
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+    let origin = request
+        .headers()
+        .get(header::ORIGIN)
+        .and_then(|o| o.to_str().ok())
+        .unwrap_or("-")
+        .to_owned();
+    let response = next.run(request).await;
+    if let Some(Reason(reason)) = response.extensions().get::<Reason>() {
+        eprintln!(
+            "reftrack-collector: refused {} {method} {path} origin={origin}: {reason}",
+            response.status().as_u16()
+        );
+    }
+    response
 }
 
 /// The `Origin` of a browser request, and whether it may post signups.
@@ -163,10 +195,29 @@ async fn post_signup(State(app): State<Shared>, headers: HeaderMap, body: Body) 
         Err(response) => response,
         Ok(bytes) => match validate::signup(&bytes) {
             Err(reason) => error(StatusCode::BAD_REQUEST, reason),
-            Ok(record) => store(app, record).await,
+            Ok(record) => match unknown_program(&app, &record) {
+                Some(refusal) => refusal,
+                None => store(app, record).await,
+            },
         },
     };
     with_cors(response, origin)
+}
+
+/// The refusal of a signup for a program this collector does not take (`--public-key`), so that
+/// a mistyped key is caught on the first signup rather than stored under a program nobody reads.
+fn unknown_program(app: &App, record: &Record) -> Option<Response> {
+    let key = record.public_key.as_deref().unwrap_or_default();
+    if app.public_keys.is_empty() || app.public_keys.iter().any(|k| k == key) {
+        return None;
+    }
+    Some(error(
+        StatusCode::FORBIDDEN,
+        format!(
+            "unknown public key {key}: this collector takes signups for {}",
+            app.public_keys.join(", ")
+        ),
+    ))
 }
 
 /// The refusal of a request without `Authorization: Bearer <secret>` (compared in constant time).

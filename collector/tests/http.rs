@@ -34,6 +34,11 @@ struct Server {
 
 impl Server {
     fn start(db: &Path, extra: &[&str]) -> Server {
+        Server::start_logging(db, extra, Stdio::inherit())
+    }
+
+    /// The collector with its log (standard error) going to `log`.
+    fn start_logging(db: &Path, extra: &[&str], log: Stdio) -> Server {
         let site = db.parent().unwrap();
         std::fs::create_dir_all(site.join("dist")).unwrap();
         std::fs::create_dir_all(site.join("www")).unwrap();
@@ -48,6 +53,7 @@ impl Server {
             .arg(site.join("www"))
             .args(extra)
             .stdout(Stdio::piped())
+            .stderr(log)
             .spawn()
             .expect("the collector starts");
         let mut line = String::new();
@@ -366,6 +372,59 @@ fn bad_input_is_refused_with_a_reason_and_stores_nothing() {
         Some("http://www.acme.test")
     );
     assert_eq!(server.list().len(), 1);
+}
+
+#[test]
+fn public_keys_limit_the_programs_and_each_refusal_is_logged_without_the_body() {
+    let dir = temp_dir();
+    let log_path = dir.join("collector.log");
+    let log = std::fs::File::create(&log_path).unwrap();
+    let server = Server::start_logging(
+        &dir.join("reftrack.db"),
+        &["--public-key", "pk_test_123", "--public-key", "pk_other"],
+        Stdio::from(log),
+    );
+    assert_eq!(server.post_signup(&signup(1)).status, 201);
+    let mut typo = signup(2);
+    typo["public_key"] = json!("pk_tset_123");
+    let origin = [("Origin", "https://www.acme.test")];
+    let refused = server.request("POST", "/v1/signups", &origin, typo.to_string().as_bytes());
+    assert_eq!(refused.status, 403);
+    assert_eq!(
+        refused.error(),
+        "unknown public key pk_tset_123: this collector takes signups for pk_test_123, pk_other"
+    );
+    assert_eq!(
+        refused.header("access-control-allow-origin"),
+        Some("https://www.acme.test"),
+        "the browser may read why"
+    );
+    let list = server.request(
+        "GET",
+        "/v1/signups",
+        &[("Authorization", "Bearer wrong")],
+        b"",
+    );
+    assert_eq!(list.status, 401);
+    drop(server);
+    let log = std::fs::read_to_string(&log_path).unwrap();
+    assert!(
+        log.contains("signups taken for public keys: pk_test_123, pk_other"),
+        "{log}"
+    );
+    assert!(log.contains("no --secret"), "{log}");
+    let refusals: Vec<&str> = log.lines().filter(|l| l.contains("refused")).collect();
+    assert_eq!(refusals.len(), 2, "{log}");
+    assert_eq!(
+        refusals[0],
+        "reftrack-collector: refused 403 POST /v1/signups origin=https://www.acme.test: \
+         unknown public key pk_tset_123: this collector takes signups for pk_test_123, pk_other"
+    );
+    assert!(refusals[1].starts_with("reftrack-collector: refused 401 GET /v1/signups origin=-"));
+    assert!(
+        !log.contains("user2@example.com") && !log.contains("Jane"),
+        "no body in the log"
+    );
 }
 
 #[test]

@@ -1,7 +1,9 @@
 //! First- and last-click rules: given what is stored and what the landing URL brings, decide what
 //! to write and what to keep.
 
-use super::cookie::{self, CLICK_ID_COOKIE, PARTNERO_COOKIE, PARTNER_KEY_COOKIES};
+use super::cookie::{
+    self, CLICK_ID_COOKIE, PARTNERO_COOKIE, PARTNERO_REFERRAL_COOKIE, PARTNER_KEY_COOKIES,
+};
 use super::partner_key::{ClickId, PartnerKey};
 
 /// Which partner gets the credit when a visitor arrives through several partners' links.
@@ -27,10 +29,11 @@ impl Attribution {
     /// Reads what earlier visits stored, from a `document.cookie` string. A stored value that is
     /// not valid (written by something else, or tampered with) counts as absent.
     pub fn from_cookies(cookies: &str) -> Self {
-        // Partnero's cookie last: a key an earlier Partnero-mode visit stored still counts.
+        // Partnero's cookie after reftrack's: a key an earlier Partnero-mode visit stored still
+        // counts; and Partnero's refer-a-friend cookie last, when no partner cookie is there.
         let partner_key = PARTNER_KEY_COOKIES
             .iter()
-            .chain([&PARTNERO_COOKIE])
+            .chain([&PARTNERO_COOKIE, &PARTNERO_REFERRAL_COOKIE])
             .filter_map(|name| cookie::get(cookies, name))
             .find_map(|value| PartnerKey::parse(value).ok());
         let click_id = partner_key
@@ -89,6 +92,18 @@ mod tests {
             partner_key: Some(key(k)),
             click_id: c.map(click),
         }
+    }
+
+    #[test]
+    fn partneros_referral_cookie_counts_only_without_a_partner_cookie() {
+        let referral = Attribution::from_cookies("partnero_referral=friend_7; ps_xid=clk_1");
+        assert_eq!(referral.partner_key.unwrap().as_str(), "friend_7");
+        let both = Attribution::from_cookies("partnero_referral=friend_7; ps_partner_key=alex");
+        assert_eq!(both.partner_key.unwrap().as_str(), "alex");
+        assert_eq!(
+            Attribution::from_cookies("partnero_referral=a%3Bb").partner_key,
+            None
+        );
     }
 
     #[test]

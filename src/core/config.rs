@@ -216,7 +216,7 @@ pub fn resolve(sources: &[&Source]) -> (Config, Vec<String>) {
     };
     let defaults = Config::default();
     let config = Config {
-        public_key: options.pick("publicKey", |v| text(v, "a non-empty string")),
+        public_key: options.pick("publicKey", public_key),
         endpoint: options.pick("endpoint", endpoint),
         cookie_days: options
             .pick("cookieDays", days)
@@ -290,6 +290,24 @@ fn text(value: &Value, expected: &'static str) -> Result<String, &'static str> {
             Ok(s.trim().to_owned())
         }
         _ => Err(expected),
+    }
+}
+
+/// True for a program's public key: 1–128 characters of `A–Z a–z 0–9 _ - .` (`pk_live_4f2a`).
+pub fn is_public_key(key: &str) -> bool {
+    (1..=128).contains(&key.len())
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+}
+
+/// What a public key must look like, for warnings.
+pub const PUBLIC_KEY_RULE: &str = "a public key: 1-128 characters of A-Z a-z 0-9 _ - .";
+
+fn public_key(value: &Value) -> Result<String, &'static str> {
+    match value {
+        Value::Text(key) if is_public_key(key.trim()) => Ok(key.trim().to_owned()),
+        _ => Err(PUBLIC_KEY_RULE),
     }
 }
 
@@ -418,6 +436,26 @@ mod tests {
     }
     fn t(s: &str) -> Value {
         Value::Text(s.into())
+    }
+
+    #[test]
+    fn a_public_key_must_look_like_one() {
+        for good in ["pk_test_123", "pk-live.4F2a", "12345"] {
+            assert!(is_public_key(good), "{good}");
+        }
+        for bad in ["", "pk with spaces <b>", "pk;x", &"k".repeat(129)] {
+            assert!(!is_public_key(bad), "{bad}");
+        }
+        let source = Source {
+            kind: SourceKind::Call,
+            entries: vec![("publicKey".into(), Value::Text("pk with spaces <b>".into()))],
+        };
+        let (config, warnings) = resolve(&[&source]);
+        assert_eq!(config.public_key, None);
+        assert_eq!(
+            warnings,
+            ["ignored option publicKey passed to init: expected a public key: 1-128 characters of A-Z a-z 0-9 _ - ."]
+        );
     }
 
     #[test]

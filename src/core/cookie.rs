@@ -13,6 +13,9 @@ pub const PARTNER_KEY_COOKIES: [&str; 2] = ["growSumoPartnerKey", "ps_partner_ke
 pub const CLICK_ID_COOKIE: &str = "ps_xid";
 /// Cookie holding the partner key in Partnero mode.
 pub const PARTNERO_COOKIE: &str = "partnero_partner";
+/// Partnero's refer-a-friend cookie (the referring customer's key), set by Partnero's own scripts:
+/// read, never written, and used only when no partner cookie is there.
+pub const PARTNERO_REFERRAL_COOKIE: &str = "partnero_referral";
 /// Short-lived cookie written and deleted while probing for the cookie domain.
 pub const PROBE_COOKIE: &str = "reftrack_probe";
 

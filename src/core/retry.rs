@@ -6,7 +6,9 @@
 //! A signup enters the queue *before* it is first sent, scheduled for after the request's timeout:
 //! if the page navigates away before the answer arrives, the next page finds it and resends it with
 //! the same `event_id`, which the endpoint recognises as a duplicate. It leaves the queue when an
-//! endpoint answers `2xx` (delivered) or `4xx` (refused), or when it is a day old.
+//! endpoint answers `2xx` (delivered) or says the signup itself is wrong (`400`, `413`, `422`), or
+//! when it is a day old. Any other answer — a wrong endpoint, an origin not allowed yet, an outage —
+//! leaves it waiting, so that it is delivered once the set-up is fixed.
 
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -103,11 +105,12 @@ impl RetryQueue {
         }
     }
 
-    /// Records a failed attempt of `event_id` and schedules the next one.
-    pub fn failed(&mut self, event_id: &str, now: u64, random: f64) {
+    /// Records a failed attempt of `event_id` and schedules the next one: after the backoff, and
+    /// not before `not_before` when the endpoint said when (`Retry-After`).
+    pub fn failed(&mut self, event_id: &str, now: u64, random: f64, not_before: Option<u64>) {
         if let Some(p) = self.0.iter_mut().find(|p| p.event_id == event_id) {
             p.attempts += 1;
-            p.next_at = now + backoff_ms(p.attempts, random);
+            p.next_at = (now + backoff_ms(p.attempts, random)).max(not_before.unwrap_or(0));
         }
     }
 
@@ -276,11 +279,18 @@ mod tests {
             2,
             "all, whatever is due"
         );
-        queue.failed("b", 200, 0.0);
-        queue.failed("b", 1_200, 0.0);
+        queue.failed("b", 200, 0.0, None);
+        queue.failed("b", 1_200, 0.0, None);
         let b = queue.0.iter().find(|p| p.event_id == "b").unwrap();
         assert_eq!((b.attempts, b.next_at), (2, 1_200 + 2_000));
         assert_eq!(queue.next_due(), Some(3_200));
+        // Retry-After: not before the endpoint said, even when the backoff is shorter.
+        queue.failed("b", 4_000, 0.0, Some(60_000));
+        let b = queue.0.iter().find(|p| p.event_id == "b").unwrap();
+        assert_eq!((b.attempts, b.next_at), (3, 60_000));
+        queue.failed("b", 4_000, 0.0, Some(1));
+        let b = queue.0.iter().find(|p| p.event_id == "b").unwrap();
+        assert_eq!(b.next_at, 4_000 + 8_000, "the backoff when it is longer");
         assert!(queue.remove("a").is_some() && queue.remove("a").is_none());
     }
 }

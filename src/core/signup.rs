@@ -2,6 +2,7 @@
 //! endpoint's answer means.
 
 use super::text::cat;
+use alloc::borrow::Cow;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
@@ -198,8 +199,9 @@ pub struct Body<'a> {
     pub kind: &'static str,
     /// The program's public key.
     pub public_key: Option<&'a str>,
-    /// The customer key (the email when none was given).
-    pub customer_key: &'a str,
+    /// The customer key as given, or else the email, lower-cased (ASCII letters), so that
+    /// `Jane@Example.com` and `jane@example.com` are one customer.
+    pub customer_key: Cow<'a, str>,
     /// The customer's email address.
     pub email: Option<&'a str>,
     /// The customer's name.
@@ -245,9 +247,11 @@ pub fn build<'a>(input: &'a SignupInput, visit: &Visit<'a>) -> Result<Body<'a>, 
     if email.is_some_and(|e| !is_email(e)) {
         return Err(Invalid::BadEmail);
     }
-    let customer_key = trimmed(&input.customer_key)
-        .or(email)
-        .ok_or(Invalid::NoCustomerKey)?;
+    let customer_key = match (trimmed(&input.customer_key), email) {
+        (Some(key), _) => Cow::Borrowed(key),
+        (None, Some(email)) => Cow::Owned(email.to_ascii_lowercase()),
+        (None, None) => return Err(Invalid::NoCustomerKey),
+    };
     let name = trimmed(&input.name);
     if customer_key.len() > MAX_FIELD {
         return Err(Invalid::TooLong("customer_key"));
@@ -365,25 +369,115 @@ impl SignupResult {
 pub enum Delivery {
     /// `2xx`: done, never to be sent again.
     Delivered(Status),
-    /// `4xx`: refused, with the endpoint's reason; never retried.
+    /// The endpoint says this signup is wrong (`400`, `413`, `422`): never retried.
     Refused(String),
-    /// `5xx`, timeout or network error: keep it and retry.
-    Retry(String),
+    /// The endpoint, its set-up or the network is wrong for now (`401`, `403`, `404`, `405`,
+    /// `408`, `429`, `5xx`, any other status, no answer at all): the signup is kept and retried —
+    /// not before `not_before` (ms since the epoch) when the endpoint said when (`Retry-After`) —
+    /// so that it is delivered once the set-up is fixed.
+    Retry {
+        /// Why, for the result and the debug log.
+        reason: String,
+        /// The earliest time of the next attempt, from `Retry-After`.
+        not_before: Option<u64>,
+    },
 }
 
-/// Classifies an HTTP answer. `body_status` and `body_error` are the `status` and `error` fields of
-/// the JSON body, when it had them.
-pub fn classify(http_status: u16, body_status: Option<&str>, body_error: Option<&str>) -> Delivery {
-    let answered = || cat(&["the endpoint answered ", &http_status.to_string()]);
-    match http_status {
-        200..=299 => Delivery::Delivered(if body_status == Some("duplicate") {
+/// An endpoint's answer to one signup, as the web layer read it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Answer<'a> {
+    /// The HTTP status; 0 when no answer came (a network error, the timeout, CORS).
+    pub http_status: u16,
+    /// The body's `status`, when it had one.
+    pub body_status: Option<&'a str>,
+    /// The body's `error`, when it had one.
+    pub body_error: Option<&'a str>,
+    /// When to try again, from `Retry-After`, in ms since the epoch.
+    pub retry_at: Option<u64>,
+    /// The network error, when no answer came.
+    pub network_error: Option<&'a str>,
+}
+
+/// True for the statuses that say the signup itself is wrong.
+fn says_the_signup_is_wrong(http_status: u16) -> bool {
+    matches!(http_status, 400 | 413 | 422)
+}
+
+/// Classifies an endpoint's answer: refusals that describe the signup are final, those that
+/// describe the deployment (or no answer at all) wait.
+pub fn classify(answer: &Answer<'_>) -> Delivery {
+    let status = answer.http_status;
+    let reason = || match (answer.body_error, answer.network_error) {
+        (Some(error), _) => String::from(error),
+        (None, Some(error)) if status == 0 => String::from(error),
+        _ if status == 0 => "no answer".into(),
+        _ => cat(&["the endpoint answered ", &status.to_string()]),
+    };
+    match status {
+        200..=299 => Delivery::Delivered(if answer.body_status == Some("duplicate") {
             Status::Duplicate
         } else {
             Status::Created
         }),
-        400..=499 => Delivery::Refused(body_error.map(String::from).unwrap_or_else(answered)),
-        _ => Delivery::Retry(answered()),
+        _ if says_the_signup_is_wrong(status) => Delivery::Refused(reason()),
+        _ => Delivery::Retry {
+            reason: reason(),
+            not_before: answer.retry_at,
+        },
     }
+}
+
+/// The warning a page shows (once per reason, whatever `debug` says) for an answer that is not a
+/// success: where signups go, what came back, and what to fix. `origin` is the page's origin.
+pub fn warning(endpoint: &str, origin: &str, answer: &Answer<'_>) -> Option<String> {
+    let status = answer.http_status;
+    if (200..=299).contains(&status) {
+        return None;
+    }
+    let code = status.to_string();
+    let detail = answer
+        .body_error
+        .map(|e| cat(&[" (", e, ")"]))
+        .unwrap_or_default();
+    if says_the_signup_is_wrong(status) {
+        return Some(cat(&[
+            "a signup was refused by ",
+            endpoint,
+            ", which answered ",
+            &code,
+            &detail,
+            ": it is not sent again",
+        ]));
+    }
+    let what = if status == 0 {
+        cat(&[
+            "did not answer (",
+            answer.network_error.unwrap_or("no answer"),
+            ")",
+        ])
+    } else {
+        cat(&["answered ", &code, &detail])
+    };
+    let fix = match status {
+        404 | 405 => ": set `endpoint` to your collector's signup route (…/v1/signups)",
+        401 => ": set `endpoint` to a route that takes signups from browsers (…/v1/signups)",
+        403 => ": allow this page's origin on the collector (--allow-origin ",
+        _ => "",
+    };
+    let origin_hint = if status == 403 {
+        cat(&[origin, ") and check `publicKey`"])
+    } else {
+        String::new()
+    };
+    Some(cat(&[
+        "signups go to ",
+        endpoint,
+        ", which ",
+        &what,
+        fix,
+        &origin_hint,
+        "; they wait in the retry queue",
+    ]))
 }
 
 #[cfg(test)]
@@ -517,6 +611,26 @@ mod tests {
     }
 
     #[test]
+    fn a_customer_key_from_the_email_is_lower_cased_and_a_given_one_kept() {
+        let from_email = SignupInput {
+            email: Some("Jane@Example.COM".into()),
+            ..SignupInput::default()
+        };
+        let body = build(&from_email, &visit()).unwrap();
+        assert_eq!(body.customer_key, "jane@example.com");
+        assert_eq!(
+            body.email,
+            Some("Jane@Example.COM"),
+            "the email itself as given"
+        );
+        let given = SignupInput {
+            customer_key: Some("Cus_42".into()),
+            ..from_email
+        };
+        assert_eq!(build(&given, &visit()).unwrap().customer_key, "Cus_42");
+    }
+
+    #[test]
     fn invalid_input_is_explained() {
         assert_eq!(
             build(&SignupInput::default(), &visit()),
@@ -577,36 +691,107 @@ mod tests {
         assert_eq!(id.len(), 36);
     }
 
+    fn answer(http_status: u16, body_error: Option<&str>) -> Answer<'_> {
+        Answer {
+            http_status,
+            body_error,
+            ..Answer::default()
+        }
+    }
+
+    fn retry(reason: &str) -> Delivery {
+        Delivery::Retry {
+            reason: reason.into(),
+            not_before: None,
+        }
+    }
+
     #[test]
     fn answers_are_classified() {
+        let created = Answer {
+            body_status: Some("created"),
+            ..answer(201, None)
+        };
+        assert_eq!(classify(&created), Delivery::Delivered(Status::Created));
+        let duplicate = Answer {
+            body_status: Some("duplicate"),
+            ..answer(200, None)
+        };
+        assert_eq!(classify(&duplicate), Delivery::Delivered(Status::Duplicate));
         assert_eq!(
-            classify(201, Some("created"), None),
+            classify(&answer(204, None)),
             Delivery::Delivered(Status::Created)
         );
+        // What says the signup itself is wrong is final.
+        for status in [400, 413, 422] {
+            assert_eq!(
+                classify(&answer(status, Some("customer_key is required"))),
+                Delivery::Refused("customer_key is required".into()),
+                "{status}"
+            );
+        }
         assert_eq!(
-            classify(200, Some("duplicate"), None),
-            Delivery::Delivered(Status::Duplicate)
+            classify(&answer(422, None)),
+            Delivery::Refused("the endpoint answered 422".into())
+        );
+        // What says the deployment is wrong waits, so that the signup survives the fix.
+        for status in [401, 403, 404, 405, 408, 409, 429, 500, 503] {
+            assert_eq!(
+                classify(&answer(status, None)),
+                retry(&["the endpoint answered ", &status.to_string()].concat()),
+                "{status}"
+            );
+        }
+        assert_eq!(
+            classify(&answer(403, Some("origin not allowed"))),
+            retry("origin not allowed")
+        );
+        let offline = Answer {
+            network_error: Some("TypeError: Failed to fetch"),
+            ..answer(0, None)
+        };
+        assert_eq!(classify(&offline), retry("TypeError: Failed to fetch"));
+        let busy = Answer {
+            retry_at: Some(1_700_000_030_000),
+            ..answer(429, None)
+        };
+        assert_eq!(
+            classify(&busy),
+            Delivery::Retry {
+                reason: "the endpoint answered 429".into(),
+                not_before: Some(1_700_000_030_000)
+            }
+        );
+    }
+
+    #[test]
+    fn each_failure_is_explained_with_what_to_fix() {
+        let endpoint = "https://cdn.example/v1/signups";
+        let origin = "https://www.acme.test";
+        let warn = |answer: Answer<'_>| warning(endpoint, origin, &answer).unwrap();
+        assert_eq!(
+            warn(answer(404, None)),
+            "signups go to https://cdn.example/v1/signups, which answered 404: set `endpoint` to \
+             your collector's signup route (…/v1/signups); they wait in the retry queue"
         );
         assert_eq!(
-            classify(204, None, None),
-            Delivery::Delivered(Status::Created)
+            warn(answer(403, Some("origin not allowed"))),
+            "signups go to https://cdn.example/v1/signups, which answered 403 (origin not allowed): \
+             allow this page's origin on the collector (--allow-origin https://www.acme.test) and \
+             check `publicKey`; they wait in the retry queue"
         );
         assert_eq!(
-            classify(400, None, Some("customer_key is required")),
-            Delivery::Refused("customer_key is required".into())
+            warn(answer(400, Some("email is not valid"))),
+            "a signup was refused by https://cdn.example/v1/signups, which answered 400 (email is \
+             not valid): it is not sent again"
         );
-        assert_eq!(
-            classify(403, None, None),
-            Delivery::Refused("the endpoint answered 403".into())
-        );
-        assert_eq!(
-            classify(503, None, None),
-            Delivery::Retry("the endpoint answered 503".into())
-        );
-        assert_eq!(
-            classify(0, None, None),
-            Delivery::Retry("the endpoint answered 0".into())
-        );
+        let offline = Answer {
+            network_error: Some("TypeError: Failed to fetch"),
+            ..answer(0, None)
+        };
+        assert!(warn(offline).contains("which did not answer (TypeError: Failed to fetch)"));
+        assert!(warn(answer(503, None)).ends_with("answered 503; they wait in the retry queue"));
+        assert_eq!(warning(endpoint, origin, &answer(201, None)), None);
     }
 
     #[test]

@@ -96,16 +96,24 @@ fn queue(input: Result<SignupInput, String>) -> Result<Pending, SignupResult> {
         }
     });
     if !allowed {
-        let waiting = Delivery::Retry("consent is pending: the signup waits in memory".into());
+        let waiting = Delivery::Retry {
+            reason: "consent is pending: the signup waits in memory".into(),
+            not_before: None,
+        };
         return Err(settle(&event_id, waiting));
     }
     Ok(pending)
 }
 
-/// Posts `pending` and applies the answer to the queue.
+/// Posts `pending` and applies the answer to the queue. Anything but a success is warned about
+/// once per page and reason, whatever `debug` says: where signups go, what came back, what to fix.
 async fn deliver(pending: Pending) -> SignupResult {
-    let delivery = transport::post(&pending.endpoint, &pending.body).await;
-    settle(&pending.event_id, delivery)
+    let reply = transport::post(&pending.endpoint, &pending.body).await;
+    let answer = reply.answer();
+    if let Some(warning) = signup::warning(&pending.endpoint, &page::origin(), &answer) {
+        tracker::with(|t| t.warn_once(warning));
+    }
+    settle(&pending.event_id, signup::classify(&answer))
 }
 
 /// Validates and builds the signup; `Err` is the final result (rejected or skipped).
@@ -184,17 +192,27 @@ fn endpoint(option: Option<&str>, script_src: Option<&str>, page_url: &str) -> O
 /// Applies an answer to the queue and turns it into the result.
 fn settle(event_id: &str, delivery: Delivery) -> SignupResult {
     let allowed = allowed();
-    let (status, reason, outcome) = match delivery {
-        Delivery::Delivered(status) => (status, None, " delivered"),
-        Delivery::Refused(reason) => (Status::Rejected, Some(reason), " refused by the endpoint: "),
-        Delivery::Retry(reason) => (Status::Queued, Some(reason), " queued for retry: "),
+    let (status, reason, outcome, not_before) = match delivery {
+        Delivery::Delivered(status) => (status, None, " delivered", None),
+        Delivery::Refused(reason) => (
+            Status::Rejected,
+            Some(reason),
+            " refused by the endpoint: ",
+            None,
+        ),
+        Delivery::Retry { reason, not_before } => (
+            Status::Queued,
+            Some(reason),
+            " queued for retry: ",
+            not_before,
+        ),
     };
     let retry = status == Status::Queued;
     // A signup waiting for consent stays as it is; any other answer changes the queue.
     if allowed || !retry {
         storage::with_queue(allowed, |queue| {
             if retry {
-                queue.failed(event_id, page::now_ms(), page::random());
+                queue.failed(event_id, page::now_ms(), page::random(), not_before);
             } else {
                 queue.remove(event_id);
             }

@@ -81,10 +81,13 @@ pub fn install(script: JsValue) {
     set(&growsumo, "_initialize", &initialize);
     let this = growsumo.clone();
     let create_signup = guard::function("createSignup", move |callback, _, _| {
-        let input = values::growsumo_input(&get(&this, "data"));
+        let attributed = entry::partner_key();
+        let input = values::growsumo_input(&get(&this, "data"), attributed.as_deref());
         delivery::signup(input, callback.dyn_into().ok()).into()
     });
     set(&growsumo, "createSignup", &create_signup);
+    // PartnerStack's current snippet and docs name the same object `partnerstack`.
+    set(&window, "partnerstack", &growsumo);
 
     let name = get(&window, "__partnerObject")
         .as_string()

@@ -115,7 +115,8 @@ fn submitted(form: &HtmlFormElement) {
             (first, last) => first.or(last),
         });
     let input = SignupInput {
-        customer_key: field(form, CUSTOMER_KEY).or_else(|| Some(email.clone())),
+        // Without a customer_key field the core takes the email, lower-cased.
+        customer_key: field(form, CUSTOMER_KEY),
         email: Some(email),
         name,
         ..SignupInput::default()

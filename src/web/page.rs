@@ -32,6 +32,11 @@ pub fn href() -> String {
     location().href().unwrap_or_default()
 }
 
+/// `location.origin`.
+pub fn origin() -> String {
+    location().origin().unwrap_or_default()
+}
+
 /// `location.hostname`.
 pub fn hostname() -> String {
     location().hostname().unwrap_or_default()
@@ -64,6 +69,16 @@ pub fn global_privacy_control() -> bool {
 /// The page's query parameters, as the browser decodes them (`URLSearchParams`).
 pub fn search_params() -> Option<UrlSearchParams> {
     UrlSearchParams::new_with_str(&location().search().ok()?).ok()
+}
+
+/// The path segment after a segment named `name` (`/aff/alex` → `alex`), percent-decoded; `None`
+/// when there is none, or it does not decode.
+pub fn path_segment_after(name: &str) -> Option<String> {
+    let path = location().pathname().ok()?;
+    let mut segments = path.split('/');
+    segments.find(|segment| *segment == name)?;
+    let segment = segments.next().filter(|s| !s.is_empty())?;
+    js_sys::decode_uri_component(segment).ok().map(String::from)
 }
 
 /// `url` resolved against `base` (`new URL(url, base).href`), or `None` if it is not a URL.

@@ -91,7 +91,9 @@ impl Tracker {
             if !config.raw_partner_params.iter().any(|p| p == "aff") {
                 config.raw_partner_params.push("aff".into());
             }
-            config.public_key.get_or_insert_with(|| program.clone());
+            if config::is_public_key(program) {
+                config.public_key.get_or_insert_with(|| program.clone());
+            }
         }
         config.consent = match self.consent_decision {
             Some(true) => Consent::Granted,
@@ -106,7 +108,16 @@ impl Tracker {
     }
 
     /// Turns Partnero mode on for `program` (`po('program', id, 'load')`) and attributes again.
+    /// The program id is the public key when none is set, so one that cannot be is warned about.
     pub fn partnero(&mut self, program: String) {
+        if !config::is_public_key(&program) {
+            self.warn_once(cat(&[
+                "po('program', \"",
+                &program,
+                "\", 'load') was given a program id that is not a public key; expected ",
+                config::PUBLIC_KEY_RULE,
+            ]));
+        }
         self.partnero_program = Some(program);
         self.configure(Source::new(SourceKind::Call));
         self.attribute();
@@ -144,17 +155,48 @@ impl Tracker {
     }
 
     /// An explicit start (`init(options)`, `growsumo._initialize(publicKey, options)`): merges the
-    /// options and attributes. `caller` names the call in the warning about options that are not
-    /// an object.
-    pub fn start(&mut self, caller: &str, options: JsValue, public_key: Option<String>) {
+    /// options and attributes. `caller` names the call in warnings: about options that are not an
+    /// object, about `_initialize`'s public key (`public_key`: its first argument) when it is not
+    /// one, and about a start that leaves the program without a public key, since the collector
+    /// refuses every signup then.
+    pub fn start(&mut self, caller: &str, options: JsValue, public_key: Option<Value>) {
         let mut call = values::options(options, SourceKind::Call).unwrap_or_else(|| {
             self.warn_once(cat(&[caller, " options must be an object; ignored"]));
             Source::new(SourceKind::Call)
         });
-        if let Some(key) = public_key {
-            call.set("publicKey", Value::Text(key));
+        let mut refused = false;
+        match public_key {
+            Some(Value::Text(key)) if config::is_public_key(key.trim()) => {
+                call.set("publicKey", Value::Text(key))
+            }
+            Some(Value::Null) | None => {}
+            Some(other) => {
+                refused = true;
+                let given = match &other {
+                    Value::Text(text) => cat(&["\"", text, "\""]),
+                    Value::Number(_) => "a number".into(),
+                    Value::Bool(_) => "a boolean".into(),
+                    Value::List(_) => "an array".into(),
+                    Value::Other(what) => what.clone(),
+                    Value::Null => String::new(),
+                };
+                self.warn_once(cat(&[
+                    caller,
+                    " was given ",
+                    &given,
+                    " as the public key; expected ",
+                    config::PUBLIC_KEY_RULE,
+                ]));
+            }
         }
         self.configure(call);
+        if self.config.public_key.is_none() && !refused {
+            self.warn_once(cat(&[
+                caller,
+                " left the program without a public key (pass it, or set publicKey, \
+                 window.reftrackConfig.publicKey or data-public-key): signups will be refused",
+            ]));
+        }
         self.attribute();
     }
 
@@ -204,8 +246,16 @@ impl Tracker {
         self.started = true;
         let config = &self.config;
         let params = page::search_params();
+        // Partnero's path-style links (`/aff/<key>`) read like `?aff=<key>`.
+        let path_key = self
+            .partnero_program
+            .as_ref()
+            .and_then(|_| page::path_segment_after("aff"));
         let landing = read_params(
-            &|name| params.as_ref()?.get(name),
+            &|name| match params.as_ref()?.get(name) {
+                None if name == "aff" => path_key.clone(),
+                value => value,
+            },
             ParamNames {
                 partner: &config.partner_params,
                 raw_partner: &config.raw_partner_params,

@@ -3,8 +3,9 @@
 //! nor web-sys's `RequestInit` has `keepalive`, so the request is built with web-sys, the flag set
 //! on the init dictionary, and the request handed over (`From<web_sys::Request>`).
 
+use super::page;
 use crate::core::config::Value;
-use crate::core::signup::{classify, Delivery};
+use crate::core::signup::Answer;
 use crate::core::text::cat;
 use gloo_net::http::Request;
 use js_sys::Reflect;
@@ -19,43 +20,91 @@ pub const TIMEOUT_MS: u32 = 10_000;
 /// `{"error": "..."}`.
 #[derive(Default, Deserialize)]
 #[serde(default)]
-struct Answer {
+struct Answer_ {
     status: Value,
     error: Value,
 }
 
 /// A text field of the answer.
-fn field(value: &Value) -> Option<&str> {
+fn field(value: Value) -> Option<String> {
     match value {
         Value::Text(text) => Some(text),
         _ => None,
     }
 }
 
-/// POSTs `body` to `url` as a CORS simple request (`text/plain`, no preflight) and classifies the
-/// answer: delivered, refused, or to be retried (an HTTP error, a network error, the timeout).
-pub async fn post(url: &str, body: &str) -> Delivery {
-    let request = match request(url, body) {
-        Some(request) => request,
-        None => return Delivery::Retry("the request could not be started".into()),
+/// What came back for one signup: the status (0 for no answer), the body's `status` and `error`,
+/// `Retry-After`, or the network error.
+#[derive(Debug, Default)]
+pub struct Reply {
+    http_status: u16,
+    body_status: Option<String>,
+    body_error: Option<String>,
+    retry_at: Option<u64>,
+    network_error: Option<String>,
+}
+
+impl Reply {
+    /// The reply as the core reads it.
+    pub fn answer(&self) -> Answer<'_> {
+        Answer {
+            http_status: self.http_status,
+            body_status: self.body_status.as_deref(),
+            body_error: self.body_error.as_deref(),
+            retry_at: self.retry_at,
+            network_error: self.network_error.as_deref(),
+        }
+    }
+
+    fn failed(error: String) -> Self {
+        Reply {
+            network_error: Some(error),
+            ..Reply::default()
+        }
+    }
+}
+
+/// POSTs `body` to `url` as a CORS simple request (`text/plain`, no preflight) and reads what
+/// came back.
+pub async fn post(url: &str, body: &str) -> Reply {
+    let Some(request) = request(url, body) else {
+        return Reply::failed("the request could not be started".into());
     };
     let response = match Request::from(request).send().await {
         Ok(response) => response,
         Err(gloo_net::Error::JsError(error)) => {
-            return Delivery::Retry(cat(&[&error.name, ": ", &error.message]))
+            return Reply::failed(cat(&[&error.name, ": ", &error.message]))
         }
-        Err(_) => return Delivery::Retry("network error".into()),
+        Err(_) => return Reply::failed("network error".into()),
     };
+    let retry_at = response
+        .headers()
+        .get("Retry-After")
+        .and_then(|value| retry_at(&value));
     let text = response.text().await.unwrap_or_default();
-    let answer: Answer = js_sys::JSON::parse(&text)
+    let answer: Answer_ = js_sys::JSON::parse(&text)
         .ok()
         .and_then(|json| serde_wasm_bindgen::from_value(json).ok())
         .unwrap_or_default();
-    classify(
-        response.status(),
-        field(&answer.status),
-        field(&answer.error),
-    )
+    Reply {
+        http_status: response.status(),
+        body_status: field(answer.status),
+        body_error: field(answer.error),
+        retry_at,
+        network_error: None,
+    }
+}
+
+/// `Retry-After` as a time: a number of seconds from now, or an HTTP date (the browser parses it).
+fn retry_at(value: &str) -> Option<u64> {
+    let now = page::now_ms();
+    match value.trim().parse::<u64>() {
+        Ok(seconds) => Some(now.saturating_add(seconds.saturating_mul(1000))),
+        Err(_) => {
+            let at = js_sys::Date::parse(value);
+            (at.is_finite() && at > 0.0).then(|| at as u64)
+        }
+    }
 }
 
 fn request(url: &str, body: &str) -> Option<web_sys::Request> {

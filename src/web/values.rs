@@ -29,6 +29,10 @@ impl<'de> Deserialize<'de> for Value {
 }
 
 /// A JavaScript value as a core [`Value`].
+pub fn value(value: &JsValue) -> Value {
+    classify(value)
+}
+
 fn classify(value: &JsValue) -> Value {
     if value.is_null() || value.is_undefined() {
         Value::Null
@@ -166,6 +170,8 @@ struct SignupFields {
     partner: Entries,
     /// Partnero's `key`: its customer key.
     key: Value,
+    /// `growsumo.data.partner_key`.
+    partner_key: Value,
 }
 
 /// A text field: a number given there is written by JavaScript (`String(n)`), so Rust never
@@ -226,11 +232,20 @@ pub fn signup_input(value: &JsValue) -> Result<SignupInput, String> {
     }
 }
 
-/// `growsumo.data`: `customer_key`, `email` and `name` (the attribution fields are reftrack's own).
-pub fn growsumo_input(data: &JsValue) -> Result<SignupInput, String> {
+/// `growsumo.data`: `customer_key`, `email` and `name`, and `partner_key` when the page set one
+/// other than the attributed key (`attributed`, which reftrack itself writes there): like
+/// Partnero's `partner.key`, it overrides the attribution (and the click id, which belongs to the
+/// attributed partner, is not sent).
+pub fn growsumo_input(data: &JsValue, attributed: Option<&str>) -> Result<SignupInput, String> {
     let mut fields = SignupFields::read(data).unwrap_or_default();
     let customer_key = core::mem::take(&mut fields.customer_key);
-    fields.partner = Entries::Absent;
+    let page_key = match core::mem::take(&mut fields.partner_key) {
+        Value::Text(key) if !key.trim().is_empty() && Some(key.as_str()) != attributed => {
+            Value::Text(key)
+        }
+        _ => Value::Null,
+    };
+    fields.partner = Entries::Object(alloc::vec![("key".into(), page_key)]);
     fields.input(customer_key, false)
 }
 
