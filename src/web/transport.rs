@@ -102,7 +102,7 @@ fn retry_at(value: &str) -> Option<u64> {
         Ok(seconds) => Some(now.saturating_add(seconds.saturating_mul(1000))),
         Err(_) => {
             let at = js_sys::Date::parse(value);
-            (at.is_finite() && at > 0.0).then(|| at as u64)
+            (at.is_finite() && at > 0.0).then_some(at as u64)
         }
     }
 }
