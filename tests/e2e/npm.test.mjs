@@ -1,12 +1,13 @@
-// The npm package as a front-end developer uses it: bundled by a real bundler (esbuild), run in
-// Chromium against the collector; and its types checked by tsc.
+// The npm package as a front-end developer uses it: bundled by real bundlers (esbuild and Vite),
+// which must print no warning, run in Chromium against the collector; and its types checked by tsc.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync, copyFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync, copyFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { build } from 'esbuild';
+import { build as viteBuild } from 'vite';
 import { startCollector, launchBrowser, freshPage, b64, eventually } from './harness.mjs';
 
 const root = resolve(import.meta.dirname, '../..');
@@ -14,16 +15,34 @@ let site;
 let collector;
 let browser;
 
+/** Bundler warnings: any fails the tests below. */
+const warnings = { esbuild: [], vite: [] };
+
 before(async () => {
   site = mkdtempSync(join(tmpdir(), 'reftrack-npm-'));
-  await build({
+  const built = await build({
     entryPoints: [join(root, 'tests/npm/app.js')],
     bundle: true,
     format: 'esm',
     target: 'es2022',
     outfile: join(site, 'app/app.js'),
     alias: { reftrack: join(root, 'pkg/index.js') },
-    logLevel: 'error',
+    logLevel: 'silent',
+  });
+  warnings.esbuild.push(...built.warnings.map((w) => w.text));
+  // The same app built by Vite, which emits reftrack_bg.wasm as an asset by itself.
+  const viteRoot = join(site, 'vite-src');
+  mkdirSync(viteRoot, { recursive: true });
+  copyFileSync(join(root, 'tests/npm/app.js'), join(viteRoot, 'app.js'));
+  writeFileSync(join(viteRoot, 'index.html'), '<!doctype html><meta charset="utf-8"><title>vite app</title><script type="module" src="./app.js"></script><p>app</p>');
+  const collect = (m) => warnings.vite.push(String(m));
+  await viteBuild({
+    root: viteRoot,
+    base: '/vite/',
+    logLevel: 'warn',
+    customLogger: { info() {}, warn: collect, warnOnce: collect, error: collect, clearScreen() {}, hasErrorLogged: () => false, hasWarned: false },
+    resolve: { alias: { reftrack: join(root, 'pkg/index.js') } },
+    build: { outDir: join(site, 'vite'), emptyOutDir: true },
   });
   // The bundler leaves `new URL('reftrack_bg.wasm', import.meta.url)` alone: ship the file beside it.
   copyFileSync(join(root, 'pkg/reftrack_bg.wasm'), join(site, 'app/reftrack_bg.wasm'));
@@ -60,6 +79,27 @@ test('an app bundled with esbuild delivers an attributed signup', async () => {
   assert.equal(signup.partner_key, 'alex-smith');
   assert.equal(signup.event_id, app.result.event_id);
   assert.deepEqual((await context.cookies()).map((c) => c.name).sort(), ['growSumoPartnerKey', 'ps_partner_key', 'ps_xid']);
+  assert.deepEqual(page.errors, []);
+  await context.close();
+});
+
+test('esbuild and Vite bundle the package without a warning', () => {
+  assert.deepEqual(warnings, { esbuild: [], vite: [] });
+});
+
+test('an app bundled with Vite delivers an attributed signup', async () => {
+  const { context, page } = await freshPage(browser);
+  const key = `vite_${process.pid}`;
+  await page.goto(collector.url('www.acme.test', `/vite/?customer=${key}&ps_partner_key=${b64('alex-smith')}`));
+  await page.waitForFunction(() => document.body.dataset.done === 'yes');
+  const app = await page.evaluate(() => window.app);
+  assert.equal(app.partnerKey, 'alex-smith');
+  assert.equal(app.result.status, 'created', JSON.stringify(app.result));
+  const [signup] = await eventually(async () => {
+    const found = (await collector.signups()).filter((s) => s.customer_key === key);
+    return found.length && found;
+  });
+  assert.equal(signup.public_key, 'pk_npm_app');
   assert.deepEqual(page.errors, []);
   await context.close();
 });
