@@ -18,3 +18,6 @@ pub mod storage;
 pub mod tracker;
 pub mod transport;
 pub mod values;
+
+#[cfg(test)]
+mod tests;

@@ -5,15 +5,15 @@
 //! `REFTRACK_COLLECTOR`, set by scripts/test.sh).
 //!
 //! The tests share one page and one module, as a site does: each sets up what it relies on.
-#![cfg(target_arch = "wasm32")]
 
+use crate::core::config::{SourceKind, Value};
+use crate::core::cookie::{find_domain, CookieJar};
+use crate::core::retry::Pending;
+use crate::core::signup::{self, Delivery, SignupInput, Status, Visit};
+use crate::web::cookies::DocumentJar;
+use crate::web::entry as reftrack;
+use crate::web::{page, storage, transport, values};
 use js_sys::{Array, Date, Function, Object, Promise, Reflect};
-use reftrack::core::config::{SourceKind, Value};
-use reftrack::core::cookie::{find_domain, CookieJar};
-use reftrack::core::retry::Pending;
-use reftrack::core::signup::{self, Delivery, SignupInput, Status, Visit};
-use reftrack::web::cookies::DocumentJar;
-use reftrack::web::{page, storage, transport, values};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::*;
