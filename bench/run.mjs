@@ -71,7 +71,7 @@ console.log('reftrack bench');
 const shipped = sizeTable('what the script tag downloads: dist/reftrack.js (module embedded)', [['reftrack.js', join(root, 'dist/reftrack.js')]]);
 const parts = sizeTable('inside it, before embedding', [
   ['loader + glue (min.js)', join(root, 'target/bindgen/loader.min.js')],
-  ['module (.wasm)', join(root, 'target/bindgen/reftrack_bg.opt.wasm')],
+  ['module (.wasm)', join(root, 'target/bindgen/reftrack_bg.embedded.wasm')],
 ]);
 const fetched = sizeTable('alternative: module fetched separately', [
   ['reftrack.js', join(sdk, 'fetch/reftrack.js')], ['reftrack_bg.wasm', join(sdk, 'fetch/reftrack_bg.wasm')],

@@ -29,7 +29,7 @@ wasm_opt "$out/reftrack_bg.wasm" -o "$out/reftrack_bg.opt.wasm"
 
 say "bundling dist/reftrack.js (module embedded, instantiated synchronously)"
 node scripts/bundle.mjs --glue "$out" --wasm "$out/reftrack_bg.opt.wasm" --out dist \
-  --loader "$out/loader.min.js"
+  --loader "$out/loader.min.js" --module "$out/reftrack_bg.embedded.wasm"
 
 say "building the npm package into pkg/ (wasm-pack build --target web)"
 rm -rf pkg

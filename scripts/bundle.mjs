@@ -20,8 +20,10 @@ const { values: args } = parseArgs({
     wasm: { type: 'string' },
     out: { type: 'string' },
     variant: { type: 'string', default: 'embed' },
-    // Also writes the script without its module (the placeholder left in), for `npm run bench`.
+    // Also writes the script without its module (the placeholder left in), and the module as it
+    // is embedded (imports renamed), for `npm run bench`.
     loader: { type: 'string' },
+    module: { type: 'string' },
   },
 });
 const root = resolve(import.meta.dirname, '..');
@@ -172,6 +174,7 @@ const result = await build({
 for (const warning of result.warnings) console.warn(`bundle: ${warning.text}`);
 let code = result.outputFiles[0].text;
 if (args.loader) writeFileSync(args.loader, code);
+if (args.module) writeFileSync(args.module, wasm);
 if (args.variant === 'embed') {
   if (code.split(PLACEHOLDER).length !== 2) throw new Error('the module placeholder did not survive minification');
   code = code.replace(PLACEHOLDER, () => latin1Literal(wasm));
