@@ -3,6 +3,7 @@
 //! runs on one machine.
 
 mod clock;
+mod links;
 mod options;
 mod routes;
 mod store;
@@ -55,6 +56,7 @@ async fn main() -> ExitCode {
     for line in setup_report(&options) {
         eprintln!("reftrack-collector: {line}");
     }
+    let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
     if let Err(error) = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown())
         .await

@@ -13,6 +13,15 @@ USAGE: reftrack-collector [FLAGS]
   --secret TOKEN         bearer token for the authenticated routes [REFTRACK_SECRET]
   --allow-origin ORIGIN  origin allowed to post signups; repeatable (default: any)
   --public-key KEY       a program whose signups are taken; repeatable (default: any)
+  --site-url URL         the site partner links lead to by default (default: the first
+                         --allow-origin); with --allow-origin, the origins they may lead to
+  --cookie-domain D      partner links also set the attribution cookies on D (only when the
+                         collector is reached through the site's own domain, see the README)
+  --cookie-days N        lifetime of those cookies (default 90)
+  --trusted-proxies N    how many rightmost X-Forwarded-For hops are the site's own proxies
+                         (default 0: the socket address is the client)
+  --verified-clicks      credit a partner only through a recorded click of its link
+  --clock FILE           for tests: read the time (ms since the epoch) from FILE
   --dist DIR             served at /sdk/ (default dist)
   --www DIR              served at / (default www)
   --help                 this text
@@ -31,6 +40,18 @@ pub struct Options {
     pub allow_origins: Vec<String>,
     /// Programs whose signups are taken; empty means any.
     pub public_keys: Vec<String>,
+    /// Where partner links lead by default.
+    pub site_url: Option<String>,
+    /// The domain partner-link redirects set the attribution cookies on.
+    pub cookie_domain: Option<String>,
+    /// Lifetime of those cookies, in days.
+    pub cookie_days: u32,
+    /// How many rightmost `X-Forwarded-For` hops are the site's own proxies.
+    pub trusted_proxies: usize,
+    /// Credit partners only through recorded clicks.
+    pub verified_clicks: bool,
+    /// A file holding the time, for tests.
+    pub clock: Option<PathBuf>,
     /// Directory served at `/sdk/`.
     pub dist: PathBuf,
     /// Directory served at `/`.
@@ -51,6 +72,12 @@ impl Options {
             secret: env("REFTRACK_SECRET").filter(|s| !s.is_empty()),
             allow_origins: Vec::new(),
             public_keys: Vec::new(),
+            site_url: None,
+            cookie_domain: None,
+            cookie_days: 90,
+            trusted_proxies: 0,
+            verified_clicks: false,
+            clock: None,
             dist: "dist".into(),
             www: "www".into(),
         };
@@ -64,6 +91,10 @@ impl Options {
             };
             if flag == "--help" || flag == "-h" {
                 return Ok(None);
+            }
+            if flag == "--verified-clicks" {
+                options.verified_clicks = true;
+                continue;
             }
             let mut value = || {
                 inline
@@ -88,10 +119,38 @@ impl Options {
                     }
                     options.public_keys.push(key);
                 }
+                "--site-url" => {
+                    let url = value()?;
+                    if url::Url::parse(&url)
+                        .map_or(true, |u| !matches!(u.scheme(), "http" | "https"))
+                    {
+                        return Err(format!("--site-url {url}: expected an http(s) URL"));
+                    }
+                    options.site_url = Some(url);
+                }
+                "--cookie-domain" => {
+                    options.cookie_domain = Some(value()?.trim_start_matches('.').to_owned())
+                }
+                "--cookie-days" => {
+                    options.cookie_days = value()?
+                        .parse()
+                        .ok()
+                        .filter(|d| (1..=400).contains(d))
+                        .ok_or("--cookie-days: expected a whole number from 1 to 400")?
+                }
+                "--trusted-proxies" => {
+                    options.trusted_proxies = value()?
+                        .parse()
+                        .map_err(|_| "--trusted-proxies: expected a whole number")?
+                }
+                "--clock" => options.clock = Some(value()?.into()),
                 "--dist" => options.dist = value()?.into(),
                 "--www" => options.www = value()?.into(),
                 _ => return Err(format!("unknown flag {arg}")),
             }
+        }
+        if options.site_url.is_none() {
+            options.site_url = options.allow_origins.first().map(|o| format!("{o}/"));
         }
         Ok(Some(options))
     }

@@ -1,22 +1,30 @@
 //! The collector's HTTP routes (contract §8).
 
 use crate::clock;
+use crate::links;
 use crate::options::Options;
+use crate::store::Click;
 use crate::store::{Saved, Store};
 use crate::validate::{self, Record};
 use axum::body::{to_bytes, Body, Bytes};
+use axum::extract::{ConnectInfo, Path};
 use axum::extract::{Query, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
+use axum::routing::{get, post};
 use axum::{Json, Router};
+use reftrack::core::cookie::{self, Attributes};
+use reftrack::core::partner_key::PartnerKey;
 use serde_json::{json, Value};
 use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tower_http::services::ServeDir;
 use tower_http::set_header::SetResponseHeaderLayer;
+use url::Url;
 
 /// Largest body accepted, in bytes.
 pub const MAX_BODY: usize = 64 * 1024;
@@ -27,6 +35,34 @@ pub struct App {
     secret: Option<String>,
     allow_origins: Vec<String>,
     public_keys: Vec<String>,
+    site_url: Option<Url>,
+    cookie_domain: Option<String>,
+    cookie_days: u32,
+    trusted_proxies: usize,
+    verified_clicks: bool,
+    clock: Option<PathBuf>,
+}
+
+impl App {
+    /// Now, in ms since the epoch: the system clock, or `--clock`'s file (tests).
+    fn now_ms(&self) -> i64 {
+        let from_file = self.clock.as_ref().and_then(|path| {
+            std::fs::read_to_string(path)
+                .ok()?
+                .trim()
+                .parse::<i64>()
+                .ok()
+        });
+        from_file.unwrap_or_else(|| {
+            SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as i64)
+        })
+    }
+
+    fn now_iso(&self) -> String {
+        clock::iso8601(UNIX_EPOCH + Duration::from_millis(self.now_ms().max(0) as u64))
+    }
 }
 
 type Shared = Arc<App>;
@@ -38,6 +74,12 @@ pub fn router(options: &Options, store: Store) -> Router {
         secret: options.secret.clone(),
         allow_origins: options.allow_origins.clone(),
         public_keys: options.public_keys.clone(),
+        site_url: options.site_url.as_deref().and_then(|u| Url::parse(u).ok()),
+        cookie_domain: options.cookie_domain.clone(),
+        cookie_days: options.cookie_days,
+        trusted_proxies: options.trusted_proxies,
+        verified_clicks: options.verified_clicks,
+        clock: options.clock.clone(),
     });
     // The demo and the SDK change on every rebuild: always revalidate.
     let no_cache = SetResponseHeaderLayer::overriding(
@@ -54,6 +96,9 @@ pub fn router(options: &Options, store: Store) -> Router {
             post(post_signup).get(list_signups).options(preflight),
         )
         .route("/conversion/xid", post(post_conversion))
+        .route("/r/{partner_key}", get(partner_link))
+        .route("/v1/customers", post(post_customer))
+        .route("/v1/partners", get(partner_report))
         .with_state(app)
         .merge(files)
         .layer(middleware::from_fn(log_refusals))
@@ -152,7 +197,7 @@ async fn read_body(body: Body) -> Result<Bytes, Response> {
 
 /// Stores a validated record (blocking SQLite work off the async threads) and answers.
 async fn store(app: Shared, record: Record) -> Response {
-    let received_at = clock::iso8601(SystemTime::now());
+    let received_at = app.now_iso();
     let event_id = record.event_id.clone();
     let saved = tokio::task::spawn_blocking(move || app.store.save(&record, &received_at)).await;
     match saved {
@@ -197,7 +242,10 @@ async fn post_signup(State(app): State<Shared>, headers: HeaderMap, body: Body) 
             Err(reason) => error(StatusCode::BAD_REQUEST, reason),
             Ok(record) => match unknown_program(&app, &record) {
                 Some(refusal) => refusal,
-                None => store(app, record).await,
+                None => match credit(&app, record) {
+                    Ok(record) => store(app, record).await,
+                    Err(db) => unavailable(&db),
+                },
             },
         },
     };
@@ -242,17 +290,281 @@ fn unauthorized(app: &App, headers: &HeaderMap) -> Option<Response> {
     (!same).then(|| error(StatusCode::UNAUTHORIZED, "missing or wrong bearer token"))
 }
 
+/// Links a signup to the click it names: the click decides the partner (a different claimed
+/// partner is kept beside it, visibly), and with `--verified-clicks` a partner without a recorded
+/// click is stored unverified, uncounted in the report.
+fn credit(app: &App, mut record: Record) -> rusqlite::Result<Record> {
+    let click = match &record.xid {
+        Some(xid) => app.store.click_partner(xid)?,
+        None => None,
+    };
+    match click {
+        Some(partner) => {
+            if record.partner_key.as_deref() != Some(partner.as_str()) {
+                record.claimed_partner_key = record.partner_key.take();
+            }
+            record.partner_key = Some(partner);
+        }
+        None if app.verified_clicks && record.partner_key.is_some() => record.verified = false,
+        None => {}
+    }
+    Ok(record)
+}
+
+fn unavailable(db: &rusqlite::Error) -> Response {
+    eprintln!("reftrack-collector: database error: {db}");
+    error(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "the store is unavailable; retry later",
+    )
+}
+
 async fn post_conversion(State(app): State<Shared>, headers: HeaderMap, body: Body) -> Response {
     if let Some(response) = unauthorized(&app, &headers) {
         return response;
     }
-    match read_body(body).await {
-        Err(response) => response,
+    let mut record = match read_body(body).await {
+        Err(response) => return response,
         Ok(bytes) => match validate::conversion(&bytes, clock::uuid_v4()) {
-            Err(reason) => error(StatusCode::BAD_REQUEST, reason),
-            Ok(record) => store(app, record).await,
+            Err(reason) => return error(StatusCode::BAD_REQUEST, reason),
+            Ok(record) => record,
         },
+    };
+    let xid = record.xid.clone().unwrap_or_default();
+    // Resolved to its partner through its click (or a signup that carried it); else refused whole.
+    match app.store.xid_partner(&xid) {
+        Err(e) => return unavailable(&e),
+        Ok(None) => return error(StatusCode::NOT_FOUND, "unknown xid"),
+        Ok(Some(partner)) => {
+            record
+                .body
+                .insert("partner_key".into(), Value::String(partner.clone()));
+            record.partner_key = Some(partner);
+        }
     }
+    store(app, record).await
+}
+
+/// `GET /r/{partner_key}?to=`: records a click and sends the visitor to the site with the partner
+/// key and the click id in the URL (and, with `--cookie-domain`, in first-party cookies).
+async fn partner_link(
+    State(app): State<Shared>,
+    Path(partner_key): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+    ConnectInfo(socket): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> Response {
+    let Ok(key) = PartnerKey::parse(&partner_key) else {
+        return error(
+            StatusCode::NOT_FOUND,
+            "no such partner link: the partner key is not valid",
+        );
+    };
+    let destination = match links::destination(
+        query.get("to").map(String::as_str),
+        app.site_url.as_ref(),
+        &app.allow_origins,
+    ) {
+        Ok(url) => url,
+        Err(reason) => return error(StatusCode::BAD_REQUEST, reason),
+    };
+    let header = |name| headers.get(name).and_then(|v| v.to_str().ok());
+    let forwarded = header(header::HeaderName::from_static("x-forwarded-for"));
+    let ip = links::client_ip(socket.ip(), forwarded, app.trusted_proxies);
+    let Ok(new_id) = links::click_id() else {
+        return error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "no randomness for a click id; retry later",
+        );
+    };
+    let (at_ms, at) = (app.now_ms(), app.now_iso());
+    let saved = {
+        let app = app.clone();
+        let (key, dest) = (key.as_str().to_owned(), destination.to_string());
+        let referrer = header(header::REFERER).map(String::from);
+        let agent = header(header::USER_AGENT).unwrap_or_default().to_owned();
+        let prefix = links::ip_prefix(ip);
+        tokio::task::spawn_blocking(move || {
+            let click = Click {
+                partner_key: &key,
+                destination: &dest,
+                referrer: referrer.as_deref(),
+                user_agent: &agent,
+                ip_prefix: &prefix,
+                at_ms,
+                at: &at,
+            };
+            app.store.click(&click, &new_id)
+        })
+        .await
+    };
+    let xid = match saved {
+        Ok(Ok((xid, _))) => xid,
+        Ok(Err(e)) => return unavailable(&e),
+        Err(_) => {
+            return error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal error; retry later",
+            )
+        }
+    };
+    let landing = links::landing(&destination, key.as_str(), &xid);
+    let mut response = Response::builder()
+        .status(StatusCode::FOUND)
+        .header(header::LOCATION, landing.as_str())
+        .header(header::CACHE_CONTROL, "no-store")
+        .body(Body::empty())
+        .unwrap_or_default();
+    if let Some(domain) = &app.cookie_domain {
+        // The SDK's own attributes, set by the response of a top-level navigation from the site's
+        // own domain: the cookies Safari does not cap at 7 days.
+        let attributes = Attributes {
+            max_age: app.cookie_days * 86_400,
+            domain: Some(domain.clone()),
+            secure: destination.scheme() == "https",
+        };
+        for (name, value) in [
+            ("growSumoPartnerKey", key.as_str()),
+            ("ps_partner_key", key.as_str()),
+            ("ps_xid", xid.as_str()),
+        ] {
+            if let Ok(value) = HeaderValue::from_str(&cookie::set_cookie(name, value, &attributes))
+            {
+                response.headers_mut().append(header::SET_COOKIE, value);
+            }
+        }
+    }
+    response
+}
+
+/// A Partnero-style error: `{"message": ...}` with its status.
+fn partnero_error(status: StatusCode, message: impl Into<String>) -> Response {
+    let message = message.into();
+    let mut response = (status, Json(json!({ "message": &message, "status": 0 }))).into_response();
+    response.extensions_mut().insert(Reason(message));
+    response
+}
+
+/// `POST /v1/customers`: Partnero's server-side customer create, stored as a signup credited to
+/// the partner, answered in Partnero's shape.
+async fn post_customer(State(app): State<Shared>, headers: HeaderMap, body: Body) -> Response {
+    if let Some(response) = unauthorized(&app, &headers) {
+        return response;
+    }
+    let bytes = match read_body(body).await {
+        Ok(bytes) => bytes,
+        Err(response) => return response,
+    };
+    let customer = match validate::partnero_customer(&bytes) {
+        Ok(customer) => customer,
+        Err((422, reason)) => return partnero_error(StatusCode::UNPROCESSABLE_ENTITY, reason),
+        Err((_, reason)) => return partnero_error(StatusCode::BAD_REQUEST, reason),
+    };
+    let program = app
+        .public_keys
+        .first()
+        .cloned()
+        .unwrap_or_else(|| "partnero".into());
+    let known = app.store.known_partner(&customer.partner_key);
+    let exists = app.store.has_signup(&program, &customer.key);
+    match (known, exists) {
+        (Err(e), _) | (_, Err(e)) => return unavailable(&e),
+        (Ok(false), _) => return partnero_error(StatusCode::BAD_REQUEST, "Invalid partner key"),
+        (_, Ok(true)) => {
+            return partnero_error(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "The customer already exists",
+            )
+        }
+        _ => {}
+    }
+    let record = validate::partnero_record(&customer, &program, clock::uuid_v4());
+    let data = json!({
+        "key": customer.key,
+        "email": customer.email,
+        "name": customer.name,
+        "partner": { "key": customer.partner_key },
+        "options": { "referral_url": customer.referral_url },
+    });
+    match store(app, record).await.status() {
+        StatusCode::CREATED => (
+            StatusCode::CREATED,
+            Json(json!({ "data": data, "status": 1 })),
+        )
+            .into_response(),
+        StatusCode::OK => partnero_error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "The customer already exists",
+        ),
+        _ => error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the customer could not be stored; retry later",
+        ),
+    }
+}
+
+/// `GET /v1/partners?since=&until=`: per partner, clicks, signups, conversions, the conversion
+/// rate (signups per click) and the last activity; and the same per day.
+async fn partner_report(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    if let Some(response) = unauthorized(&app, &headers) {
+        return response;
+    }
+    let day = |name: &str, default: &str| -> Result<String, Response> {
+        match query.get(name).map(|d| d.trim()) {
+            None | Some("") => Ok(default.to_owned()),
+            Some(d) if is_day(d) => Ok(d.to_owned()),
+            Some(d) => Err(error(
+                StatusCode::BAD_REQUEST,
+                format!("{name}={d}: expected a date, YYYY-MM-DD"),
+            )),
+        }
+    };
+    let (since, until) = match (day("since", "0000-01-01"), day("until", "9999-12-31")) {
+        (Ok(since), Ok(until)) => (since, until),
+        (Err(response), _) | (_, Err(response)) => return response,
+    };
+    let (s, u) = (since.clone(), until.clone());
+    let rows = tokio::task::spawn_blocking(move || app.store.report(&s, &u)).await;
+    let Ok(Ok((partners, days))) = rows else {
+        return error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the report could not be read; retry later",
+        );
+    };
+    let partners: Vec<Value> = partners
+        .into_iter()
+        .map(|p| {
+            let rate = (p.clicks > 0).then(|| p.signups as f64 / p.clicks as f64);
+            json!({
+                "partner_key": p.partner_key,
+                "clicks": p.clicks,
+                "signups": p.signups,
+                "conversions": p.conversions,
+                "conversion_rate": rate,
+                "last_activity": p.last_activity,
+            })
+        })
+        .collect();
+    let days: Vec<Value> = days
+        .into_iter()
+        .map(|d| json!({ "day": d.day, "clicks": d.clicks, "signups": d.signups, "conversions": d.conversions }))
+        .collect();
+    Json(json!({ "since": since, "until": until, "partners": partners, "days": days }))
+        .into_response()
+}
+
+fn is_day(text: &str) -> bool {
+    let b = text.as_bytes();
+    b.len() == 10
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && b.iter()
+            .enumerate()
+            .all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit())
 }
 
 async fn list_signups(

@@ -20,6 +20,18 @@ pub struct Record {
     pub xid: Option<String>,
     /// The normalized body, as stored and listed.
     pub body: Map<String, Value>,
+    /// The partner credited: the one the body names, or the one its click recorded.
+    pub partner_key: Option<String>,
+    /// The partner the body named, when its click named another (the click decides).
+    pub claimed_partner_key: Option<String>,
+    /// False when `--verified-clicks` is on and no recorded click backs the partner.
+    pub verified: bool,
+    /// A conversion's amount, in minor units of `currency`.
+    pub amount: Option<i64>,
+    /// A conversion's currency (ISO 4217, upper case).
+    pub currency: Option<String>,
+    /// A conversion's own idempotency key.
+    pub transaction_key: Option<String>,
 }
 
 const MAX_TEXT: usize = 2048;
@@ -103,7 +115,11 @@ pub fn signup(body: &[u8]) -> Result<Record, String> {
         .filter(|c| !c.trim().is_empty())
     {
         Some(key) => key,
-        None => email.clone().ok_or("customer_key is required")?,
+        // As the SDK does: the email stands for the customer, lower-cased.
+        None => email
+            .as_deref()
+            .map(str::to_ascii_lowercase)
+            .ok_or("customer_key is required")?,
     };
     let partner_key = f.text("partner_key", 128)?;
     if partner_key.as_deref().is_some_and(|k| !is_token(k)) {
@@ -137,8 +153,17 @@ pub fn signup(body: &[u8]) -> Result<Record, String> {
         event_id,
         public_key: Some(public_key),
         customer_key,
+        partner_key: out
+            .get("partner_key")
+            .and_then(Value::as_str)
+            .map(String::from),
         xid,
         body: out,
+        claimed_partner_key: None,
+        verified: true,
+        amount: None,
+        currency: None,
+        transaction_key: None,
     })
 }
 
@@ -167,6 +192,31 @@ pub fn conversion(body: &[u8], event_id: String) -> Result<Record, String> {
         out.insert(name.into(), opt(f.text(name, MAX_TEXT)?));
     }
     out.insert("sub_ids".into(), f.strings("sub_ids")?.into());
+    let amount = match map.get("amount") {
+        None | Some(Value::Null) => None,
+        Some(Value::Number(n)) if n.as_i64().is_some_and(|a| a >= 0) => n.as_i64(),
+        Some(_) => {
+            return Err("amount must be a whole number of minor units (cents), 0 or more".into())
+        }
+    };
+    let currency = f.text("currency", 3)?.map(|c| c.to_ascii_uppercase());
+    match (&amount, &currency) {
+        (Some(_), None) => return Err("currency is required with amount".into()),
+        (_, Some(c)) if c.len() != 3 || !c.bytes().all(|b| b.is_ascii_alphabetic()) => {
+            return Err("currency must be a three-letter ISO 4217 code".into())
+        }
+        _ => {}
+    }
+    let transaction_key = f.text("transaction_key", 256)?.filter(|k| !k.is_empty());
+    for (name, value) in [
+        ("amount", amount.map(Value::from)),
+        ("currency", currency.clone().map(Value::from)),
+        ("transaction_key", transaction_key.clone().map(Value::from)),
+    ] {
+        if let Some(value) = value {
+            out.insert(name.into(), value);
+        }
+    }
     Ok(Record {
         kind: "conversion",
         event_id,
@@ -174,7 +224,102 @@ pub fn conversion(body: &[u8], event_id: String) -> Result<Record, String> {
         customer_key,
         xid: Some(xid),
         body: out,
+        partner_key: None,
+        claimed_partner_key: None,
+        verified: true,
+        amount,
+        currency,
+        transaction_key,
     })
+}
+
+/// A customer posted to `POST /v1/customers` in Partnero's shape.
+pub struct PartneroCustomer {
+    /// The partner, by key.
+    pub partner_key: String,
+    /// The site's key of the customer.
+    pub key: String,
+    /// The customer's email.
+    pub email: Option<String>,
+    /// The customer's name.
+    pub name: Option<String>,
+    /// `options.referral_url`.
+    pub referral_url: Option<String>,
+}
+
+/// Reads Partnero's customer-create body. `Err((status, reason))`: `400` for a partner key that
+/// is not one, `422` for anything else that does not validate.
+pub fn partnero_customer(body: &[u8]) -> Result<PartneroCustomer, (u16, String)> {
+    let invalid = |reason: String| (422, reason);
+    let map = object(body).map_err(invalid)?;
+    let partner = match map.get("partner") {
+        Some(Value::Object(partner)) => partner,
+        _ => return Err(invalid("partner is required: { \"key\": ... }".into())),
+    };
+    for unsupported in ["id", "email"] {
+        if partner.contains_key(unsupported) && !partner.contains_key("key") {
+            return Err(invalid(format!(
+                "partner.{unsupported} is not supported here: identify the partner by partner.key"
+            )));
+        }
+    }
+    let partner_key = match partner.get("key") {
+        Some(Value::String(key)) if is_token(key) => key.clone(),
+        _ => return Err((400, "Invalid partner key".into())),
+    };
+    let f = Fields(&map);
+    let key = f.required("key", 256).map_err(invalid)?;
+    let email = f
+        .text("email", 254)
+        .map_err(invalid)?
+        .filter(|e| !e.is_empty());
+    if email.as_deref().is_some_and(|e| !is_email(e)) {
+        return Err(invalid("email is not a valid email address".into()));
+    }
+    let name = f.text("name", 256).map_err(invalid)?;
+    let referral_url = match map.get("options") {
+        Some(Value::Object(options)) => Fields(options)
+            .text("referral_url", MAX_TEXT)
+            .map_err(invalid)?,
+        None | Some(Value::Null) => None,
+        Some(_) => return Err(invalid("options must be an object".into())),
+    };
+    Ok(PartneroCustomer {
+        partner_key,
+        key,
+        email,
+        name,
+        referral_url,
+    })
+}
+
+/// The signup a Partnero customer is stored as, for `program`.
+pub fn partnero_record(customer: &PartneroCustomer, program: &str, event_id: String) -> Record {
+    let mut out = Map::new();
+    out.insert("event_id".into(), Value::String(event_id.clone()));
+    out.insert("type".into(), "signup".into());
+    out.insert("public_key".into(), program.into());
+    out.insert("customer_key".into(), customer.key.clone().into());
+    out.insert("email".into(), opt(customer.email.clone()));
+    out.insert("name".into(), opt(customer.name.clone()));
+    out.insert("partner_key".into(), customer.partner_key.clone().into());
+    out.insert("xid".into(), Value::Null);
+    out.insert("page_url".into(), opt(customer.referral_url.clone()));
+    out.insert("source".into(), "partnero-api".into());
+    Record {
+        kind: "signup",
+        event_id,
+        public_key: Some(program.to_owned()),
+        customer_key: customer.key.clone(),
+        xid: None,
+        body: out,
+        partner_key: Some(customer.partner_key.clone()),
+        claimed_partner_key: None,
+        verified: true,
+        amount: None,
+        currency: None,
+        transaction_key: None,
+    }
 }
 
 #[cfg(test)]

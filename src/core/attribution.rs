@@ -54,6 +54,10 @@ pub enum Decision {
     NothingNew,
     /// First-click mode and a key is already stored: keep it, lifetime untouched.
     KeepFirst,
+    /// The URL's click is the one already stored, with the same partner: that click was written
+    /// already, perhaps by the partner link's redirect, whose server-set cookies outlive
+    /// script-set ones in Safari. Leave the cookies as they are.
+    SameClick,
     /// Store this attribution (restarting its lifetime); a `None` click id removes the stored one.
     Write(Attribution),
 }
@@ -70,6 +74,12 @@ pub fn decide(
     };
     if mode == Mode::First && stored.partner_key.is_some() {
         return Decision::KeepFirst;
+    }
+    if landing_click.is_some()
+        && stored.partner_key.as_ref() == Some(key)
+        && stored.click_id.as_ref() == landing_click
+    {
+        return Decision::SameClick;
     }
     Decision::Write(Attribution {
         partner_key: Some(key.clone()),
@@ -92,6 +102,31 @@ mod tests {
             partner_key: Some(key(k)),
             click_id: c.map(click),
         }
+    }
+
+    #[test]
+    fn the_same_click_again_leaves_the_cookies_alone() {
+        let key = PartnerKey::parse("alex").unwrap();
+        let click = ClickId::parse("clk_1").unwrap();
+        let stored = Attribution {
+            partner_key: Some(key.clone()),
+            click_id: Some(click.clone()),
+        };
+        assert_eq!(
+            decide(Mode::Last, &stored, Some(&key), Some(&click)),
+            Decision::SameClick
+        );
+        // A new click of the same partner is written (and restarts the lifetime).
+        let new_click = ClickId::parse("clk_2").unwrap();
+        assert!(matches!(
+            decide(Mode::Last, &stored, Some(&key), Some(&new_click)),
+            Decision::Write(_)
+        ));
+        // The same partner without a click id in the URL is written too (the click id removed).
+        assert!(matches!(
+            decide(Mode::Last, &stored, Some(&key), None),
+            Decision::Write(_)
+        ));
     }
 
     #[test]

@@ -290,6 +290,10 @@ impl Tracker {
                 self.debug(|| "first-click attribution: keeping the stored partner key".into());
                 self.attribution = stored;
             }
+            Decision::SameClick => {
+                self.debug(|| "this click is stored already: cookies left as they are".into());
+                self.attribution = stored;
+            }
             Decision::Write(attribution) => {
                 self.store(&attribution, &page::hostname(), page::is_https());
                 self.attribution = attribution;
