@@ -513,19 +513,16 @@ async fn partner_report(
     if let Some(response) = unauthorized(&app, &headers) {
         return response;
     }
-    let day = |name: &str, default: &str| -> Result<String, Response> {
+    let day = |name: &str, default: &str| -> Result<String, String> {
         match query.get(name).map(|d| d.trim()) {
             None | Some("") => Ok(default.to_owned()),
             Some(d) if is_day(d) => Ok(d.to_owned()),
-            Some(d) => Err(error(
-                StatusCode::BAD_REQUEST,
-                format!("{name}={d}: expected a date, YYYY-MM-DD"),
-            )),
+            Some(d) => Err(format!("{name}={d}: expected a date, YYYY-MM-DD")),
         }
     };
     let (since, until) = match (day("since", "0000-01-01"), day("until", "9999-12-31")) {
         (Ok(since), Ok(until)) => (since, until),
-        (Err(response), _) | (_, Err(response)) => return response,
+        (Err(reason), _) | (_, Err(reason)) => return error(StatusCode::BAD_REQUEST, reason),
     };
     let (s, u) = (since.clone(), until.clone());
     let rows = tokio::task::spawn_blocking(move || app.store.report(&s, &u)).await;
