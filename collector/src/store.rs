@@ -140,9 +140,9 @@ impl Store {
         })
     }
 
-    /// The newest `limit` records, newest first, each its body plus `received_at`, the partner it
-    /// credits (`partner_key`), whether that partner came through a recorded click or the check was
-    /// off (`verified`), and the partner the signup claimed when a click said otherwise.
+    /// The newest `limit` records, newest first, each its body plus `received_at`, with the partner
+    /// it credits as `partner_key`; `verified: false` when `--verified-clicks` found no click
+    /// behind it, and `claimed_partner_key` when its click named another partner than it did.
     pub fn list(&self, limit: u32) -> rusqlite::Result<Vec<Value>> {
         let conn = self.conn();
         let mut statement = conn.prepare(
@@ -158,7 +158,9 @@ impl Store {
             if let Some(claimed) = row.get::<_, Option<String>>(3)? {
                 object.insert("claimed_partner_key".into(), Value::String(claimed));
             }
-            object.insert("verified".into(), Value::Bool(row.get(4)?));
+            if !row.get::<_, bool>(4)? {
+                object.insert("verified".into(), Value::Bool(false));
+            }
             if let Some(amount) = row.get::<_, Option<i64>>(5)? {
                 object.insert("amount".into(), amount.into());
                 object.insert("currency".into(), json_text(row.get(6)?));
