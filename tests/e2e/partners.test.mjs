@@ -35,7 +35,7 @@ after(async () => {
   await collector?.stop();
 });
 
-test('a partner link, a signup, a conversion by xid: the dashboard shows 1 click, 1 signup, 1 conversion for alex', async () => {
+test('a partner link, a signup, a conversion by xid: the dashboard shows 1 click, 1 signup, 1 conversion for alex', async (t) => {
   const { context, page } = await freshPage(browser);
   // The partner's link, on the site's own domain (go.acme.test), to the sign-up page.
   const response = await page.goto(`http://go.acme.test:${port}/r/alex?to=/signup.html`);
@@ -77,7 +77,10 @@ test('a partner link, a signup, a conversion by xid: the dashboard shows 1 click
     ['signup', 'alex', xid, 'verified'],
   ]);
 
-  // The dashboard's report.
+  // The report, as the API gives it (printed for the record), and on the dashboard.
+  const report = await (await fetch(`http://127.0.0.1:${port}/v1/partners`, { headers: { Authorization: `Bearer ${SECRET}` } })).json();
+  t.diagnostic(`GET /v1/partners: ${JSON.stringify(report)}`);
+  assert.deepEqual(report.partners.map((p) => [p.partner_key, p.clicks, p.signups, p.conversions]), [['alex', 1, 1, 1]]);
   await page.goto(`http://www.acme.test:${port}/dashboard.html`);
   await page.fill('#token', SECRET);
   await page.click('#auth button');
