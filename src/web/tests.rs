@@ -85,8 +85,10 @@ async fn stored_cookie(name: &str) -> JsValue {
 #[wasm_bindgen_test]
 async fn cookies_are_written_with_their_attributes() {
     clear_cookies();
-    land_on("?ps_partner_key=YWxleC1zbWl0aA&ps_xid=clk_9f8e");
+    // The options first: landing on the same click again later leaves its cookies as they are.
     let _ = reftrack::init(object(&[("cookieDays", 30.into())]));
+    land_on("?ps_partner_key=YWxleC1zbWl0aA&ps_xid=clk_9f8e");
+    let _ = reftrack::init(JsValue::UNDEFINED);
 
     assert_eq!(reftrack::partner_key().as_deref(), Some("alex-smith"));
     assert_eq!(reftrack::click_id().as_deref(), Some("clk_9f8e"));

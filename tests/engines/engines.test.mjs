@@ -1,0 +1,142 @@
+// What a site relies on, in each browser engine (Chromium, Firefox ESR, WebKitGTK) over W3C
+// WebDriver, against the real collector: attribution and the cookie domain probe on *.acme.test,
+// PartnerStack's snippet with growsumoInit run once, createSignup followed by an immediate
+// navigation, Partnero's stub with form auto-capture, the retry queue across a reload, and a CSP
+// without 'wasm-unsafe-eval'. Chromium also runs the full Playwright suite (tests/e2e).
+import { describe, test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { startCollector, b64 } from '../e2e/harness.mjs';
+import { ENGINES, startBrowser, startProxy, freePort } from './webdriver.mjs';
+
+const root = resolve(import.meta.dirname, '../..');
+const site = mkdtempSync(join(tmpdir(), 'reftrack-engines-'));
+// Every page records its uncaught errors, so that a test can say none reached the page.
+const errors = `<script>window.errors = [];
+  addEventListener('error', function (e) { errors.push(String(e.message)); });
+  addEventListener('unhandledrejection', function (e) { errors.push(String(e.reason)); });</script>`;
+const inits = `<script>window.inits = []; function growsumoInit() { inits.push(JSON.parse(JSON.stringify(growsumo.data))); }</script>`;
+const page = (head, body = '<p>page</p>') => `<!doctype html><html><head><meta charset="utf-8"><title>engines</title>${errors}${head}</head><body>${body}</body></html>`;
+const snippet = readFileSync(join(root, 'tests/e2e/site/snippet.html'), 'utf8').match(/<!-- PartnerStack's[^>]*-->\s*(<script>[\s\S]*?<\/script>)/)[1];
+const partnero = readFileSync(join(root, 'tests/e2e/site/universal.html'), 'utf8');
+writeFileSync(join(site, 'landing.html'), page(`${inits}<script async src="/sdk/reftrack.js" data-public-key="pk_test_123"></script>`));
+writeFileSync(join(site, 'snippet.html'), page(`${inits}${snippet}`));
+writeFileSync(join(site, 'thanks.html'), page('', '<p>thanks</p>'));
+writeFileSync(join(site, 'universal.html'), partnero.replace('<head>', `<head>${errors}`));
+writeFileSync(join(site, 'csp.html'), page(`<meta http-equiv="Content-Security-Policy" content="script-src 'self' 'unsafe-inline'">${inits}${snippet}`));
+
+let port;
+let collector;
+let proxy;
+before(async () => {
+  port = await freePort();
+  collector = await startCollector({ www: site, args: ['--listen', `127.0.0.1:${port}`] });
+  proxy = await startProxy();
+});
+after(async () => {
+  await collector?.stop();
+  await proxy?.stop();
+});
+
+const url = (host, path) => `http://${host}:${port}${path}`;
+const storedFor = async (key) => (await collector.signups()).filter((s) => s.customer_key === key || s.email === key);
+async function eventually(probe, ms = 15_000) {
+  const end = Date.now() + ms;
+  for (;;) {
+    const value = await probe();
+    if (value) return value;
+    if (Date.now() > end) throw new Error(`not within ${ms} ms: ${probe}`);
+    await new Promise((ok) => setTimeout(ok, 200));
+  }
+}
+
+for (const engine of ENGINES) {
+  describe(engine, () => {
+    let browser;
+    const id = (name) => `${engine}_${name}_${process.pid}`;
+    before(async () => {
+      browser = await startBrowser(engine, proxy.port);
+      console.log(`# ${engine} ${browser.version}`);
+    });
+    after(async () => {
+      await browser?.quit();
+    });
+
+    test('attribution: the key from the link, cookies on the broadest domain, seen from another subdomain', async () => {
+      await browser.goto(url('www.acme.test', `/landing.html?ps_partner_key=${b64('alex-smith')}&ps_xid=clk_${engine}`));
+      await browser.until('return window.reftrack && window.reftrack.partnerKey() === "alex-smith"');
+      assert.equal(await browser.run('return reftrack.clickId()'), `clk_${engine}`);
+      const cookies = Object.fromEntries((await browser.cookies()).map((c) => [c.name, c]));
+      assert.equal(cookies.growSumoPartnerKey?.value, 'alex-smith');
+      assert.equal(cookies.ps_xid?.value, `clk_${engine}`);
+      assert.match(cookies.ps_partner_key.domain, /^\.?acme\.test$/, 'the probe found acme.test');
+      assert.equal(cookies.reftrack_probe, undefined, 'the probe cookie is gone');
+      await browser.goto(url('app.acme.test', '/landing.html'));
+      await browser.until('return window.reftrack && window.inits.length === 1');
+      assert.equal(await browser.run('return reftrack.partnerKey()'), 'alex-smith', 'app.acme.test sees the key');
+      assert.deepEqual(await browser.run('return window.errors'), []);
+    });
+
+    test("PartnerStack's snippet: growsumoInit runs once, with growsumo.data filled", async () => {
+      await browser.goto(url('www.acme.test', `/snippet.html?ps_partner_key=${b64('jane-doe')}`));
+      await browser.until('return document.readyState === "complete" && window.inits.length > 0');
+      await new Promise((ok) => setTimeout(ok, 300));
+      const seen = await browser.run('return window.inits');
+      assert.equal(seen.length, 1);
+      assert.equal(seen[0].partner_key, 'jane-doe');
+      assert.deepEqual(await browser.run('return window.errors'), []);
+    });
+
+    test('createSignup followed at once by a navigation: the signup still arrives (keepalive)', async () => {
+      const email = `${id('navigate')}@example.com`;
+      await browser.goto(url('www.acme.test', `/landing.html?ps_partner_key=${b64('alex-smith')}`));
+      await browser.until('return window.reftrack && window.inits.length === 1');
+      await browser.run(`growsumo.data.email = arguments[0]; growsumo.createSignup(); location.href = '/thanks.html';`, email);
+      const [signup] = await eventually(async () => { const s = await storedFor(email); return s.length && s; });
+      assert.equal(signup.partner_key, 'alex-smith');
+      assert.equal(signup.customer_key, email);
+    });
+
+    test("Partnero's stub with form auto-capture: the form's fields arrive, never the password", async () => {
+      const email = `${id('partnero')}@example.com`;
+      await browser.goto(url('www.acme.test', '/universal.html?aff=pat-partner'));
+      await browser.until('return window.reftrack && window.reftrack.partnerKey() === "pat-partner"');
+      await browser.run(`var f = document.getElementById('register');
+        f.first_name.value = 'Pat'; f.last_name.value = 'Field'; f.email.value = arguments[0];
+        f.password.value = 'p4ssw0rd-${engine}'; f.company.value = 'Secret Corp'; f.requestSubmit();`, email);
+      const [signup] = await eventually(async () => { const s = await storedFor(email.toLowerCase()); return s.length && s; });
+      assert.equal(signup.partner_key, 'pat-partner');
+      assert.equal(signup.public_key, 'prog_acme');
+      assert.equal(signup.name, 'Pat Field');
+      assert.ok(!JSON.stringify(signup).includes('p4ssw0rd') && !JSON.stringify(signup).includes('Secret Corp'));
+    });
+
+    test('the retry queue across a reload: a signup made while the collector is down arrives once it is back', async () => {
+      const key = id('queue');
+      const landing = url('www.acme.test', `/landing.html?ps_partner_key=${b64('alex-smith')}`);
+      await browser.goto(landing);
+      await browser.until('return window.reftrack && window.inits.length === 1');
+      await collector.stop();
+      const result = await browser.runAsync('reftrack.signup({ customer_key: arguments[0] }).then(arguments[1])', key);
+      assert.equal(result.status, 'queued', JSON.stringify(result));
+      assert.ok(await browser.run('return localStorage.getItem("reftrack_queue")'), 'the signup waits in localStorage');
+      collector = await startCollector({ www: site, args: ['--listen', `127.0.0.1:${port}`] });
+      await browser.goto(landing);
+      const [signup] = await eventually(async () => { const s = await storedFor(key); return s.length && s; }, 30_000);
+      assert.equal(signup.event_id, result.event_id);
+      await browser.until('return localStorage.getItem("reftrack_queue") === null', 15_000);
+    });
+
+    test("a CSP without 'wasm-unsafe-eval': no error reaches the page, signups say reftrack is off", async () => {
+      await browser.goto(url('www.acme.test', '/csp.html'));
+      await browser.until('return window.reftrack && window.growsumo && document.readyState === "complete"');
+      const result = await browser.runAsync('reftrack.signup({ customer_key: "csp" }).then(arguments[0])');
+      assert.equal(result.ok, false);
+      assert.equal(result.status, 'error');
+      await browser.until('return window.inits.length === 1');
+      assert.deepEqual(await browser.run('return window.errors'), []);
+    });
+  });
+}
