@@ -35,15 +35,38 @@ else
   cargo install --locked --force wasm-pack --version "=$wasm_pack"
 fi
 
+# The browser engines the tests run in (REFTRACK_BROWSERS narrows them; by default all three):
+# Debian's Chromium and chromedriver, Firefox ESR (geckodriver below), and WebKitGTK's
+# WebKitWebDriver with MiniBrowser, which needs an X display: Xvfb.
+browsers=${REFTRACK_BROWSERS:-chromium,firefox,webkit}
 missing=()
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 [ -x /usr/bin/chromedriver ] || missing+=(chromium-driver)
+if [[ $browsers == *firefox* ]]; then
+  [ -x /usr/bin/firefox-esr ] || missing+=(firefox-esr)
+fi
+if [[ $browsers == *webkit* ]]; then
+  [ -x /usr/bin/WebKitWebDriver ] || missing+=(webkit2gtk-driver)
+  command -v xvfb-run >/dev/null || missing+=(xvfb)
+  command -v xauth >/dev/null || missing+=(xauth)
+fi
 if [ ${#missing[@]} -eq 0 ]; then
-  say "debian packages chromium chromium-driver: present"
+  say "debian packages for the browsers ($browsers): present"
 else
   say "installing debian packages: ${missing[*]}"
   as_root apt-get update -qq
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# geckodriver from crates.io (npm's geckodriver package downloads a binary at first run).
+geckodriver=0.37.1
+if [[ $browsers == *firefox* ]]; then
+  if [ "$(geckodriver --version 2>/dev/null | awk 'NR==1 {print $2}' || true)" = "$geckodriver" ]; then
+    say "geckodriver $geckodriver: present"
+  else
+    say "installing geckodriver $geckodriver; this takes a few minutes"
+    cargo install --locked --force geckodriver --version "=$geckodriver"
+  fi
 fi
 
 # npm ci only when package-lock.json changed since the last install.

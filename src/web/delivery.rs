@@ -1,10 +1,10 @@
 //! Signups from the page to the endpoint, exactly once: validation, the unattributed rule, the
 //! retry queue, and the flushes on load, on `online`, on a timer and on `flush()`.
 //!
-//! A signup is validated and put in the retry queue at once, while the page's call runs; only the
-//! network is asynchronous (gloo-net, driven by wasm-bindgen-futures, whose first step runs in a
-//! microtask, before any navigation the page starts next). Whatever happens to the page after
-//! that, the queue still holds the signup until an answer settles it.
+//! A signup is validated, put in the retry queue and its request started while the page's call
+//! runs (`transport::start`); only the answer is awaited (gloo-net, driven by
+//! wasm-bindgen-futures). Whatever happens to the page after that — a navigation, a form's own
+//! submit — the queue still holds the signup until an answer settles it.
 
 use super::cell::Global;
 use super::guard;
@@ -36,6 +36,9 @@ pub fn promise(task: Task) -> Promise {
 struct Deliveries {
     /// A flush is under way: another waits for nothing.
     flushing: bool,
+    /// Signups posted from this page that no answer has settled yet (a network failure does not
+    /// settle one): what [`hand_over`] gives the browser when the page goes away.
+    unconfirmed: alloc::vec::Vec<Pending>,
     /// The flush timer: its callback, made once, and the armed timeout.
     timer: Option<(Function, Option<i32>)>,
 }
@@ -55,10 +58,11 @@ fn allowed() -> bool {
 /// endpoint answered or the signup waits for a retry. `callback` (`growsumo.createSignup`'s) is
 /// called once with the result first.
 pub fn signup(input: Result<SignupInput, String>, callback: Option<Function>) -> Promise {
-    let queued = queue(input);
+    // The request starts here, before the page's call returns.
+    let delivering = queue(input).map(deliver);
     promise(Box::pin(async move {
-        let result = match queued {
-            Ok(pending) => deliver(pending).await,
+        let result = match delivering {
+            Ok(delivering) => delivering.await,
             Err(result) => result,
         };
         let result = values::to_js(&result);
@@ -74,8 +78,10 @@ pub fn signup(input: Result<SignupInput, String>, callback: Option<Function>) ->
 /// A signup whose result nobody waits for (form auto-capture): it is logged in debug mode.
 pub fn send(input: SignupInput) {
     if let Ok(pending) = queue(Ok(input)) {
+        // Started before the submit listener returns, so before the form's own navigation.
+        let delivering = deliver(pending);
         let _ = promise(Box::pin(async move {
-            deliver(pending).await;
+            delivering.await;
             Ok(JsValue::UNDEFINED)
         }));
     }
@@ -105,15 +111,49 @@ fn queue(input: Result<SignupInput, String>) -> Result<Pending, SignupResult> {
     Ok(pending)
 }
 
-/// Posts `pending` and applies the answer to the queue. Anything but a success is warned about
-/// once per page and reason, whatever `debug` says: where signups go, what came back, what to fix.
-async fn deliver(pending: Pending) -> SignupResult {
-    let reply = transport::post(&pending.endpoint, &pending.body).await;
+/// Posts `pending` — the request starts now, before this returns — and, once answered, applies
+/// the answer to the queue. Anything but a success is warned about once per page and reason,
+/// whatever `debug` says: where signups go, what came back, what to fix.
+fn deliver(pending: Pending) -> impl Future<Output = SignupResult> {
+    let sending = transport::start(&pending.endpoint, &pending.body);
+    DELIVERIES.with(|d| d.unconfirmed.push(pending.clone()));
+    async move {
+        let reply = sending.await;
+        answered(&pending, &reply)
+    }
+}
+
+fn answered(pending: &Pending, reply: &transport::Reply) -> SignupResult {
     let answer = reply.answer();
     if let Some(warning) = signup::warning(&pending.endpoint, &page::origin(), &answer) {
         tracker::with(|t| t.warn_once(warning));
     }
-    settle(&pending.event_id, signup::classify(&answer))
+    let delivery = signup::classify(&answer);
+    if !matches!(delivery, Delivery::Retry { .. }) {
+        DELIVERIES.with(|d| d.unconfirmed.retain(|p| p.event_id != pending.event_id));
+    }
+    settle(&pending.event_id, delivery)
+}
+
+/// The page is going away (`pagehide`): every signup posted from it that no answer settled yet is
+/// handed to `navigator.sendBeacon`, which the browser delivers after the page is gone. Chromium
+/// and WebKit keep a `keepalive` fetch through a navigation, but Firefox cancels it when the
+/// navigation begins (a form's own submit, `location.href = …`); the beacon carries the same body
+/// and `event_id`, so an endpoint that got both stores one. The retry queue still holds each of
+/// them until a later page sees it answered.
+pub fn hand_over() {
+    if !allowed() {
+        return;
+    }
+    let unconfirmed = DELIVERIES.with(|d| core::mem::take(&mut d.unconfirmed));
+    let navigator = page::window().navigator();
+    for pending in unconfirmed {
+        let handed = navigator.send_beacon_with_opt_str(&pending.endpoint, Some(&pending.body));
+        debug(|| {
+            let outcome = if handed.unwrap_or(false) { " handed to sendBeacon" } else { " could not be handed to sendBeacon" };
+            cat(&["page hidden: signup ", &pending.event_id, outcome])
+        });
+    }
 }
 
 /// Validates and builds the signup; `Err` is the final result (rejected or skipped).
@@ -258,8 +298,9 @@ pub async fn flush(force: bool) {
         let sending: Array = due
             .into_iter()
             .map(|pending| {
+                let delivering = deliver(pending);
                 promise(Box::pin(async move {
-                    deliver(pending).await;
+                    delivering.await;
                     Ok(JsValue::UNDEFINED)
                 }))
             })

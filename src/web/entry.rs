@@ -138,8 +138,8 @@ pub fn unsupported(call: &str) {
 
 static WATCHING: Global<bool> = Global::empty();
 
-/// Watches the URL (single-page apps: `pushState`, `replaceState`, `popstate`) and the network
-/// (`online`), once per page. The `history` methods are wrapped once: whatever was there (the
+/// Watches the URL (single-page apps: `pushState`, `replaceState`, `popstate`), the network
+/// (`online`) and the page going away (`pagehide`), once per page. The `history` methods are wrapped once: whatever was there (the
 /// browser's, another library's wrapper) runs first with the same `this` and arguments, and its
 /// result and errors pass through untouched.
 fn watch() {
@@ -177,6 +177,11 @@ fn watch() {
         delivery::flush_later(true).into()
     });
     let _ = window.add_event_listener_with_callback("online", &online);
+    let hidden = guard::function("pagehide", |_, _, _| {
+        delivery::hand_over();
+        JsValue::UNDEFINED
+    });
+    let _ = window.add_event_listener_with_callback("pagehide", &hidden);
 }
 
 /// Fault injection for the tests of host-page safety: panics, as a bug would.

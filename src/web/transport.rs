@@ -4,6 +4,11 @@
 //! on the init dictionary, and the request handed over (`From<web_sys::Request>`).
 
 use super::page;
+use alloc::boxed::Box;
+use alloc::string::String;
+use core::future::Future;
+use core::pin::Pin;
+use core::task::{Context, Poll, Waker};
 use crate::core::config::Value;
 use crate::core::signup::Answer;
 use crate::core::text::cat;
@@ -62,6 +67,23 @@ impl Reply {
             ..Reply::default()
         }
     }
+}
+
+/// The post of a signup, under way.
+pub type Sending = Pin<Box<dyn Future<Output = Reply>>>;
+
+/// Starts POSTing `body` to `url` now: gloo-net's `send()` calls `fetch` when first polled, so the
+/// future is polled once here, and the request is on its way before the page's call (or the submit
+/// listener) returns.
+pub fn start(url: &str, body: &str) -> Sending {
+    let (url, body) = (String::from(url), String::from(body));
+    let mut sending: Sending = Box::pin(async move { post(&url, &body).await });
+    // Nothing is lost by this first poll's waker doing nothing: the task that awaits the future
+    // polls it again, with its own waker, before any answer can arrive.
+    if let Poll::Ready(reply) = sending.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
+        return Box::pin(core::future::ready(reply));
+    }
+    sending
 }
 
 /// POSTs `body` to `url` as a CORS simple request (`text/plain`, no preflight) and reads what
