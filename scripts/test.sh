@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Runs every test: native (cargo test), browser (wasm-pack test in headless Chromium) and
-# end-to-end (node --test, playwright-core driving Chromium against the real collector).
+# Runs every test: native (cargo test), browser (wasm-pack test in headless Chromium), end-to-end
+# (node --test, playwright-core driving Chromium against the real collector), and the engine tests
+# (W3C WebDriver driving Chromium, Firefox ESR and WebKitGTK against the real collector).
 # Expects scripts/setup.sh and scripts/build.sh to have run (npm test runs all three).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -45,8 +46,12 @@ node scripts/bundle.mjs --glue target/fault/bindgen --wasm target/fault/bindgen/
 say "end-to-end tests (node --test tests/e2e, Chromium + collector on 127.0.0.1)"
 node --test --test-concurrency=1 tests/e2e/ 2>&1 | tee "$log/e2e"
 
+browsers=${REFTRACK_BROWSERS:-chromium,firefox,webkit}
+say "engine tests over WebDriver ($browsers; REFTRACK_BROWSERS narrows them)"
+REFTRACK_BROWSERS=$browsers node --test --test-concurrency=1 tests/engines/ 2>&1 | tee "$log/engines"
+
 # One closing line for the whole run.
-read -r passed failed < <(cat "$log/native" "$log/browser" "$log/e2e" | awk '
+read -r passed failed < <(cat "$log/native" "$log/browser" "$log/e2e" "$log/engines" | awk '
   /^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
   /^# pass [0-9]+$/ { p += $3 }
   /^# fail [0-9]+$/ { f += $3 }
