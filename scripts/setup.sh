@@ -39,9 +39,15 @@ fi
 # Debian's Chromium and chromedriver, Firefox ESR (geckodriver below), and WebKitGTK's
 # WebKitWebDriver with MiniBrowser, which needs an X display: Xvfb.
 browsers=${REFTRACK_BROWSERS:-chromium,firefox,webkit}
+chromium=()
+[ -x /usr/bin/chromium ] || chromium+=(chromium)
+[ -x /usr/bin/chromedriver ] || chromium+=(chromium-driver)
+if [ ${#chromium[@]} -gt 0 ]; then
+  say "installing debian packages: ${chromium[*]}"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${chromium[@]}"
+fi
 missing=()
-[ -x /usr/bin/chromium ] || missing+=(chromium)
-[ -x /usr/bin/chromedriver ] || missing+=(chromium-driver)
 if [[ $browsers == *firefox* ]]; then
   [ -x /usr/bin/firefox-esr ] || missing+=(firefox-esr)
 fi
@@ -55,6 +61,7 @@ if [ ${#missing[@]} -eq 0 ]; then
 else
   say "installing debian packages: ${missing[*]}"
   as_root apt-get update -qq
+  # Without recommends: WebKitGTK's would bring a desktop's worth of packages.
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
