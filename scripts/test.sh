@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs every test: native (cargo test), browser (wasm-pack test in headless Chromium), end-to-end
+# Runs every test: native (cargo test), browser (the web layer's wasm-bindgen tests in Chromium,
+# Firefox ESR and WebKitGTK), end-to-end
 # (node --test, playwright-core driving Chromium against the real collector), and the engine tests
 # (W3C WebDriver driving Chromium, Firefox ESR and WebKitGTK against the real collector).
 # Expects scripts/setup.sh and scripts/build.sh to have run (npm test runs all three).
@@ -28,9 +29,25 @@ for _ in $(seq 100); do
 done
 [ -n "$port" ] || { cat "$collector_db/out"; echo "test: the collector did not start" >&2; exit 1; }
 
-say "browser tests (wasm-pack test --headless --chrome, Debian's chromedriver; collector on port $port)"
-REFTRACK_COLLECTOR="http://127.0.0.1:$port" CHROMEDRIVER=/usr/bin/chromedriver \
-  wasm-pack test --headless --chrome --mode no-install 2>&1 | tee "$log/browser"
+# The web layer's browser tests (src/web/tests.rs) in each engine: wasm-pack drives Chromium and
+# Firefox; WebKitGTK runs through wasm-bindgen-test-runner itself (wasm-pack looks for Safari's
+# safaridriver), under Xvfb.
+browsers=${REFTRACK_BROWSERS:-chromium,firefox,webkit}
+export REFTRACK_COLLECTOR="http://127.0.0.1:$port"
+if [[ $browsers == *chromium* ]]; then
+  say "browser tests in Chromium (wasm-pack test --chrome, Debian's chromedriver; collector on port $port)"
+  CHROMEDRIVER=/usr/bin/chromedriver wasm-pack test --headless --chrome --mode no-install 2>&1 | tee "$log/browser-chromium"
+fi
+if [[ $browsers == *firefox* ]]; then
+  say "browser tests in Firefox ESR (wasm-pack test --firefox, geckodriver)"
+  GECKODRIVER=$(command -v geckodriver) wasm-pack test --headless --firefox --mode no-install 2>&1 | tee "$log/browser-firefox"
+fi
+if [[ $browsers == *webkit* ]]; then
+  say "browser tests in WebKitGTK (wasm-bindgen-test-runner, WebKitWebDriver under Xvfb)"
+  SAFARIDRIVER=/usr/bin/WebKitWebDriver CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
+    WASM_BINDGEN_TEST_ONLY_WEB=1 xvfb-run -a cargo test --quiet --target wasm32-unknown-unknown 2>&1 | tee "$log/browser-webkit"
+fi
+unset REFTRACK_COLLECTOR
 kill $collector_pid 2>/dev/null || true
 
 # A variant of the script-tag build with `__fault()` (a deliberate panic), for the host-page safety
@@ -46,12 +63,11 @@ node scripts/bundle.mjs --glue target/fault/bindgen --wasm target/fault/bindgen/
 say "end-to-end tests (node --test tests/e2e, Chromium + collector on 127.0.0.1)"
 node --test --test-concurrency=1 tests/e2e/ 2>&1 | tee "$log/e2e"
 
-browsers=${REFTRACK_BROWSERS:-chromium,firefox,webkit}
 say "engine tests over WebDriver ($browsers; REFTRACK_BROWSERS narrows them)"
 REFTRACK_BROWSERS=$browsers node --test --test-concurrency=1 tests/engines/ 2>&1 | tee "$log/engines"
 
 # One closing line for the whole run.
-read -r passed failed < <(cat "$log/native" "$log/browser" "$log/e2e" "$log/engines" | awk '
+read -r passed failed < <(cat "$log/native" "$log"/browser-* "$log/e2e" "$log/engines" | awk '
   /^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
   /^# pass [0-9]+$/ { p += $3 }
   /^# fail [0-9]+$/ { f += $3 }

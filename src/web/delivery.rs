@@ -150,7 +150,11 @@ pub fn hand_over() {
     for pending in unconfirmed {
         let handed = navigator.send_beacon_with_opt_str(&pending.endpoint, Some(&pending.body));
         debug(|| {
-            let outcome = if handed.unwrap_or(false) { " handed to sendBeacon" } else { " could not be handed to sendBeacon" };
+            let outcome = if handed.unwrap_or(false) {
+                " handed to sendBeacon"
+            } else {
+                " could not be handed to sendBeacon"
+            };
             cat(&["page hidden: signup ", &pending.event_id, outcome])
         });
     }

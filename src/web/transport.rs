@@ -4,14 +4,14 @@
 //! on the init dictionary, and the request handed over (`From<web_sys::Request>`).
 
 use super::page;
+use crate::core::config::Value;
+use crate::core::signup::Answer;
+use crate::core::text::cat;
 use alloc::boxed::Box;
 use alloc::string::String;
 use core::future::Future;
 use core::pin::Pin;
 use core::task::{Context, Poll, Waker};
-use crate::core::config::Value;
-use crate::core::signup::Answer;
-use crate::core::text::cat;
 use gloo_net::http::Request;
 use js_sys::Reflect;
 use serde::Deserialize;
@@ -80,7 +80,10 @@ pub fn start(url: &str, body: &str) -> Sending {
     let mut sending: Sending = Box::pin(async move { post(&url, &body).await });
     // Nothing is lost by this first poll's waker doing nothing: the task that awaits the future
     // polls it again, with its own waker, before any answer can arrive.
-    if let Poll::Ready(reply) = sending.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
+    if let Poll::Ready(reply) = sending
+        .as_mut()
+        .poll(&mut Context::from_waker(Waker::noop()))
+    {
         return Box::pin(core::future::ready(reply));
     }
     sending
