@@ -45,7 +45,7 @@ fi
 if [[ $browsers == *webkit* ]]; then
   say "browser tests in WebKitGTK (wasm-bindgen-test-runner, WebKitWebDriver under Xvfb)"
   SAFARIDRIVER=/usr/bin/WebKitWebDriver CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
-    WASM_BINDGEN_TEST_ONLY_WEB=1 xvfb-run -a cargo test --quiet --target wasm32-unknown-unknown 2>&1 | tee "$log/browser-webkit"
+    WASM_BINDGEN_TEST_ONLY_WEB=1 xvfb-run -a cargo test --target wasm32-unknown-unknown 2>&1 | tee "$log/browser-webkit"
 fi
 unset REFTRACK_COLLECTOR
 kill $collector_pid 2>/dev/null || true
