@@ -195,11 +195,25 @@ async fn read_body(body: Body) -> Result<Bytes, Response> {
     })
 }
 
-/// Stores a validated record (blocking SQLite work off the async threads) and answers.
-async fn store(app: Shared, record: Record) -> Response {
+/// What a route looks up in the store before a record is saved (the partner it credits, say); an
+/// `Err` is the answer instead.
+type Resolve = fn(&App, Record) -> Result<Record, Box<Response>>;
+
+/// Resolves and stores a validated record — the SQLite work off the async threads, in one
+/// blocking task — and answers.
+async fn store(app: Shared, record: Record, resolve: Resolve) -> Response {
     let received_at = app.now_iso();
     let event_id = record.event_id.clone();
-    let saved = tokio::task::spawn_blocking(move || app.store.save(&record, &received_at)).await;
+    let saved = tokio::task::spawn_blocking(move || {
+        let record = resolve(&app, record)?;
+        Ok::<_, Box<Response>>(app.store.save(&record, &received_at))
+    })
+    .await;
+    let saved = match saved {
+        Ok(Err(response)) => return *response,
+        Ok(Ok(saved)) => Ok(saved),
+        Err(join) => Err(join),
+    };
     match saved {
         Ok(Ok(Saved::Created)) => (
             StatusCode::CREATED,
@@ -242,10 +256,7 @@ async fn post_signup(State(app): State<Shared>, headers: HeaderMap, body: Body) 
             Err(reason) => error(StatusCode::BAD_REQUEST, reason),
             Ok(record) => match unknown_program(&app, &record) {
                 Some(refusal) => refusal,
-                None => match credit(&app, record) {
-                    Ok(record) => store(app, record).await,
-                    Err(db) => unavailable(&db),
-                },
+                None => store(app, record, credit).await,
             },
         },
     };
@@ -293,9 +304,12 @@ fn unauthorized(app: &App, headers: &HeaderMap) -> Option<Response> {
 /// Links a signup to the click it names: the click decides the partner (a different claimed
 /// partner is kept beside it, visibly), and with `--verified-clicks` a partner without a recorded
 /// click is stored unverified, uncounted in the report.
-fn credit(app: &App, mut record: Record) -> rusqlite::Result<Record> {
+fn credit(app: &App, mut record: Record) -> Result<Record, Box<Response>> {
     let click = match &record.xid {
-        Some(xid) => app.store.click_partner(xid)?,
+        Some(xid) => app
+            .store
+            .click_partner(xid)
+            .map_err(|e| Box::new(unavailable(&e)))?,
         None => None,
     };
     match click {
@@ -323,26 +337,44 @@ async fn post_conversion(State(app): State<Shared>, headers: HeaderMap, body: Bo
     if let Some(response) = unauthorized(&app, &headers) {
         return response;
     }
-    let mut record = match read_body(body).await {
+    let record = match read_body(body).await {
         Err(response) => return response,
         Ok(bytes) => match validate::conversion(&bytes, clock::uuid_v4()) {
             Err(reason) => return error(StatusCode::BAD_REQUEST, reason),
             Ok(record) => record,
         },
     };
+    store(app, record, conversion_partner).await
+}
+
+/// A conversion is resolved to its partner through its click (or a signup that carried its xid);
+/// an unknown xid is refused whole.
+fn conversion_partner(app: &App, mut record: Record) -> Result<Record, Box<Response>> {
     let xid = record.xid.clone().unwrap_or_default();
-    // Resolved to its partner through its click (or a signup that carried it); else refused whole.
     match app.store.xid_partner(&xid) {
-        Err(e) => return unavailable(&e),
-        Ok(None) => return error(StatusCode::NOT_FOUND, "unknown xid"),
+        Err(e) => Err(Box::new(unavailable(&e))),
+        Ok(None) => Err(Box::new(error(StatusCode::NOT_FOUND, "unknown xid"))),
         Ok(Some(partner)) => {
             record
                 .body
                 .insert("partner_key".into(), Value::String(partner.clone()));
             record.partner_key = Some(partner);
+            Ok(record)
         }
     }
-    store(app, record).await
+}
+
+/// A Partnero customer credits a partner this collector has seen (a click or a record).
+fn known_partner(app: &App, record: Record) -> Result<Record, Box<Response>> {
+    let partner = record.partner_key.as_deref().unwrap_or_default();
+    match app.store.known_partner(partner) {
+        Err(e) => Err(Box::new(unavailable(&e))),
+        Ok(false) => Err(Box::new(partnero_error(
+            StatusCode::BAD_REQUEST,
+            "Invalid partner key",
+        ))),
+        Ok(true) => Ok(record),
+    }
 }
 
 /// `GET /r/{partner_key}?to=`: records a click and sends the visitor to the site with the partner
@@ -465,19 +497,6 @@ async fn post_customer(State(app): State<Shared>, headers: HeaderMap, body: Body
         .first()
         .cloned()
         .unwrap_or_else(|| "partnero".into());
-    let known = app.store.known_partner(&customer.partner_key);
-    let exists = app.store.has_signup(&program, &customer.key);
-    match (known, exists) {
-        (Err(e), _) | (_, Err(e)) => return unavailable(&e),
-        (Ok(false), _) => return partnero_error(StatusCode::BAD_REQUEST, "Invalid partner key"),
-        (_, Ok(true)) => {
-            return partnero_error(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "The customer already exists",
-            )
-        }
-        _ => {}
-    }
     let record = validate::partnero_record(&customer, &program, clock::uuid_v4());
     let data = json!({
         "key": customer.key,
@@ -486,7 +505,9 @@ async fn post_customer(State(app): State<Shared>, headers: HeaderMap, body: Body
         "partner": { "key": customer.partner_key },
         "options": { "referral_url": customer.referral_url },
     });
-    match store(app, record).await.status() {
+    // An existing customer is the store's duplicate: Partnero answers 422 for it.
+    let response = store(app, record, known_partner).await;
+    match response.status() {
         StatusCode::CREATED => (
             StatusCode::CREATED,
             Json(json!({ "data": data, "status": 1 })),
@@ -496,6 +517,7 @@ async fn post_customer(State(app): State<Shared>, headers: HeaderMap, body: Body
             StatusCode::UNPROCESSABLE_ENTITY,
             "The customer already exists",
         ),
+        StatusCode::BAD_REQUEST => response,
         _ => error(
             StatusCode::SERVICE_UNAVAILABLE,
             "the customer could not be stored; retry later",

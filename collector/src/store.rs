@@ -251,16 +251,6 @@ impl Store {
         )
     }
 
-    /// Whether a signup of `customer_key` for program `public_key` is stored.
-    pub fn has_signup(&self, public_key: &str, customer_key: &str) -> rusqlite::Result<bool> {
-        self.conn().query_row(
-            "SELECT EXISTS (SELECT 1 FROM records
-                            WHERE kind = 'signup' AND public_key = ?1 AND customer_key = ?2)",
-            [public_key, customer_key],
-            |row| row.get(0),
-        )
-    }
-
     /// Per partner, over the days `since` to `until` (`YYYY-MM-DD`, both included): clicks,
     /// verified signups, conversions, and the last activity; and per day, clicks and signups.
     pub fn report(
