@@ -21,7 +21,7 @@ pub fn init(options: JsValue) -> Promise {
 
 /// `growsumo._initialize(publicKey, options)`: the same, with the program's public key.
 pub fn initialize(public_key: JsValue, options: JsValue) {
-    let public_key = values::value(&public_key);
+    let public_key = values::classify(&public_key);
     tracker::with(|t| t.start("growsumo._initialize", options, Some(public_key)));
     started();
 }

@@ -86,12 +86,12 @@ fn submitted(form: &HtmlFormElement) {
             return;
         }
     }
-    let has_email_field = value(form, EMAIL).is_some();
-    if !has_email_field && selector.is_none() {
+    let email = value(form, EMAIL);
+    if email.is_none() && selector.is_none() {
         return; // not a sign-up form: a search box, a login without email, ...
     }
     let debug = |message: &str| tracker::with(|t| t.debug(|| message.into()));
-    let Some(email) = field(form, EMAIL).filter(|e| is_email(e)) else {
+    let Some(email) = email.filter(|e| is_email(e)) else {
         debug("form skipped: it has no valid email address");
         return;
     };

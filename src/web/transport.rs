@@ -25,7 +25,7 @@ pub const TIMEOUT_MS: u32 = 10_000;
 /// `{"error": "..."}`.
 #[derive(Default, Deserialize)]
 #[serde(default)]
-struct Answer_ {
+struct AnswerFields {
     status: Value,
     error: Value,
 }
@@ -107,7 +107,7 @@ pub async fn post(url: &str, body: &str) -> Reply {
         .get("Retry-After")
         .and_then(|value| retry_at(&value));
     let text = response.text().await.unwrap_or_default();
-    let answer: Answer_ = js_sys::JSON::parse(&text)
+    let answer: AnswerFields = js_sys::JSON::parse(&text)
         .ok()
         .and_then(|json| serde_wasm_bindgen::from_value(json).ok())
         .unwrap_or_default();

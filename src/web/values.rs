@@ -28,12 +28,8 @@ impl<'de> Deserialize<'de> for Value {
     }
 }
 
-/// A JavaScript value as a core [`Value`].
-pub fn value(value: &JsValue) -> Value {
-    classify(value)
-}
-
-fn classify(value: &JsValue) -> Value {
+/// A JavaScript value as a core [`Value`], by its JavaScript type.
+pub fn classify(value: &JsValue) -> Value {
     if value.is_null() || value.is_undefined() {
         Value::Null
     } else if let Some(text) = value.as_string() {

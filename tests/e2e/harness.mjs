@@ -2,6 +2,7 @@
 // Debian's Chromium driven by playwright-core, with *.acme.test and *.co.uk resolved to 127.0.0.1
 // so cookies can be tested across subdomains.
 import { spawn } from 'node:child_process';
+import { createServer } from 'node:net';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -87,6 +88,14 @@ export async function reftrackCookies(context) {
   const cookies = await context.cookies();
   return Object.fromEntries(cookies.filter((c) => names.has(c.name)).map((c) => [c.name, c]));
 }
+
+/** A free loopback port, for a server whose address must be known before it starts. */
+export const freePort = () => new Promise((ok) => {
+  const server = createServer().listen(0, '127.0.0.1', () => {
+    const { port } = server.address();
+    server.close(() => ok(port));
+  });
+});
 
 /** Polls `probe` until it returns a truthy value or `ms` pass. */
 export async function eventually(probe, ms = 10_000) {

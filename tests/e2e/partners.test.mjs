@@ -4,22 +4,13 @@
 // dashboard's report shows the partner's click, signup and conversion.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
-import { startCollector, launchBrowser, freshPage, SECRET } from './harness.mjs';
+import { startCollector, launchBrowser, freshPage, freePort, SECRET } from './harness.mjs';
 
 const root = resolve(import.meta.dirname, '../..');
 let collector;
 let browser;
 let port;
-
-/** A free loopback port, so that the collector's --site-url can name it before it starts. */
-const freePort = () => new Promise((ok) => {
-  const server = createServer().listen(0, '127.0.0.1', () => {
-    const { port } = server.address();
-    server.close(() => ok(port));
-  });
-});
 
 before(async () => {
   port = await freePort();

@@ -8,8 +8,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { startCollector, b64 } from '../e2e/harness.mjs';
-import { ENGINES, startBrowser, startProxy, freePort } from './webdriver.mjs';
+import { startCollector, b64, eventually, freePort } from '../e2e/harness.mjs';
+import { ENGINES, startBrowser, startProxy } from './webdriver.mjs';
 
 const root = resolve(import.meta.dirname, '../..');
 const site = mkdtempSync(join(tmpdir(), 'reftrack-engines-'));
@@ -42,16 +42,6 @@ after(async () => {
 
 const url = (host, path) => `http://${host}:${port}${path}`;
 const storedFor = async (key) => (await collector.signups()).filter((s) => s.customer_key === key || s.email === key);
-async function eventually(probe, ms = 15_000) {
-  const end = Date.now() + ms;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > end) throw new Error(`not within ${ms} ms: ${probe}`);
-    await new Promise((ok) => setTimeout(ok, 200));
-  }
-}
-
 for (const engine of ENGINES) {
   describe(engine, () => {
     let browser;
@@ -103,7 +93,7 @@ for (const engine of ENGINES) {
       await browser.goto(url('www.acme.test', `/landing.html?ps_partner_key=${b64('alex-smith')}`));
       await browser.until('return window.reftrack && window.inits.length === 1');
       await browser.run(`growsumo.data.email = arguments[0]; growsumo.createSignup(); location.href = '/thanks.html';`, email);
-      const [signup] = await eventually(async () => { const s = await storedFor(email); return s.length && s; });
+      const [signup] = await eventually(async () => { const s = await storedFor(email); return s.length && s; }, 15_000);
       assert.equal(signup.partner_key, 'alex-smith');
       assert.equal(signup.customer_key, email);
     });
@@ -115,7 +105,7 @@ for (const engine of ENGINES) {
       await browser.run(`var f = document.getElementById('register');
         f.first_name.value = 'Pat'; f.last_name.value = 'Field'; f.email.value = arguments[0];
         f.password.value = 'p4ssw0rd-${engine}'; f.company.value = 'Secret Corp'; f.requestSubmit();`, email);
-      const [signup] = await eventually(async () => { const s = await storedFor(email.toLowerCase()); return s.length && s; });
+      const [signup] = await eventually(async () => { const s = await storedFor(email.toLowerCase()); return s.length && s; }, 15_000);
       assert.equal(signup.partner_key, 'pat-partner');
       assert.equal(signup.public_key, 'prog_acme');
       assert.equal(signup.name, 'Pat Field');

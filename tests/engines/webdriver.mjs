@@ -8,10 +8,10 @@
 // capability) that sends every request to 127.0.0.1, keeping the Host the page asked for.
 import { spawn } from 'node:child_process';
 import { createServer, request as httpRequest } from 'node:http';
-import { createServer as netServer } from 'node:net';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { homedir } from 'node:os';
+import { freePort } from '../e2e/harness.mjs';
 
 /** The engines to run: REFTRACK_BROWSERS (comma-separated), by default all three. */
 export const ENGINES = (process.env.REFTRACK_BROWSERS || 'chromium,firefox,webkit').split(',').map((e) => e.trim()).filter(Boolean);
@@ -19,13 +19,6 @@ export const ENGINES = (process.env.REFTRACK_BROWSERS || 'chromium,firefox,webki
 const GECKODRIVER = [join(homedir(), '.cargo/bin/geckodriver'), '/usr/local/bin/geckodriver', '/usr/bin/geckodriver'].find(existsSync);
 const MINIBROWSER = '/usr/lib/x86_64-linux-gnu/webkit2gtk-4.1/MiniBrowser';
 const TIMEOUT = 60_000;
-
-export const freePort = () => new Promise((ok) => {
-  const server = netServer().listen(0, '127.0.0.1', () => {
-    const { port } = server.address();
-    server.close(() => ok(port));
-  });
-});
 
 async function until(probe, ms, what) {
   const end = Date.now() + ms;
