@@ -3,9 +3,13 @@
 //! runs on one machine.
 
 mod clock;
+mod db;
+mod files;
+mod limit;
 mod links;
 mod options;
 mod routes;
+mod serve;
 mod store;
 mod validate;
 
@@ -27,13 +31,18 @@ async fn main() -> ExitCode {
                 return ExitCode::from(2);
             }
         };
-    let store = match store::Store::open(&options.db) {
-        Ok(store) => store,
-        Err(error) => {
+    let target = options.db.clone();
+    let store = match tokio::task::spawn_blocking(move || store::Store::open(&target)).await {
+        Ok(Ok(store)) => store,
+        Ok(Err(error)) => {
             eprintln!(
-                "reftrack-collector: cannot open database {}: {error}",
-                options.db.display()
+                "reftrack-collector: cannot open the database ({}): {error}",
+                options.db
             );
+            return ExitCode::from(1);
+        }
+        Err(error) => {
+            eprintln!("reftrack-collector: {error}");
             return ExitCode::from(1);
         }
     };
@@ -47,29 +56,29 @@ async fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let app = routes::router(&options, store);
+    let (app, state) = routes::router(&options, store);
     match listener.local_addr() {
         // Tests start the collector on port 0 and read the real address from this line.
         Ok(addr) => println!("reftrack-collector listening on http://{addr}"),
         Err(error) => eprintln!("reftrack-collector: {error}"),
     }
-    for line in setup_report(&options) {
+    let max_connections = serve::connection_cap(options.max_connections);
+    for line in setup_report(&options, max_connections) {
         eprintln!("reftrack-collector: {line}");
     }
-    let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
-    if let Err(error) = axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown())
-        .await
-    {
-        eprintln!("reftrack-collector: {error}");
-        return ExitCode::from(1);
-    }
+    let limits = serve::Limits {
+        max_connections,
+        drain: std::time::Duration::from_secs(options.drain_seconds),
+    };
+    serve::serve(listener, app, limits, shutdown()).await;
+    // Every request has been answered or abandoned: let the writer commit what it holds.
+    let _ = tokio::task::spawn_blocking(move || state.close()).await;
     ExitCode::SUCCESS
 }
 
 /// What the collector serves and what its set-up lacks, said at start so that a mistake shows
 /// before the first signup is lost to it.
-fn setup_report(options: &Options) -> Vec<String> {
+fn setup_report(options: &Options, max_connections: usize) -> Vec<String> {
     let folder = |dir: &std::path::Path, route: &str, what: &str| {
         if dir.is_dir() {
             format!("serving {} at {route}", dir.display())
@@ -90,7 +99,22 @@ fn setup_report(options: &Options) -> Vec<String> {
     vec![
         folder(&options.dist, "/sdk/", "run npm run build"),
         folder(&options.www, "/", "the demo site"),
-        format!("storing in {}", options.db.display()),
+        format!("storing in {}", options.db),
+        match options.rate_limit {
+            0 => "no --rate-limit: any client may post as fast as it can".into(),
+            n => format!(
+                "at most {n} requests per second per address on POST /v1/signups and /r/ \
+                 (bursts of {})",
+                n * limit::BURST_SECONDS
+            ),
+        },
+        format!(
+            "at most {max_connections} connections at once; a request's headers must arrive \
+             within {} s, its body within {} s; idle connections close after {} s",
+            serve::HEADER_TIMEOUT.as_secs(),
+            routes::BODY_TIMEOUT.as_secs(),
+            serve::HEADER_TIMEOUT.as_secs()
+        ),
         match options.secret {
             Some(_) => "the authenticated routes take the --secret bearer token".into(),
             None => "no --secret: GET /v1/signups and POST /conversion/xid answer 401".into(),

@@ -1,5 +1,6 @@
 //! Command-line flags, each with an environment variable behind it (the flag wins).
 
+use crate::db::Target;
 use std::path::PathBuf;
 
 /// `--help` text.
@@ -9,7 +10,9 @@ reftrack-collector: receives reftrack signups and serves the SDK and the demo si
 USAGE: reftrack-collector [FLAGS]
 
   --listen ADDR          where to listen [REFTRACK_LISTEN] (default 127.0.0.1:8080)
-  --db PATH              SQLite file, created if missing [REFTRACK_DB] (default reftrack.db)
+  --db PATH|URL          an SQLite file, created if missing, or a PostgreSQL URL
+                         (postgres://user:password@host:port/database) that several
+                         collectors share [REFTRACK_DB] (default reftrack.db)
   --secret TOKEN         bearer token for the authenticated routes [REFTRACK_SECRET]
   --allow-origin ORIGIN  origin allowed to post signups; repeatable (default: any)
   --public-key KEY       a program whose signups are taken; repeatable (default: any)
@@ -21,6 +24,11 @@ USAGE: reftrack-collector [FLAGS]
   --trusted-proxies N    how many rightmost X-Forwarded-For hops are the site's own proxies
                          (default 0: the socket address is the client)
   --verified-clicks      credit a partner only through a recorded click of its link
+  --rate-limit N         requests per second per client address on POST /v1/signups and
+                         /r/..., with a burst of 5 seconds' worth; 0: no limit (default 20)
+  --max-connections N    connections served at once; more wait to be accepted (default 1024,
+                         lowered to fit the open-file limit)
+  --drain-seconds N      on SIGTERM, how long requests in flight may take to finish (default 10)
   --clock FILE           for tests: read the time (ms since the epoch) from FILE
   --dist DIR             served at /sdk/ (default dist)
   --www DIR              served at / (default www)
@@ -32,8 +40,8 @@ USAGE: reftrack-collector [FLAGS]
 pub struct Options {
     /// Socket address to listen on.
     pub listen: String,
-    /// The SQLite database file.
-    pub db: PathBuf,
+    /// The database: an SQLite file or a PostgreSQL URL.
+    pub db: Target,
     /// Bearer token for the authenticated routes; `None` means they answer 401.
     pub secret: Option<String>,
     /// Origins allowed to post signups; empty means any.
@@ -50,6 +58,12 @@ pub struct Options {
     pub trusted_proxies: usize,
     /// Credit partners only through recorded clicks.
     pub verified_clicks: bool,
+    /// Requests per second per address on the public routes; 0: no limit.
+    pub rate_limit: u32,
+    /// Connections served at once.
+    pub max_connections: usize,
+    /// How long SIGTERM waits for requests in flight.
+    pub drain_seconds: u64,
     /// A file holding the time, for tests.
     pub clock: Option<PathBuf>,
     /// Directory served at `/sdk/`.
@@ -66,9 +80,7 @@ impl Options {
     ) -> Result<Option<Options>, String> {
         let mut options = Options {
             listen: env("REFTRACK_LISTEN").unwrap_or_else(|| "127.0.0.1:8080".into()),
-            db: env("REFTRACK_DB")
-                .unwrap_or_else(|| "reftrack.db".into())
-                .into(),
+            db: Target::parse(&env("REFTRACK_DB").unwrap_or_else(|| "reftrack.db".into())),
             secret: env("REFTRACK_SECRET").filter(|s| !s.is_empty()),
             allow_origins: Vec::new(),
             public_keys: Vec::new(),
@@ -77,6 +89,9 @@ impl Options {
             cookie_days: 90,
             trusted_proxies: 0,
             verified_clicks: false,
+            rate_limit: 20,
+            max_connections: 1024,
+            drain_seconds: 10,
             clock: None,
             dist: "dist".into(),
             www: "www".into(),
@@ -104,7 +119,7 @@ impl Options {
             };
             match flag.as_str() {
                 "--listen" => options.listen = value()?,
-                "--db" => options.db = value()?.into(),
+                "--db" => options.db = Target::parse(&value()?),
                 "--secret" => options.secret = Some(value()?).filter(|s| !s.is_empty()),
                 "--allow-origin" => options
                     .allow_origins
@@ -143,6 +158,23 @@ impl Options {
                         .parse()
                         .map_err(|_| "--trusted-proxies: expected a whole number")?
                 }
+                "--rate-limit" => {
+                    options.rate_limit = value()?
+                        .parse()
+                        .map_err(|_| "--rate-limit: expected a whole number (0: no limit)")?
+                }
+                "--max-connections" => {
+                    options.max_connections = value()?
+                        .parse()
+                        .ok()
+                        .filter(|n| *n > 0)
+                        .ok_or("--max-connections: expected a whole number above 0")?
+                }
+                "--drain-seconds" => {
+                    options.drain_seconds = value()?
+                        .parse()
+                        .map_err(|_| "--drain-seconds: expected a whole number")?
+                }
                 "--clock" => options.clock = Some(value()?.into()),
                 "--dist" => options.dist = value()?.into(),
                 "--www" => options.www = value()?.into(),
@@ -174,7 +206,7 @@ mod tests {
     fn defaults() {
         let o = parse(&[], &[]).unwrap().unwrap();
         assert_eq!(o.listen, "127.0.0.1:8080");
-        assert_eq!(o.db, PathBuf::from("reftrack.db"));
+        assert_eq!(o.db, Target::Sqlite("reftrack.db".into()));
         assert_eq!(o.secret, None);
         assert!(o.allow_origins.is_empty());
         assert_eq!(
@@ -213,7 +245,14 @@ mod tests {
         assert_eq!(o.listen, "127.0.0.1:0");
         assert_eq!(o.secret.as_deref(), Some("s2"));
         assert_eq!(o.allow_origins, ["http://a.test", "http://b.test"]);
-        assert_eq!(o.db, PathBuf::from("x.db"));
+        assert_eq!(o.db, Target::Sqlite("x.db".into()));
+        let o = parse(&["--db", "postgres://u@h/d", "--rate-limit", "0"], &[])
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (o.db, o.rate_limit),
+            (Target::Postgres("postgres://u@h/d".into()), 0)
+        );
     }
 
     #[test]

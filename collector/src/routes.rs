@@ -1,13 +1,14 @@
 //! The collector's HTTP routes (contract §8).
 
 use crate::clock;
+use crate::db::{Db, DbError};
+use crate::limit::RateLimit;
 use crate::links;
 use crate::options::Options;
-use crate::store::Click;
-use crate::store::{Saved, Store};
+use crate::store::{self, Click, Saved, Store};
 use crate::validate::{self, Record};
 use axum::body::{to_bytes, Body, Bytes};
-use axum::extract::{ConnectInfo, Path};
+use axum::extract::{ConnectInfo, MatchedPath, Path};
 use axum::extract::{Query, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
@@ -21,17 +22,30 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
-use tower_http::services::ServeDir;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use tower_http::compression::CompressionLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
 use url::Url;
 
-/// Largest body accepted, in bytes.
-pub const MAX_BODY: usize = 64 * 1024;
+/// Largest body accepted, in bytes: a signup with every field at its limit is about 22 KiB
+/// (`validate` checks that it fits); a real one is well under 2 KiB.
+pub const MAX_BODY: usize = 32 * 1024;
+
+/// How long a request's body may take to arrive once its headers have.
+pub const BODY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Longest request target accepted (longer: `414`), and most header bytes (more: `431`).
+pub const MAX_URI: usize = 8 * 1024;
+/// See [`MAX_URI`].
+pub const MAX_HEADERS: usize = 16 * 1024;
+
+/// Most rows one page of `GET /v1/signups` holds.
+pub const MAX_PAGE: i64 = 1000;
 
 /// What every handler shares.
 pub struct App {
     store: Store,
+    rate: Option<RateLimit>,
     secret: Option<String>,
     allow_origins: Vec<String>,
     public_keys: Vec<String>,
@@ -67,10 +81,12 @@ impl App {
 
 type Shared = Arc<App>;
 
-/// The collector's routes over `store`.
-pub fn router(options: &Options, store: Store) -> Router {
+/// The collector's routes over `store`, and the shared state (the caller closes the store when
+/// the server has stopped).
+pub fn router(options: &Options, store: Store) -> (Router, Shared) {
     let app = Arc::new(App {
         store,
+        rate: RateLimit::new(options.rate_limit),
         secret: options.secret.clone(),
         allow_origins: options.allow_origins.clone(),
         public_keys: options.public_keys.clone(),
@@ -81,16 +97,8 @@ pub fn router(options: &Options, store: Store) -> Router {
         verified_clicks: options.verified_clicks,
         clock: options.clock.clone(),
     });
-    // The demo and the SDK change on every rebuild: always revalidate.
-    let no_cache = SetResponseHeaderLayer::overriding(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("no-cache"),
-    );
-    let files = Router::new()
-        .nest_service("/sdk", ServeDir::new(&options.dist))
-        .fallback_service(ServeDir::new(&options.www))
-        .layer(no_cache);
-    Router::new()
+    let files = crate::files::router(&options.dist, &options.www);
+    let router = Router::new()
         .route(
             "/v1/signups",
             post(post_signup).get(list_signups).options(preflight),
@@ -99,41 +107,139 @@ pub fn router(options: &Options, store: Store) -> Router {
         .route("/r/{partner_key}", get(partner_link))
         .route("/v1/customers", post(post_customer))
         .route("/v1/partners", get(partner_report))
-        .with_state(app)
+        .route("/healthz", get(healthz))
+        .with_state(app.clone())
         .merge(files)
+        .layer(middleware::from_fn(json_errors))
         .layer(middleware::from_fn(log_refusals))
+        .layer(middleware::from_fn(request_limits))
+        .layer(CompressionLayer::new().br(true).gzip(true))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ));
+    (router, app)
+}
+
+impl App {
+    /// Stops the writer once it has committed what it holds.
+    pub fn close(&self) {
+        self.store.close();
+    }
 }
 
 /// The reason of a refusal, kept on the response for the log line.
 #[derive(Clone)]
 struct Reason(String);
 
-fn error(status: StatusCode, message: impl Into<String>) -> Response {
+pub(crate) fn error(status: StatusCode, message: impl Into<String>) -> Response {
     let message = message.into();
     let mut response = (status, Json(json!({ "error": &message }))).into_response();
     response.extensions_mut().insert(Reason(message));
     response
 }
 
-/// One log line per refused request: status, route, reason and origin — never the body, so no
-/// email or name reaches the log. Files not found are not refusals worth a line.
+/// One JSON log line per refused request: status, method, route (the pattern, so no partner key
+/// or query reaches the log), origin and reason; never the body, so no email or name does either.
+/// Files not found are not refusals worth a line.
 async fn log_refusals(request: Request, next: Next) -> Response {
-    let method = request.method().clone();
-    let path = request.uri().path().to_owned();
+    let method = request.method().to_string();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("(file)", MatchedPath::as_str)
+        .to_owned();
     let origin = request
         .headers()
         .get(header::ORIGIN)
         .and_then(|o| o.to_str().ok())
-        .unwrap_or("-")
-        .to_owned();
+        .map(String::from);
     let response = next.run(request).await;
     if let Some(Reason(reason)) = response.extensions().get::<Reason>() {
-        eprintln!(
-            "reftrack-collector: refused {} {method} {path} origin={origin}: {reason}",
-            response.status().as_u16()
-        );
+        let line = json!({
+            "event": "refused",
+            "status": response.status().as_u16(),
+            "method": method,
+            "route": route,
+            "origin": origin,
+            "reason": reason,
+        });
+        eprintln!("reftrack-collector: {line}");
     }
     response
+}
+
+/// Errors the framework answers by itself (`405`, a query that does not parse, a file not found)
+/// get the same `{"error": …}` body as the routes' own.
+async fn json_errors(request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|t| t.as_bytes().starts_with(b"application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let text = to_bytes(body, 4096).await.unwrap_or_default();
+    let text = String::from_utf8_lossy(&text);
+    let message = match text.trim() {
+        "" => status
+            .canonical_reason()
+            .unwrap_or("error")
+            .to_ascii_lowercase(),
+        text => text.to_owned(),
+    };
+    let mut answer = error(status, message);
+    for (name, value) in &parts.headers {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            answer.headers_mut().insert(name, value.clone());
+        }
+    }
+    answer
+}
+
+/// `414` for a request target over [`MAX_URI`] bytes, `431` for headers over [`MAX_HEADERS`],
+/// each with a reason. (Beyond hyper's own buffer, 64 KiB, hyper closes the connection itself.)
+async fn request_limits(request: Request, next: Next) -> Response {
+    let target = request.uri().to_string().len();
+    if target > MAX_URI {
+        return error(
+            StatusCode::URI_TOO_LONG,
+            format!("the request target is longer than {MAX_URI} bytes"),
+        );
+    }
+    let headers: usize = request
+        .headers()
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len() + 4)
+        .sum();
+    if headers > MAX_HEADERS {
+        return error(
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            format!("the request headers are larger than {MAX_HEADERS} bytes"),
+        );
+    }
+    next.run(request).await
+}
+
+/// The refusal of a client over `--rate-limit`: `429` with `Retry-After`.
+fn rate_limited(app: &App, socket: SocketAddr, headers: &HeaderMap) -> Option<Response> {
+    let limit = app.rate.as_ref()?;
+    let forwarded = headers.get("x-forwarded-for").and_then(|v| v.to_str().ok());
+    let ip = links::client_ip(socket.ip(), forwarded, app.trusted_proxies);
+    let Err(seconds) = limit.check(ip, Instant::now()) else {
+        return None;
+    };
+    let mut response = error(
+        StatusCode::TOO_MANY_REQUESTS,
+        format!("too many requests from this address; retry in {seconds} s"),
+    );
+    if let Ok(value) = HeaderValue::from_str(&seconds.to_string()) {
+        response.headers_mut().insert(header::RETRY_AFTER, value);
+    }
+    Some(response)
 }
 
 /// The `Origin` of a browser request, and whether it may post signups.
@@ -170,6 +276,11 @@ fn with_cors(mut response: Response, origin: Option<HeaderValue>) -> Response {
             header::ACCESS_CONTROL_MAX_AGE,
             HeaderValue::from_static("86400"),
         );
+        // The SDK waits as long as a 429 or 503 asks.
+        headers.insert(
+            header::ACCESS_CONTROL_EXPOSE_HEADERS,
+            HeaderValue::from_static("Retry-After"),
+        );
     }
     response
 }
@@ -185,65 +296,67 @@ async fn preflight(State(app): State<Shared>, headers: HeaderMap) -> Response {
     with_cors(StatusCode::NO_CONTENT.into_response(), origin)
 }
 
-/// Reads the body, at most [`MAX_BODY`] bytes.
+/// Reads the body: at most [`MAX_BODY`] bytes, within [`BODY_TIMEOUT`].
 async fn read_body(body: Body) -> Result<Bytes, Response> {
-    to_bytes(body, MAX_BODY).await.map_err(|_| {
-        error(
+    match tokio::time::timeout(BODY_TIMEOUT, to_bytes(body, MAX_BODY)).await {
+        Ok(Ok(bytes)) => Ok(bytes),
+        Ok(Err(_)) => Err(error(
             StatusCode::PAYLOAD_TOO_LARGE,
             format!("the body is larger than {MAX_BODY} bytes"),
-        )
-    })
+        )),
+        Err(_) => Err(error(
+            StatusCode::REQUEST_TIMEOUT,
+            format!(
+                "the body did not arrive within {} s",
+                BODY_TIMEOUT.as_secs()
+            ),
+        )),
+    }
 }
 
-/// What a route looks up in the store before a record is saved (the partner it credits, say); an
-/// `Err` is the answer instead.
-type Resolve = fn(&App, Record) -> Result<Record, Box<Response>>;
+/// What a route looks up in the store before a record is saved (the partner it credits, say),
+/// in the same transaction; an `Err` is the answer instead.
+type Resolve = fn(&App, &mut Db, Record) -> Result<Result<Record, Box<Response>>, DbError>;
 
-/// Resolves and stores a validated record — the SQLite work off the async threads, in one
-/// blocking task — and answers.
+/// Resolves and stores a validated record in the writer's next group commit, and answers once
+/// it is committed: `201` when new, `200` with the stored record's `event_id` when the store
+/// already held it.
 async fn store(app: Shared, record: Record, resolve: Resolve) -> Response {
     let received_at = app.now_iso();
-    let event_id = record.event_id.clone();
-    let saved = tokio::task::spawn_blocking(move || {
-        let record = resolve(&app, record)?;
-        Ok::<_, Box<Response>>(app.store.save(&record, &received_at))
-    })
-    .await;
-    let saved = match saved {
-        Ok(Err(response)) => return *response,
-        Ok(Ok(saved)) => Ok(saved),
-        Err(join) => Err(join),
-    };
+    let shared = app.clone();
+    let saved = app
+        .store
+        .write(move |db| match resolve(&shared, db, record.clone())? {
+            Err(refusal) => Ok(Err(refusal)),
+            Ok(record) => store::save(db, &record, &received_at).map(Ok),
+        })
+        .await;
     match saved {
-        Ok(Ok(Saved::Created)) => (
+        Ok(Err(refusal)) => *refusal,
+        Ok(Ok((Saved::Created, event_id))) => (
             StatusCode::CREATED,
             Json(json!({ "status": "created", "event_id": event_id })),
         )
             .into_response(),
-        Ok(Ok(Saved::Duplicate)) => (
+        Ok(Ok((Saved::Duplicate, event_id))) => (
             StatusCode::OK,
             Json(json!({ "status": "duplicate", "event_id": event_id })),
         )
             .into_response(),
-        Ok(Err(db)) => {
-            eprintln!("reftrack-collector: database error: {db}");
-            error(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "the signup could not be stored; retry later",
-            )
-        }
-        Err(join) => {
-            eprintln!("reftrack-collector: {join}");
-            error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal error; retry later",
-            )
-        }
+        Err(db) => unavailable(&db),
     }
 }
 
-async fn post_signup(State(app): State<Shared>, headers: HeaderMap, body: Body) -> Response {
+async fn post_signup(
+    State(app): State<Shared>,
+    ConnectInfo(socket): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
     let (origin, allowed) = origin_check(&app, &headers);
+    if let Some(response) = rate_limited(&app, socket, &headers) {
+        return with_cors(response, origin);
+    }
     if !allowed {
         return with_cors(
             error(StatusCode::FORBIDDEN, "this origin may not post signups"),
@@ -279,37 +392,50 @@ fn unknown_program(app: &App, record: &Record) -> Option<Response> {
     ))
 }
 
-/// The refusal of a request without `Authorization: Bearer <secret>` (compared in constant time).
+/// The refusal of a request without `Authorization: Bearer <secret>` (the scheme in any case,
+/// the token compared in constant time), with the `WWW-Authenticate` challenge.
 fn unauthorized(app: &App, headers: &HeaderMap) -> Option<Response> {
+    let challenge = |message: &str| {
+        let mut response = error(StatusCode::UNAUTHORIZED, message);
+        response.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Bearer realm=\"reftrack\""),
+        );
+        Some(response)
+    };
     let Some(secret) = &app.secret else {
-        return Some(error(
-            StatusCode::UNAUTHORIZED,
+        return challenge(
             "no secret is configured: start the collector with --secret or REFTRACK_SECRET",
-        ));
+        );
     };
     let given = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or("");
+        .and_then(|v| v.trim().split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map_or("", |(_, token)| token.trim());
     let same = given.len() == secret.len()
         && given
             .bytes()
             .zip(secret.bytes())
             .fold(0u8, |acc, (a, b)| acc | (a ^ b))
             == 0;
-    (!same).then(|| error(StatusCode::UNAUTHORIZED, "missing or wrong bearer token"))
+    if same {
+        return None;
+    }
+    challenge("missing or wrong bearer token")
 }
 
 /// Links a signup to the click it names: the click decides the partner (a different claimed
 /// partner is kept beside it, visibly), and with `--verified-clicks` a partner without a recorded
 /// click is stored unverified, uncounted in the report.
-fn credit(app: &App, mut record: Record) -> Result<Record, Box<Response>> {
+fn credit(
+    app: &App,
+    db: &mut Db,
+    mut record: Record,
+) -> Result<Result<Record, Box<Response>>, DbError> {
     let click = match &record.xid {
-        Some(xid) => app
-            .store
-            .click_partner(xid)
-            .map_err(|e| Box::new(unavailable(&e)))?,
+        Some(xid) => store::click_partner(db, xid)?,
         None => None,
     };
     match click {
@@ -322,15 +448,19 @@ fn credit(app: &App, mut record: Record) -> Result<Record, Box<Response>> {
         None if app.verified_clicks && record.partner_key.is_some() => record.verified = false,
         None => {}
     }
-    Ok(record)
+    Ok(Ok(record))
 }
 
-fn unavailable(db: &rusqlite::Error) -> Response {
+fn unavailable(db: &DbError) -> Response {
     eprintln!("reftrack-collector: database error: {db}");
-    error(
+    let mut response = error(
         StatusCode::SERVICE_UNAVAILABLE,
         "the store is unavailable; retry later",
-    )
+    );
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+    response
 }
 
 async fn post_conversion(State(app): State<Shared>, headers: HeaderMap, body: Body) -> Response {
@@ -349,32 +479,39 @@ async fn post_conversion(State(app): State<Shared>, headers: HeaderMap, body: Bo
 
 /// A conversion is resolved to its partner through its click (or a signup that carried its xid);
 /// an unknown xid is refused whole.
-fn conversion_partner(app: &App, mut record: Record) -> Result<Record, Box<Response>> {
+fn conversion_partner(
+    _: &App,
+    db: &mut Db,
+    mut record: Record,
+) -> Result<Result<Record, Box<Response>>, DbError> {
     let xid = record.xid.clone().unwrap_or_default();
-    match app.store.xid_partner(&xid) {
-        Err(e) => Err(Box::new(unavailable(&e))),
-        Ok(None) => Err(Box::new(error(StatusCode::NOT_FOUND, "unknown xid"))),
-        Ok(Some(partner)) => {
+    Ok(match store::xid_partner(db, &xid)? {
+        None => Err(Box::new(error(StatusCode::NOT_FOUND, "unknown xid"))),
+        Some(partner) => {
             record
                 .body
                 .insert("partner_key".into(), Value::String(partner.clone()));
             record.partner_key = Some(partner);
             Ok(record)
         }
-    }
+    })
 }
 
 /// A Partnero customer credits a partner this collector has seen (a click or a record).
-fn known_partner(app: &App, record: Record) -> Result<Record, Box<Response>> {
+fn known_partner(
+    _: &App,
+    db: &mut Db,
+    record: Record,
+) -> Result<Result<Record, Box<Response>>, DbError> {
     let partner = record.partner_key.as_deref().unwrap_or_default();
-    match app.store.known_partner(partner) {
-        Err(e) => Err(Box::new(unavailable(&e))),
-        Ok(false) => Err(Box::new(partnero_error(
+    Ok(if store::known_partner(db, partner)? {
+        Ok(record)
+    } else {
+        Err(Box::new(partnero_error(
             StatusCode::BAD_REQUEST,
             "Invalid partner key",
-        ))),
-        Ok(true) => Ok(record),
-    }
+        )))
+    })
 }
 
 /// `GET /r/{partner_key}?to=`: records a click and sends the visitor to the site with the partner
@@ -386,6 +523,9 @@ async fn partner_link(
     ConnectInfo(socket): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
 ) -> Response {
+    if let Some(response) = rate_limited(&app, socket, &headers) {
+        return response;
+    }
     let Ok(key) = PartnerKey::parse(&partner_key) else {
         return error(
             StatusCode::NOT_FOUND,
@@ -410,35 +550,22 @@ async fn partner_link(
         );
     };
     let (at_ms, at) = (app.now_ms(), app.now_iso());
-    let saved = {
-        let app = app.clone();
-        let (key, dest) = (key.as_str().to_owned(), destination.to_string());
-        let referrer = header(header::REFERER).map(String::from);
-        let agent = header(header::USER_AGENT).unwrap_or_default().to_owned();
-        let prefix = links::ip_prefix(ip);
-        tokio::task::spawn_blocking(move || {
-            let click = Click {
-                partner_key: &key,
-                destination: &dest,
-                referrer: referrer.as_deref(),
-                user_agent: &agent,
-                ip_prefix: &prefix,
-                at_ms,
-                at: &at,
-            };
-            app.store.click(&click, &new_id)
-        })
-        .await
+    let click = Click {
+        partner_key: key.as_str().to_owned(),
+        destination: destination.to_string(),
+        referrer: header(header::REFERER).map(|r| clip(r, validate::MAX_TEXT)),
+        user_agent: clip(header(header::USER_AGENT).unwrap_or_default(), 512),
+        ip_prefix: links::ip_prefix(ip),
+        at_ms,
+        at,
     };
+    let saved = app
+        .store
+        .write(move |db| store::click(db, &click, &new_id))
+        .await;
     let xid = match saved {
-        Ok(Ok((xid, _))) => xid,
-        Ok(Err(e)) => return unavailable(&e),
-        Err(_) => {
-            return error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal error; retry later",
-            )
-        }
+        Ok((xid, _)) => xid,
+        Err(e) => return unavailable(&e),
     };
     let landing = links::landing(&destination, key.as_str(), &xid);
     let mut response = Response::builder()
@@ -547,8 +674,8 @@ async fn partner_report(
         (Err(reason), _) | (_, Err(reason)) => return error(StatusCode::BAD_REQUEST, reason),
     };
     let (s, u) = (since.clone(), until.clone());
-    let rows = tokio::task::spawn_blocking(move || app.store.report(&s, &u)).await;
-    let Ok(Ok((partners, days))) = rows else {
+    let rows = app.store.read(move |db| store::report(db, &s, &u)).await;
+    let Ok((partners, days)) = rows else {
         return error(
             StatusCode::SERVICE_UNAVAILABLE,
             "the report could not be read; retry later",
@@ -586,6 +713,10 @@ fn is_day(text: &str) -> bool {
             .all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit())
 }
 
+/// `GET /v1/signups?limit=&before=`: one page of records, newest first, streamed as a JSON array
+/// (at most [`MAX_PAGE`] rows, default 100). When older rows remain, `Link: <…>; rel="next"` and
+/// `X-Next-Before` give the cursor of the next page. Reads use their own connection and snapshot:
+/// signups keep being stored meanwhile.
 async fn list_signups(
     State(app): State<Shared>,
     headers: HeaderMap,
@@ -594,21 +725,101 @@ async fn list_signups(
     if let Some(response) = unauthorized(&app, &headers) {
         return response;
     }
-    let limit = match query.get("limit").map(|l| l.parse::<u32>()) {
-        None => 1000,
-        Some(Ok(limit)) if (1..=100_000).contains(&limit) => limit,
+    let limit = match query.get("limit").map(|l| l.parse::<i64>()) {
+        None => 100,
+        Some(Ok(limit)) if (1..=MAX_PAGE).contains(&limit) => limit,
         Some(_) => {
             return error(
                 StatusCode::BAD_REQUEST,
-                "limit must be a number from 1 to 100000",
+                format!("limit must be a number from 1 to {MAX_PAGE}"),
             )
         }
     };
-    match tokio::task::spawn_blocking(move || app.store.list(limit)).await {
-        Ok(Ok(rows)) => Json(Value::Array(rows)).into_response(),
-        _ => error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "the signups could not be read; retry later",
-        ),
+    let before = match query.get("before").map(|b| b.parse::<i64>()) {
+        None => i64::MAX,
+        Some(Ok(before)) if before > 0 => before,
+        Some(_) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "before must be the X-Next-Before of the previous page",
+            )
+        }
+    };
+    let (chunks, body) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(16);
+    let (head, first) = tokio::sync::oneshot::channel();
+    let readers = app.store.reader();
+    tokio::task::spawn_blocking(move || {
+        let mut head = Some(head);
+        let result = readers.with(|db| {
+            db.begin_read()?;
+            let span = store::page(db, before, limit)?;
+            let _ = head
+                .take()
+                .map(|h| h.send(Ok(span.map(|(low, _, older)| (low, older)))));
+            let Some((low, high, _)) = span else {
+                return Ok(());
+            };
+            let mut separator = "[";
+            store::each_listed(db, low, high, |row| {
+                let chunk = format!("{separator}{row}");
+                separator = ",";
+                chunks.blocking_send(Ok(Bytes::from(chunk))).is_ok()
+            })
+        });
+        if let Some(head) = head {
+            let _ = head.send(Err(()));
+        } else if let Err(e) = result {
+            eprintln!("reftrack-collector: database error: {e}");
+            let _ = chunks.blocking_send(Err(std::io::Error::other(e.to_string())));
+        } else {
+            let _ = chunks.blocking_send(Ok(Bytes::from_static(b"]")));
+        }
+    });
+    let span = match first.await {
+        Ok(Ok(span)) => span,
+        _ => {
+            return error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the signups could not be read; retry later",
+            )
+        }
+    };
+    let mut response = Response::builder()
+        .header(header::CONTENT_TYPE, "application/json")
+        .header(header::CACHE_CONTROL, "no-store");
+    if let Some((low, true)) = span {
+        response = response
+            .header(
+                header::LINK,
+                format!("</v1/signups?limit={limit}&before={low}>; rel=\"next\""),
+            )
+            .header("x-next-before", low.to_string());
     }
+    let body = match span {
+        None => Body::from("[]"),
+        Some(_) => Body::from_stream(futures_util::stream::unfold(body, |mut body| async {
+            body.recv().await.map(|chunk| (chunk, body))
+        })),
+    };
+    response.body(body).unwrap_or_default()
+}
+
+/// `GET /healthz`: `200` when the store answers, `503` when it does not (for load balancers).
+async fn healthz(State(app): State<Shared>) -> Response {
+    match app.store.read(store::ping).await {
+        Ok(()) => Json(json!({ "status": "ok" })).into_response(),
+        Err(e) => {
+            eprintln!("reftrack-collector: health check: {e}");
+            error(StatusCode::SERVICE_UNAVAILABLE, "the store is unreachable")
+        }
+    }
+}
+
+/// `text` cut to at most `max` bytes, on a character boundary.
+fn clip(text: &str, max: usize) -> String {
+    let mut end = text.len().min(max);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text[..end].to_owned()
 }

@@ -34,25 +34,46 @@ pub struct Record {
     pub transaction_key: Option<String>,
 }
 
-const MAX_TEXT: usize = 2048;
+/// Longest URL (`page_url`, `referrer`, `referral_url`) and user agent kept, in bytes: the SDK
+/// clips what it sends to the same length.
+pub const MAX_TEXT: usize = reftrack::core::signup::MAX_URL;
+
+/// Longest `meta` key, and longest `meta` string value, in bytes.
+pub const MAX_META_KEY: usize = reftrack::core::signup::MAX_META_KEY;
 
 /// Field access with typed, explained errors.
 struct Fields<'a>(&'a Map<String, Value>);
 
 impl Fields<'_> {
+    /// Free text: anything but NUL.
     fn text(&self, name: &str, max: usize) -> Result<Option<String>, String> {
         match self.0.get(name) {
             None | Some(Value::Null) => Ok(None),
             Some(Value::String(s)) if s.len() > max => {
                 Err(format!("{name} is longer than {max} bytes"))
             }
+            Some(Value::String(s)) if s.contains('\0') => {
+                Err(format!("{name} must not contain NUL characters"))
+            }
             Some(Value::String(s)) => Ok(Some(s.clone())),
             Some(_) => Err(format!("{name} must be a string")),
         }
     }
 
+    /// A key (an identifier): no control characters at all.
+    fn key(&self, name: &str, max: usize) -> Result<Option<String>, String> {
+        let text = self.text(name, max)?;
+        if text
+            .as_deref()
+            .is_some_and(|t| t.chars().any(char::is_control))
+        {
+            return Err(format!("{name} must not contain control characters"));
+        }
+        Ok(text)
+    }
+
     fn required(&self, name: &str, max: usize) -> Result<String, String> {
-        self.text(name, max)?
+        self.key(name, max)?
             .filter(|s| !s.trim().is_empty())
             .ok_or_else(|| format!("{name} is required"))
     }
@@ -63,8 +84,12 @@ impl Fields<'_> {
             Some(Value::Array(items)) if items.len() <= 20 => items
                 .iter()
                 .map(|item| match item {
-                    Value::String(s) if s.len() <= 256 => Ok(s.clone()),
-                    _ => Err(format!("{name} must be an array of strings")),
+                    Value::String(s) if s.len() <= 256 && !s.chars().any(char::is_control) => {
+                        Ok(s.clone())
+                    }
+                    _ => Err(format!(
+                        "{name} must be an array of strings of at most 256 bytes, without control characters"
+                    )),
                 })
                 .collect(),
             Some(_) => Err(format!("{name} must be an array of at most 20 strings")),
@@ -110,10 +135,7 @@ pub fn signup(body: &[u8]) -> Result<Record, String> {
     if email.as_deref().is_some_and(|e| !is_email(e)) {
         return Err("email is not a valid email address".into());
     }
-    let customer_key = match f
-        .text("customer_key", 256)?
-        .filter(|c| !c.trim().is_empty())
-    {
+    let customer_key = match f.key("customer_key", 256)?.filter(|c| !c.trim().is_empty()) {
         Some(key) => key,
         // As the SDK does: the email stands for the customer, lower-cased.
         None => email
@@ -129,11 +151,7 @@ pub fn signup(body: &[u8]) -> Result<Record, String> {
     if xid.as_deref().is_some_and(|x| !is_token(x)) {
         return Err("xid must be 1-128 characters of A-Z a-z 0-9 . _ ~ @ : + -".into());
     }
-    let meta = match map.get("meta") {
-        None | Some(Value::Null) => Map::new(),
-        Some(Value::Object(meta)) if meta.len() <= 20 => meta.clone(),
-        Some(_) => return Err("meta must be an object with at most 20 entries".into()),
-    };
+    let meta = meta(map.get("meta"))?;
     let mut out = Map::new();
     out.insert("event_id".into(), Value::String(event_id.clone()));
     out.insert("type".into(), "signup".into());
@@ -165,6 +183,37 @@ pub fn signup(body: &[u8]) -> Result<Record, String> {
         currency: None,
         transaction_key: None,
     })
+}
+
+/// `meta`: at most 20 entries, flat (strings, numbers, booleans, null), each key and string at
+/// most [`MAX_META_KEY`] and 256 bytes, keys without control characters, strings without NUL.
+fn meta(meta: Option<&Value>) -> Result<Map<String, Value>, String> {
+    let meta = match meta {
+        None | Some(Value::Null) => return Ok(Map::new()),
+        Some(Value::Object(meta)) if meta.len() <= 20 => meta,
+        Some(_) => return Err("meta must be an object with at most 20 entries".into()),
+    };
+    for (key, value) in meta {
+        if key.len() > MAX_META_KEY || key.is_empty() || key.chars().any(char::is_control) {
+            return Err(format!(
+                "meta keys must be 1-{MAX_META_KEY} bytes without control characters"
+            ));
+        }
+        match value {
+            Value::String(s) if s.len() > 256 || s.contains('\0') => {
+                return Err(format!(
+                    "meta.{key} must be at most 256 bytes, without NUL characters"
+                ))
+            }
+            Value::Array(_) | Value::Object(_) => {
+                return Err(format!(
+                    "meta.{key} must be a string, a number, a boolean or null"
+                ))
+            }
+            _ => {}
+        }
+    }
+    Ok(meta.clone())
 }
 
 /// A server-to-server conversion (`POST /conversion/xid`, the shape of PartnerStack's S2S API).
@@ -207,7 +256,7 @@ pub fn conversion(body: &[u8], event_id: String) -> Result<Record, String> {
         }
         _ => {}
     }
-    let transaction_key = f.text("transaction_key", 256)?.filter(|k| !k.is_empty());
+    let transaction_key = f.key("transaction_key", 256)?.filter(|k| !k.is_empty());
     for (name, value) in [
         ("amount", amount.map(Value::from)),
         ("currency", currency.clone().map(Value::from)),

@@ -1,6 +1,10 @@
 //! The collector as a client meets it: the real binary on an ephemeral loopback port, a real
-//! SQLite file, and plain HTTP/1.1 over a TCP socket (so that malformed and oversized requests can
+//! database, and plain HTTP/1.1 over a TCP socket (so that malformed and oversized requests can
 //! be sent exactly as written).
+//!
+//! The database is an SQLite file, or, when `REFTRACK_TEST_POSTGRES` names a PostgreSQL server
+//! (`postgres://user@host:port`; `scripts/test.sh` starts a throwaway one), a database of its own
+//! on that server per test: `scripts/test.sh` runs this suite once for each engine.
 
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader, Read, Write};
@@ -32,6 +36,43 @@ struct Server {
     addr: String,
 }
 
+/// The PostgreSQL server the suite runs against, if any.
+fn postgres_server() -> Option<String> {
+    std::env::var("REFTRACK_TEST_POSTGRES")
+        .ok()
+        .filter(|url| !url.is_empty())
+        .map(|url| url.trim_end_matches('/').to_owned())
+}
+
+/// What `--db` is for a test whose SQLite file would be `db`: that file, or the PostgreSQL
+/// database named after it (created on first use, so a restarted collector finds its rows).
+fn database(db: &Path) -> String {
+    let Some(server) = postgres_server() else {
+        return db.display().to_string();
+    };
+    let dir = db.parent().unwrap().file_name().unwrap().to_string_lossy();
+    let name: String = format!("t_{dir}_{}", db.file_stem().unwrap().to_string_lossy())
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let mut admin = postgres::Client::connect(&format!("{server}/postgres"), postgres::NoTls)
+        .expect("the test PostgreSQL answers");
+    if let Err(error) = admin.batch_execute(&format!("CREATE DATABASE {name}")) {
+        assert_eq!(
+            error.code(),
+            Some(&postgres::error::SqlState::DUPLICATE_DATABASE),
+            "{error}"
+        );
+    }
+    format!("{server}/{name}")
+}
+
 impl Server {
     fn start(db: &Path, extra: &[&str]) -> Server {
         Server::start_logging(db, extra, Stdio::inherit())
@@ -39,14 +80,17 @@ impl Server {
 
     /// The collector with its log (standard error) going to `log`.
     fn start_logging(db: &Path, extra: &[&str], log: Stdio) -> Server {
-        let site = db.parent().unwrap();
+        Server::start_on(&database(db), db.parent().unwrap(), extra, log)
+    }
+
+    /// The collector on `--db url`, serving the demo and SDK folders made in `site`.
+    fn start_on(url: &str, site: &Path, extra: &[&str], log: Stdio) -> Server {
         std::fs::create_dir_all(site.join("dist")).unwrap();
         std::fs::create_dir_all(site.join("www")).unwrap();
         std::fs::write(site.join("dist/reftrack.js"), "/* sdk */").unwrap();
         std::fs::write(site.join("www/index.html"), "<h1>demo</h1>").unwrap();
         let mut child = Command::new(env!("CARGO_BIN_EXE_reftrack-collector"))
-            .args(["--listen", "127.0.0.1:0", "--db"])
-            .arg(db)
+            .args(["--listen", "127.0.0.1:0", "--db", url])
             .arg("--dist")
             .arg(site.join("dist"))
             .arg("--www")
@@ -100,15 +144,24 @@ impl Server {
         )
     }
 
+    /// Every record, newest first, page by page (`X-Next-Before`).
     fn list(&self) -> Vec<Value> {
-        let reply = self.request(
-            "GET",
-            "/v1/signups?limit=100000",
-            &[("Authorization", &format!("Bearer {SECRET}"))],
-            b"",
-        );
-        assert_eq!(reply.status, 200, "{}", reply.body);
-        serde_json::from_str::<Vec<Value>>(&reply.body).unwrap()
+        let mut all = Vec::new();
+        let mut path = "/v1/signups?limit=1000".to_owned();
+        loop {
+            let reply = self.request(
+                "GET",
+                &path,
+                &[("Authorization", &format!("Bearer {SECRET}"))],
+                b"",
+            );
+            assert_eq!(reply.status, 200, "{}", reply.body);
+            all.extend(serde_json::from_str::<Vec<Value>>(&reply.body).unwrap());
+            match reply.header("x-next-before") {
+                Some(before) => path = format!("/v1/signups?limit=1000&before={before}"),
+                None => return all,
+            }
+        }
     }
 
     fn kill(mut self) {
@@ -314,11 +367,11 @@ fn bad_input_is_refused_with_a_reason_and_stores_nothing() {
         (
             {
                 let mut s = signup(2);
-                s["meta"] = json!({"note": "x".repeat(70_000)});
+                s["name"] = json!("x".repeat(40_000));
                 s.to_string().into_bytes()
             },
             413,
-            "the body is larger than 65536 bytes",
+            "the body is larger than 32768 bytes",
         ),
     ];
     for (body, status, reason) in cases {
@@ -375,6 +428,30 @@ fn bad_input_is_refused_with_a_reason_and_stores_nothing() {
 }
 
 #[test]
+fn a_signup_at_every_field_limit_fits_the_body_limit() {
+    let (server, _) = server(&[]);
+    let mut s = signup(3);
+    s["sub_ids"] = json!(vec!["x".repeat(250); 20]);
+    s["page_url"] = json!("x".repeat(2048));
+    s["referrer"] = json!("x".repeat(2048));
+    s["user_agent"] = json!("x".repeat(2048));
+    s["origin"] = json!("x".repeat(2048));
+    s["meta"] = Value::Object(
+        (0..20)
+            .map(|n| (format!("k{n}"), json!("y".repeat(256))))
+            .collect(),
+    );
+    let body = s.to_string();
+    assert!(
+        body.len() > 16 * 1024 && body.len() < 32 * 1024,
+        "{}",
+        body.len()
+    );
+    let reply = server.request("POST", "/v1/signups", &[], body.as_bytes());
+    assert_eq!(reply.status, 201, "{}", reply.body);
+}
+
+#[test]
 fn public_keys_limit_the_programs_and_each_refusal_is_logged_without_the_body() {
     let dir = temp_dir();
     let log_path = dir.join("collector.log");
@@ -415,12 +492,21 @@ fn public_keys_limit_the_programs_and_each_refusal_is_logged_without_the_body() 
     assert!(log.contains("no --secret"), "{log}");
     let refusals: Vec<&str> = log.lines().filter(|l| l.contains("refused")).collect();
     assert_eq!(refusals.len(), 2, "{log}");
+    let line = |n: usize| -> Value {
+        serde_json::from_str(refusals[n].trim_start_matches("reftrack-collector: ")).unwrap()
+    };
     assert_eq!(
-        refusals[0],
-        "reftrack-collector: refused 403 POST /v1/signups origin=https://www.acme.test: \
-         unknown public key pk_tset_123: this collector takes signups for pk_test_123, pk_other"
+        line(0),
+        json!({
+            "event": "refused", "status": 403, "method": "POST", "route": "/v1/signups",
+            "origin": "https://www.acme.test",
+            "reason": "unknown public key pk_tset_123: this collector takes signups for pk_test_123, pk_other"
+        })
     );
-    assert!(refusals[1].starts_with("reftrack-collector: refused 401 GET /v1/signups origin=-"));
+    assert_eq!(
+        (&line(1)["status"], &line(1)["route"], &line(1)["origin"]),
+        (&json!(401), &json!("/v1/signups"), &Value::Null)
+    );
     assert!(
         !log.contains("user2@example.com") && !log.contains("Jane"),
         "no body in the log"
@@ -484,7 +570,7 @@ fn the_authenticated_routes_need_the_bearer_secret() {
 
 #[test]
 fn two_hundred_concurrent_signups_are_all_stored() {
-    let (server, _) = server(&[]);
+    let (server, _) = server(&["--rate-limit", "0"]);
     let server = std::sync::Arc::new(server);
     let threads: Vec<_> = (0..200)
         .map(|n| {
@@ -1008,7 +1094,13 @@ fn a_database_written_by_the_first_collector_opens_with_every_row_kept() {
             .unwrap();
         }
     }
-    let server = Server::start(&db, &["--secret", SECRET]);
+    // An SQLite file, whichever engine the rest of the suite runs on.
+    let server = Server::start_on(
+        &db.display().to_string(),
+        &dir,
+        &["--secret", SECRET],
+        Stdio::inherit(),
+    );
     let list = server.list();
     assert_eq!(list.len(), 3, "every row kept");
     assert!(list

@@ -17,6 +17,11 @@ const MAX_FIELD: usize = 256;
 const MAX_EMAIL: usize = 254;
 /// Most sub ids and meta entries accepted.
 const MAX_ITEMS: usize = 20;
+/// Longest `origin`, `page_url`, `referrer` and `user_agent` sent, in bytes: longer ones are
+/// clipped (the collector refuses longer ones).
+pub const MAX_URL: usize = 2048;
+/// Longest `meta` key, in bytes (a `meta` string is at most 256).
+pub const MAX_META_KEY: usize = 64;
 
 /// A `meta` value: flat metadata only, so what the page sends is what the collector stores.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -137,6 +142,8 @@ pub enum Invalid {
     TooMany(&'static str),
     /// The partner key given with the signup is not a valid partner key.
     BadPartnerKey,
+    /// A key (`customer_key`, a sub id, a `meta` key) holds a control character, or a text NUL.
+    Control(&'static str),
 }
 
 impl Invalid {
@@ -150,6 +157,7 @@ impl Invalid {
             Invalid::BadPartnerKey => {
                 "partner.key must be 1-128 characters of A-Z a-z 0-9 . _ ~ @ : + -".into()
             }
+            Invalid::Control(field) => cat(&[field, " must not contain control characters"]),
         }
     }
 }
@@ -268,6 +276,30 @@ pub fn build<'a>(input: &'a SignupInput, visit: &Visit<'a>) -> Result<Body<'a>, 
     if input.meta.len() > MAX_ITEMS {
         return Err(Invalid::TooMany("meta"));
     }
+    let control = |s: &str| s.chars().any(char::is_control);
+    if control(&customer_key) || input.sub_ids.iter().any(|s| control(s)) {
+        return Err(Invalid::Control(if control(&customer_key) {
+            "customer_key"
+        } else {
+            "a sub id"
+        }));
+    }
+    if name.is_some_and(|n| n.contains('\0')) {
+        return Err(Invalid::Control("name"));
+    }
+    for (key, value) in &input.meta {
+        if key.is_empty() || key.len() > MAX_META_KEY || control(key) {
+            return Err(Invalid::Control("a meta key (1-64 bytes)"));
+        }
+        if let MetaValue::Text(text) = value {
+            if text.len() > MAX_FIELD {
+                return Err(Invalid::TooLong("a meta value"));
+            }
+            if text.contains('\0') {
+                return Err(Invalid::Control("a meta value"));
+            }
+        }
+    }
     Ok(Body {
         event_id: visit.event_id,
         kind: "signup",
@@ -277,14 +309,23 @@ pub fn build<'a>(input: &'a SignupInput, visit: &Visit<'a>) -> Result<Body<'a>, 
         name,
         partner_key: visit.partner_key,
         xid: visit.xid,
-        origin: visit.origin,
-        page_url: visit.page_url,
-        referrer: visit.referrer,
-        user_agent: visit.user_agent,
+        origin: clip(visit.origin),
+        page_url: clip(visit.page_url),
+        referrer: visit.referrer.map(clip),
+        user_agent: clip(visit.user_agent),
         sub_ids: &input.sub_ids,
         meta: Meta(&input.meta),
         created_at: visit.created_at,
     })
+}
+
+/// `text` cut to at most [`MAX_URL`] bytes, on a character boundary.
+fn clip(text: &str) -> &str {
+    let mut end = text.len().min(MAX_URL);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
 }
 
 /// A random UUID v4 from 16 random bytes (`crypto.getRandomValues`: pages on plain http have no

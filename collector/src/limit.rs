@@ -1,0 +1,142 @@
+//! Per-address rate limits for the public routes: a token bucket per client address (IPv6 by its
+//! /64, which one subscriber usually holds whole), refilled at `rate` per second up to a burst of
+//! [`BURST_SECONDS`] seconds' worth. Memory is bounded whatever the number of addresses: at most
+//! [`MAX_ADDRESSES`] buckets are kept; past that, buckets that are full again (idle clients) are
+//! dropped first, then the shard is forgotten whole.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Mutex;
+use std::time::Instant;
+
+/// The burst, in seconds of the rate.
+pub const BURST_SECONDS: u32 = 5;
+
+/// The most addresses remembered at once (about 40 bytes each).
+pub const MAX_ADDRESSES: usize = 65_536;
+
+const SHARDS: usize = 16;
+
+/// The limiter.
+pub struct RateLimit {
+    rate: f64,
+    burst: f64,
+    start: Instant,
+    shards: Vec<Mutex<HashMap<u128, Bucket>>>,
+}
+
+#[derive(Clone, Copy)]
+struct Bucket {
+    tokens: f32,
+    /// Milliseconds since `start` of the last refill.
+    at_ms: u32,
+}
+
+impl RateLimit {
+    /// `rate` requests per second per address; `None` for `0` (no limit).
+    pub fn new(rate: u32) -> Option<RateLimit> {
+        (rate > 0).then(|| RateLimit {
+            rate: f64::from(rate),
+            burst: f64::from(rate) * f64::from(BURST_SECONDS),
+            start: Instant::now(),
+            shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
+        })
+    }
+
+    /// Takes a token for `ip` at `now`; `Err(seconds)` when there is none, with the whole number
+    /// of seconds until there is one (for `Retry-After`).
+    pub fn check(&self, ip: IpAddr, now: Instant) -> Result<(), u64> {
+        let key = match ip {
+            IpAddr::V4(v4) => u128::from(v4.to_bits()),
+            IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+                Some(v4) => u128::from(v4.to_bits()),
+                None => v6.to_bits() & !u128::from(u64::MAX),
+            },
+        };
+        let now_ms = now.saturating_duration_since(self.start).as_millis() as u32;
+        let shard = &self.shards[(key as usize ^ (key >> 64) as usize) % SHARDS];
+        let mut buckets = shard.lock().unwrap_or_else(|p| p.into_inner());
+        if buckets.len() >= MAX_ADDRESSES / SHARDS && !buckets.contains_key(&key) {
+            let refill_ms = (self.burst / self.rate * 1000.0) as u32;
+            buckets.retain(|_, b| now_ms.saturating_sub(b.at_ms) < refill_ms);
+            if buckets.len() >= MAX_ADDRESSES / SHARDS {
+                buckets.clear();
+            }
+        }
+        let bucket = buckets.entry(key).or_insert(Bucket {
+            tokens: self.burst as f32,
+            at_ms: now_ms,
+        });
+        let elapsed = f64::from(now_ms.saturating_sub(bucket.at_ms)) / 1000.0;
+        let tokens = (f64::from(bucket.tokens) + elapsed * self.rate).min(self.burst);
+        bucket.at_ms = now_ms;
+        if tokens >= 1.0 {
+            bucket.tokens = (tokens - 1.0) as f32;
+            Ok(())
+        } else {
+            bucket.tokens = tokens as f32;
+            Err(((1.0 - tokens) / self.rate).ceil().max(1.0) as u64)
+        }
+    }
+
+    /// How many addresses are remembered now.
+    #[cfg(test)]
+    fn remembered(&self) -> usize {
+        self.shards
+            .iter()
+            .map(|s| s.lock().unwrap_or_else(|p| p.into_inner()).len())
+            .sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::{Ipv4Addr, Ipv6Addr};
+    use std::time::Duration;
+
+    #[test]
+    fn a_burst_then_the_rate_then_retry_after() {
+        let limit = RateLimit::new(2).unwrap();
+        let ip = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1));
+        let t = Instant::now();
+        for _ in 0..10 {
+            assert_eq!(limit.check(ip, t), Ok(()));
+        }
+        assert_eq!(limit.check(ip, t), Err(1));
+        // Another address has its own bucket.
+        assert_eq!(
+            limit.check(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 2)), t),
+            Ok(())
+        );
+        // Half a second later, one token (2 per second) is back.
+        assert_eq!(limit.check(ip, t + Duration::from_millis(500)), Ok(()));
+        assert_eq!(limit.check(ip, t + Duration::from_millis(500)), Err(1));
+        assert!(RateLimit::new(0).is_none());
+    }
+
+    #[test]
+    fn an_ipv6_subscriber_is_one_address_per_64() {
+        let limit = RateLimit::new(1).unwrap();
+        let t = Instant::now();
+        for n in 0..5u16 {
+            let ip = IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 1, 2, n, n, n, n));
+            assert_eq!(limit.check(ip, t), Ok(()));
+        }
+        let other = IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 1, 2, 9, 9, 9, 9));
+        assert_eq!(limit.check(other, t), Err(1));
+    }
+
+    #[test]
+    fn memory_stays_bounded_whatever_the_number_of_addresses() {
+        let limit = RateLimit::new(10).unwrap();
+        let t = Instant::now();
+        for n in 0..(MAX_ADDRESSES as u32 * 3) {
+            let _ = limit.check(IpAddr::V4(Ipv4Addr::from(n)), t);
+            if n % 4096 == 0 {
+                assert!(limit.remembered() <= MAX_ADDRESSES);
+            }
+        }
+        assert!(limit.remembered() <= MAX_ADDRESSES);
+    }
+}
