@@ -48,6 +48,8 @@ if [ ${#chromium[@]} -gt 0 ]; then
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${chromium[@]}"
 fi
 missing=()
+# The collector's tests run on a throwaway PostgreSQL cluster too (scripts/pg.sh).
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
 if [[ $browsers == *firefox* ]]; then
   [ -x /usr/bin/firefox-esr ] || missing+=(firefox-esr)
 fi
@@ -57,7 +59,7 @@ if [[ $browsers == *webkit* ]]; then
   command -v xauth >/dev/null || missing+=(xauth)
 fi
 if [ ${#missing[@]} -eq 0 ]; then
-  say "debian packages for the browsers ($browsers): present"
+  say "debian packages for the browsers ($browsers) and PostgreSQL: present"
 else
   say "installing debian packages: ${missing[*]}"
   as_root apt-get update -qq

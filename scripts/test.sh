@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs every test: native (cargo test), browser (the web layer's wasm-bindgen tests in Chromium,
+# Runs every test: native (cargo test; the collector's routes on SQLite and on PostgreSQL), browser (the web layer's wasm-bindgen tests in Chromium,
 # Firefox ESR and WebKitGTK), end-to-end
 # (node --test, playwright-core driving Chromium against the real collector), and the engine tests
 # (W3C WebDriver driving Chromium, Firefox ESR and WebKitGTK against the real collector).
@@ -10,8 +10,19 @@ export PATH="$HOME/.cargo/bin:$PATH"
 say() { printf '\033[1m[test]\033[0m %s\n' "$*"; }
 log=$(mktemp -d)
 
-say "native tests (cargo test --workspace)"
+say "native tests (cargo test --workspace; the collector's route suite on SQLite)"
 cargo test --workspace 2>&1 | tee "$log/native"
+
+# The collector's route suite again, on a throwaway PostgreSQL cluster (stopped and removed on
+# exit, the tests failing or not), with the tests that need two collectors on one PostgreSQL.
+source scripts/pg.sh
+say "starting a throwaway PostgreSQL cluster (initdb in a temporary directory)"
+pg_start
+trap pg_stop EXIT
+say "the collector's route suite on PostgreSQL ($REFTRACK_PG)"
+REFTRACK_TEST_POSTGRES=$REFTRACK_PG cargo test -p reftrack-collector --test http -- --include-ignored 2>&1 |
+  tee "$log/postgres"
+pg_stop
 
 say "building the collector (for the browser and end-to-end tests)"
 cargo build --quiet --release -p reftrack-collector
@@ -21,7 +32,7 @@ collector_db=$(mktemp -d)
 target/release/reftrack-collector --listen 127.0.0.1:0 --db "$collector_db/browser.db" --dist dist \
   --www www > "$collector_db/out" 2>&1 &
 collector_pid=$!
-trap 'kill $collector_pid 2>/dev/null || true; rm -rf "$collector_db"' EXIT
+trap 'kill $collector_pid 2>/dev/null || true; rm -rf "$collector_db"; pg_stop' EXIT
 for _ in $(seq 100); do
   port=$(sed -n 's/.*listening on http:\/\/127\.0\.0\.1:\([0-9]*\).*/\1/p' "$collector_db/out")
   [ -n "$port" ] && break
@@ -67,7 +78,7 @@ say "engine tests over WebDriver ($browsers; REFTRACK_BROWSERS narrows them)"
 REFTRACK_BROWSERS=$browsers node --test --test-concurrency=1 tests/engines/ 2>&1 | tee "$log/engines"
 
 # One closing line for the whole run.
-read -r passed failed < <(cat "$log/native" "$log"/browser-* "$log/e2e" "$log/engines" | awk '
+read -r passed failed < <(cat "$log/native" "$log/postgres" "$log"/browser-* "$log/e2e" "$log/engines" | awk '
   /^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
   /^# pass [0-9]+$/ { p += $3 }
   /^# fail [0-9]+$/ { f += $3 }

@@ -67,6 +67,7 @@ async fn main() -> ExitCode {
         eprintln!("reftrack-collector: {line}");
     }
     let limits = serve::Limits {
+        header_timeout: std::time::Duration::from_secs(options.request_timeout),
         max_connections,
         drain: std::time::Duration::from_secs(options.drain_seconds),
     };
@@ -109,11 +110,9 @@ fn setup_report(options: &Options, max_connections: usize) -> Vec<String> {
             ),
         },
         format!(
-            "at most {max_connections} connections at once; a request's headers must arrive \
-             within {} s, its body within {} s; idle connections close after {} s",
-            serve::HEADER_TIMEOUT.as_secs(),
-            routes::BODY_TIMEOUT.as_secs(),
-            serve::HEADER_TIMEOUT.as_secs()
+            "at most {max_connections} connections at once; a request's headers, then its \
+             body, must each arrive within {t} s; idle connections close after {t} s",
+            t = options.request_timeout
         ),
         match options.secret {
             Some(_) => "the authenticated routes take the --secret bearer token".into(),

@@ -28,6 +28,8 @@ USAGE: reftrack-collector [FLAGS]
                          /r/..., with a burst of 5 seconds' worth; 0: no limit (default 20)
   --max-connections N    connections served at once; more wait to be accepted (default 1024,
                          lowered to fit the open-file limit)
+  --request-timeout N    seconds a request's headers, and then its body, may take to arrive;
+                         a connection idle that long is closed (default 10)
   --drain-seconds N      on SIGTERM, how long requests in flight may take to finish (default 10)
   --clock FILE           for tests: read the time (ms since the epoch) from FILE
   --dist DIR             served at /sdk/ (default dist)
@@ -64,6 +66,8 @@ pub struct Options {
     pub max_connections: usize,
     /// How long SIGTERM waits for requests in flight.
     pub drain_seconds: u64,
+    /// Deadline for a request's headers, then for its body; also the idle limit.
+    pub request_timeout: u64,
     /// A file holding the time, for tests.
     pub clock: Option<PathBuf>,
     /// Directory served at `/sdk/`.
@@ -92,6 +96,7 @@ impl Options {
             rate_limit: 20,
             max_connections: 1024,
             drain_seconds: 10,
+            request_timeout: 10,
             clock: None,
             dist: "dist".into(),
             www: "www".into(),
@@ -174,6 +179,13 @@ impl Options {
                     options.drain_seconds = value()?
                         .parse()
                         .map_err(|_| "--drain-seconds: expected a whole number")?
+                }
+                "--request-timeout" => {
+                    options.request_timeout = value()?
+                        .parse()
+                        .ok()
+                        .filter(|n| (1..=600).contains(n))
+                        .ok_or("--request-timeout: expected a whole number of seconds, 1-600")?
                 }
                 "--clock" => options.clock = Some(value()?.into()),
                 "--dist" => options.dist = value()?.into(),

@@ -31,9 +31,6 @@ use url::Url;
 /// (`validate` checks that it fits); a real one is well under 2 KiB.
 pub const MAX_BODY: usize = 32 * 1024;
 
-/// How long a request's body may take to arrive once its headers have.
-pub const BODY_TIMEOUT: Duration = Duration::from_secs(10);
-
 /// Longest request target accepted (longer: `414`), and most header bytes (more: `431`).
 pub const MAX_URI: usize = 8 * 1024;
 /// See [`MAX_URI`].
@@ -45,6 +42,7 @@ pub const MAX_PAGE: i64 = 1000;
 /// What every handler shares.
 pub struct App {
     store: Store,
+    body_timeout: Duration,
     rate: Option<RateLimit>,
     secret: Option<String>,
     allow_origins: Vec<String>,
@@ -86,6 +84,7 @@ type Shared = Arc<App>;
 pub fn router(options: &Options, store: Store) -> (Router, Shared) {
     let app = Arc::new(App {
         store,
+        body_timeout: Duration::from_secs(options.request_timeout),
         rate: RateLimit::new(options.rate_limit),
         secret: options.secret.clone(),
         allow_origins: options.allow_origins.clone(),
@@ -296,9 +295,9 @@ async fn preflight(State(app): State<Shared>, headers: HeaderMap) -> Response {
     with_cors(StatusCode::NO_CONTENT.into_response(), origin)
 }
 
-/// Reads the body: at most [`MAX_BODY`] bytes, within [`BODY_TIMEOUT`].
-async fn read_body(body: Body) -> Result<Bytes, Response> {
-    match tokio::time::timeout(BODY_TIMEOUT, to_bytes(body, MAX_BODY)).await {
+/// Reads the body: at most [`MAX_BODY`] bytes, within `--request-timeout`.
+async fn read_body(app: &App, body: Body) -> Result<Bytes, Response> {
+    match tokio::time::timeout(app.body_timeout, to_bytes(body, MAX_BODY)).await {
         Ok(Ok(bytes)) => Ok(bytes),
         Ok(Err(_)) => Err(error(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -308,7 +307,7 @@ async fn read_body(body: Body) -> Result<Bytes, Response> {
             StatusCode::REQUEST_TIMEOUT,
             format!(
                 "the body did not arrive within {} s",
-                BODY_TIMEOUT.as_secs()
+                app.body_timeout.as_secs()
             ),
         )),
     }
@@ -363,7 +362,7 @@ async fn post_signup(
             origin,
         );
     }
-    let response = match read_body(body).await {
+    let response = match read_body(&app, body).await {
         Err(response) => response,
         Ok(bytes) => match validate::signup(&bytes) {
             Err(reason) => error(StatusCode::BAD_REQUEST, reason),
@@ -467,7 +466,7 @@ async fn post_conversion(State(app): State<Shared>, headers: HeaderMap, body: Bo
     if let Some(response) = unauthorized(&app, &headers) {
         return response;
     }
-    let record = match read_body(body).await {
+    let record = match read_body(&app, body).await {
         Err(response) => return response,
         Ok(bytes) => match validate::conversion(&bytes, clock::uuid_v4()) {
             Err(reason) => return error(StatusCode::BAD_REQUEST, reason),
@@ -610,7 +609,7 @@ async fn post_customer(State(app): State<Shared>, headers: HeaderMap, body: Body
     if let Some(response) = unauthorized(&app, &headers) {
         return response;
     }
-    let bytes = match read_body(body).await {
+    let bytes = match read_body(&app, body).await {
         Ok(bytes) => bytes,
         Err(response) => return response,
     };

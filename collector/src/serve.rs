@@ -13,16 +13,15 @@ use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinSet;
 use tower::Service;
 
-/// How long a client has to send a request's headers, counted from when the collector starts
-/// waiting for them: a connection idle that long between requests is closed too.
-pub const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
-
 /// hyper's own read buffer: requests larger than this are cut off by hyper itself; smaller ones
 /// over the collector's limits get a `414` or `431` with a reason.
 const READ_BUFFER: usize = 64 * 1024;
 
 /// What the server holds to.
 pub struct Limits {
+    /// How long a client has to send a request's headers, counted from when the collector starts
+    /// waiting for them: a connection idle that long between requests is closed too.
+    pub header_timeout: Duration,
     /// Connections served at once; the rest wait in the listen backlog.
     pub max_connections: usize,
     /// How long requests in flight may take to finish once shutdown starts.
@@ -71,7 +70,7 @@ pub async fn serve(
     let mut connections = JoinSet::new();
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
-        .header_read_timeout(HEADER_TIMEOUT)
+        .header_read_timeout(limits.header_timeout)
         .max_buf_size(READ_BUFFER);
     tokio::pin!(shutdown);
     loop {
