@@ -154,7 +154,12 @@ async fn log_refusals(request: Request, next: Next) -> Response {
         .and_then(|o| o.to_str().ok())
         .map(String::from);
     let response = next.run(request).await;
-    if let Some(Reason(reason)) = response.extensions().get::<Reason>() {
+    let missing_file = route == "(file)" && response.status() == StatusCode::NOT_FOUND;
+    if let Some(Reason(reason)) = response
+        .extensions()
+        .get::<Reason>()
+        .filter(|_| !missing_file)
+    {
         let line = json!({
             "event": "refused",
             "status": response.status().as_u16(),
@@ -796,9 +801,10 @@ async fn list_signups(
     }
     let body = match span {
         None => Body::from("[]"),
-        Some(_) => Body::from_stream(futures_util::stream::unfold(body, |mut body| async {
-            body.recv().await.map(|chunk| (chunk, body))
-        })),
+        Some(_) => Body::from_stream(futures_util::StreamExt::fuse(futures_util::stream::unfold(
+            body,
+            |mut body| async { body.recv().await.map(|chunk| (chunk, body)) },
+        ))),
     };
     response.body(body).unwrap_or_default()
 }

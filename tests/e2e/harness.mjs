@@ -34,7 +34,7 @@ export async function startCollector({ www = join(root, 'tests/e2e/site'), args 
     db,
     /** The stored signups, newest first (GET /v1/signups with the bearer secret). */
     signups: async () => {
-      const response = await fetch(`http://127.0.0.1:${port}/v1/signups`, {
+      const response = await fetch(`http://127.0.0.1:${port}/v1/signups?limit=1000`, {
         headers: { Authorization: `Bearer ${SECRET}` },
       });
       if (!response.ok) throw new Error(`GET /v1/signups: ${response.status}`);

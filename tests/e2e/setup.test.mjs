@@ -114,6 +114,30 @@ test('a disallowed origin (403): the signup waits, one warning names the origin 
   }
 });
 
+test("the collector's rate limit (429): the signups over it wait for Retry-After and are delivered, none dropped", async () => {
+  // One signup per second per address, bursts of five: the sixth and seventh are refused with 429.
+  const collector = await startCollector({ www: site, args: ['--rate-limit', '1'] });
+  try {
+    const { context, page } = await watchedPage();
+    const answers = [];
+    page.on('response', (r) => r.url().endsWith('/v1/signups') && answers.push([r.status(), r.headers()['retry-after']]));
+    await page.goto(collector.url('www.acme.test', `/plain.html?ps_partner_key=${b64('alex-smith')}`));
+    await ready(page);
+    const key = customer();
+    const results = await page.evaluate(async (key) => {
+      const out = [];
+      for (let i = 0; i < 7; i++) out.push(await reftrack.signup({ customer_key: `${key}_${i}` }));
+      return out;
+    }, key);
+    assert.deepEqual(results.map((r) => r.status), ['created', 'created', 'created', 'created', 'created', 'queued', 'queued']);
+    assert.deepEqual(answers.slice(5, 7), [[429, '1'], [429, '1']], 'the browser reads Retry-After (exposed by CORS)');
+    await eventually(async () => (await collector.signups()).filter((s) => s.customer_key.startsWith(key)).length === 7, 20_000);
+    await context.close();
+  } finally {
+    await collector.stop();
+  }
+});
+
 test('a 400 is rejected with a warning, without debug', async () => {
   const collector = await startCollector({ www: site });
   try {
