@@ -8,20 +8,20 @@
 //    time from navigation start to attribution (growsumoInit running with the cookie written) for
 //    reftrack, for the alternative build that fetches the .wasm, and for the reference; long tasks
 //    (> 50 ms) during load; the module's decode + compile + instantiate time.
-// 3. Delivery: signup round trip (reftrack.signup → collector → result) and collector throughput
-//    (32 concurrent clients, 10 s), checked against the number of signups stored.
+// 3. Delivery: signup round trip (reftrack.signup → collector → result); collector throughput on
+//    SQLite and PostgreSQL from bench/load, after the load client's own ceiling against a no-op
+//    server, each checked against the number of signups stored.
 import { readFileSync, mkdirSync, rmSync, cpSync, writeFileSync, existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { gzipSync, brotliCompressSync, constants } from 'node:zlib';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { transform } from 'esbuild';
 import { startCollector, launchBrowser, b64, SECRET } from '../tests/e2e/harness.mjs';
-import { load } from './load.mjs';
 
 const root = resolve(import.meta.dirname, '..');
 const LOADS = Number(process.env.BENCH_LOADS ?? 21);
 const ROUND_TRIPS = Number(process.env.BENCH_SIGNUPS ?? 50);
-const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 // What a page that attributes and never signs up downloads, and what a sign-up page downloads.
 const LANDING_BUDGET = 40 * 1024;
 const SIGNUP_BUDGET = 48 * 1024;
@@ -200,15 +200,63 @@ const roundTrips = [];
   await context.close();
 }
 await browser.close();
-const throughput = await load({ port: server.port, clients: 32, seconds: SECONDS });
-const listed = await (await fetch(`http://127.0.0.1:${server.port}/v1/signups?limit=100000`, {
-  headers: { Authorization: `Bearer ${SECRET}` },
-})).json();
-const storedLoad = listed.filter((s) => s.public_key === 'pk_bench_load').length;
 await server.stop();
 console.log(`\nsignup round trip (reftrack.signup in Chromium → collector, SQLite commit → result), median of ${ROUND_TRIPS}: ` +
   `${median(roundTrips).toFixed(2)} ms (min ${Math.min(...roundTrips).toFixed(2)}, max ${Math.max(...roundTrips).toFixed(2)})`);
-console.log(`collector throughput, 32 concurrent keep-alive clients for ${throughput.elapsed.toFixed(1)} s on loopback: ` +
-  `${throughput.perSecond.toFixed(0)} signups/s acknowledged (${throughput.acknowledged} acknowledged, ${throughput.failed} failed, ` +
-  `${storedLoad} stored${storedLoad === throughput.acknowledged ? ' = acknowledged' : ' ≠ acknowledged!'})`);
-if (storedLoad !== throughput.acknowledged) process.exitCode = 1;
+
+// --- throughput ---------------------------------------------------------------------------
+// bench/load (Rust, hand-written HTTP/1.1, one thread) posts distinct signups over CONNECTIONS
+// keep-alive connections. First against a server that does nothing (the client's own ceiling on
+// this machine), then against the collector with --rate-limit 0 on SQLite (synchronous=FULL: each
+// commit on disk before its answers go out) and on PostgreSQL (a throwaway cluster started by
+// scripts/bench.sh, fsync on). Stored rows are counted afterwards through the paged listing.
+const CONNECTIONS = 64;
+const loadBin = join(root, 'target/release/reftrack-load');
+const runLoad = (port) => {
+  const [acknowledged, failed, elapsed] = execFileSync(loadBin, ['run', `127.0.0.1:${port}`, String(CONNECTIONS), String(SECONDS), '1'])
+    .toString().trim().split(' ').map(Number);
+  return { acknowledged, failed, elapsed, perSecond: acknowledged / elapsed };
+};
+const storedCount = async (port) => {
+  let count = 0;
+  let path = '/v1/signups?limit=1000';
+  for (;;) {
+    const response = await fetch(`http://127.0.0.1:${port}${path}`, { headers: { Authorization: `Bearer ${SECRET}` } });
+    count += (await response.json()).filter((s) => s.public_key === 'pk_bench_load').length;
+    const before = response.headers.get('x-next-before');
+    if (!before) return count;
+    path = `/v1/signups?limit=1000&before=${before}`;
+  }
+};
+const noop = await new Promise((ok, fail) => {
+  const child = spawn(loadBin, ['noop', '1'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  child.stdout.on('data', (chunk) => {
+    const match = String(chunk).match(/:(\d+)/);
+    if (match) ok({ child, port: Number(match[1]) });
+  });
+  child.on('exit', (code) => fail(new Error(`the no-op server exited with ${code}`)));
+});
+const ceiling = runLoad(noop.port);
+noop.child.kill();
+const engines = [['SQLite (synchronous=FULL)', []]];
+if (process.env.REFTRACK_PG) {
+  execFileSync('psql', ['-q', `${process.env.REFTRACK_PG}/postgres`, '-c', 'CREATE DATABASE bench_throughput']);
+  engines.push(['PostgreSQL (fsync on)', ['--db', `${process.env.REFTRACK_PG}/bench_throughput`]]);
+}
+const results = [];
+for (const [engine, args] of engines) {
+  const collector = await startCollector({ www: join(root, 'bench/site'), args: ['--rate-limit', '0', ...args] });
+  const result = runLoad(collector.port);
+  result.stored = await storedCount(collector.port);
+  await collector.stop();
+  results.push([engine, result]);
+}
+console.log(`\nthroughput: bench/load, ${CONNECTIONS} keep-alive connections for ${SECONDS} s on loopback (2 cores shared by client and server)`);
+console.log(`  the client alone, against a no-op server: ${ceiling.perSecond.toFixed(0)} requests/s (${ceiling.failed} failed)`);
+for (const [engine, r] of results) {
+  const same = r.stored === r.acknowledged;
+  console.log(`  collector, ${engine}: ${r.perSecond.toFixed(0)} signups/s acknowledged ` +
+    `(${r.acknowledged} acknowledged, ${r.failed} failed, ${r.stored} stored${same ? ' = acknowledged' : ' ≠ acknowledged!'})`);
+  if (!same) process.exitCode = 1;
+}
+if (!process.env.REFTRACK_PG) console.log('  (PostgreSQL skipped: run through npm run bench, which starts a cluster)');

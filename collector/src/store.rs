@@ -26,13 +26,17 @@ pub enum Saved {
 /// The most writes one transaction takes.
 const MAX_GROUP: usize = 1024;
 
+/// Writer threads on PostgreSQL: each commits a group while the others gather theirs (the
+/// server orders them; its constraints keep them apart). SQLite has one writer at a time anyway.
+const POSTGRES_WRITERS: usize = 4;
+
 /// How many idle read connections are kept.
 const MAX_IDLE_READERS: usize = 4;
 
 /// The store: a writer thread and a pool of readers.
 pub struct Store {
     writer: Mutex<Option<mpsc::Sender<Box<dyn Task>>>>,
-    thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+    threads: Mutex<Vec<std::thread::JoinHandle<()>>>,
     readers: Arc<Readers>,
 }
 
@@ -64,18 +68,31 @@ impl<T: Send, F: FnMut(&mut Db) -> Result<T, DbError> + Send> Task for Write<T, 
 }
 
 impl Store {
-    /// Opens `target` (creating and migrating it) and starts the writer.
+    /// Opens `target` (creating and migrating it) and starts the writers.
     pub fn open(target: &Target) -> Result<Store, DbError> {
-        let db = Db::open(target)?;
+        let writers = match target {
+            Target::Sqlite(_) => 1,
+            Target::Postgres(_) => POSTGRES_WRITERS,
+        };
         let (sender, receiver) = mpsc::channel::<Box<dyn Task>>();
-        let reconnect = target.clone();
-        let thread = std::thread::Builder::new()
-            .name("reftrack-writer".into())
-            .spawn(move || writer(db, &reconnect, &receiver))
-            .map_err(|e| DbError::new(format!("cannot start the writer: {e}")))?;
+        let receiver = Arc::new(Mutex::new(receiver));
+        let mut threads = Vec::new();
+        for n in 0..writers {
+            let db = if n == 0 {
+                Db::open(target)?
+            } else {
+                Db::connect(target)?
+            };
+            let (reconnect, receiver) = (target.clone(), receiver.clone());
+            let thread = std::thread::Builder::new()
+                .name(format!("reftrack-writer-{n}"))
+                .spawn(move || writer(db, &reconnect, &receiver))
+                .map_err(|e| DbError::new(format!("cannot start the writer: {e}")))?;
+            threads.push(thread);
+        }
         Ok(Store {
             writer: Mutex::new(Some(sender)),
-            thread: Mutex::new(Some(thread)),
+            threads: Mutex::new(threads),
             readers: Arc::new(Readers {
                 target: target.clone(),
                 idle: Mutex::new(Vec::new()),
@@ -128,7 +145,7 @@ impl Store {
     /// Stops taking writes, lets the writer commit what it holds, and waits for it.
     pub fn close(&self) {
         lock(&self.writer).take();
-        if let Some(thread) = lock(&self.thread).take() {
+        for thread in std::mem::take(&mut *lock(&self.threads)) {
             let _ = thread.join();
         }
     }
@@ -140,16 +157,23 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-/// The writer: takes whatever writes are waiting (at most [`MAX_GROUP`]), runs them in one
+/// A writer: takes whatever writes are waiting (at most [`MAX_GROUP`]), runs them in one
 /// transaction, commits, answers them all. When the group fails, each write is tried alone, so
 /// one bad write costs the others nothing; a conflict with another collector is tried again.
-fn writer(mut db: Db, target: &Target, receiver: &mpsc::Receiver<Box<dyn Task>>) {
-    while let Ok(first) = receiver.recv() {
-        let mut group = vec![first];
-        while group.len() < MAX_GROUP {
-            match receiver.try_recv() {
-                Ok(task) => group.push(task),
-                Err(_) => break,
+fn writer(mut db: Db, target: &Target, receiver: &Mutex<mpsc::Receiver<Box<dyn Task>>>) {
+    loop {
+        let mut group = Vec::new();
+        {
+            let receiver = lock(receiver);
+            match receiver.recv() {
+                Ok(first) => group.push(first),
+                Err(_) => return,
+            }
+            while group.len() < MAX_GROUP {
+                match receiver.try_recv() {
+                    Ok(task) => group.push(task),
+                    Err(_) => break,
+                }
             }
         }
         if db.is_closed() {

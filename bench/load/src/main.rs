@@ -1,0 +1,198 @@
+//! `reftrack-load`: the benchmark's load client, and the no-op server it is measured against.
+//!
+//! - `reftrack-load run ADDR CONNECTIONS SECONDS [THREADS]`: CONNECTIONS keep-alive HTTP/1.1
+//!   connections each post distinct signups to `ADDR/v1/signups`, one after another, for SECONDS;
+//!   prints `acknowledged failed seconds` (2xx answers, other answers or broken connections).
+//! - `reftrack-load noop`: a server that answers every request `201` with a signup-sized JSON body
+//!   and does nothing else: the client against it is the client's own ceiling.
+//!
+//! Requests and answers are written and parsed by hand (keep-alive, `Content-Length` only), so
+//! that the client costs as little CPU as it can and leaves the machine to the server measured.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let threads = |i: usize| args.get(i).and_then(|t| t.parse().ok()).unwrap_or(1);
+    match args.first().map(String::as_str) {
+        Some("run") if args.len() >= 4 => {
+            let runtime = runtime(threads(4));
+            let (addr, connections, seconds) = (
+                args[1].clone(),
+                args[2].parse().expect("CONNECTIONS"),
+                args[3].parse().expect("SECONDS"),
+            );
+            let (ok, failed, elapsed) = runtime.block_on(run(addr, connections, seconds));
+            println!("{ok} {failed} {elapsed:.3}");
+        }
+        Some("noop") => runtime(threads(1)).block_on(noop()),
+        _ => {
+            eprintln!("usage: reftrack-load run ADDR CONNECTIONS SECONDS [THREADS] | noop [THREADS]");
+            std::process::exit(2);
+        }
+    }
+}
+
+fn runtime(threads: usize) -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads.max(1))
+        .enable_all()
+        .build()
+        .expect("a runtime")
+}
+
+async fn run(addr: String, connections: usize, seconds: f64) -> (u64, u64, f64) {
+    let next = Arc::new(AtomicU64::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let run = std::process::id();
+    let started = Instant::now();
+    let clients: Vec<_> = (0..connections)
+        .map(|_| {
+            let (addr, next, stop) = (addr.clone(), next.clone(), stop.clone());
+            tokio::spawn(async move { client(&addr, run, &next, &stop).await })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_secs_f64(seconds)).await;
+    stop.store(true, Ordering::Relaxed);
+    let (mut ok, mut failed) = (0, 0);
+    for client in clients {
+        let (o, f) = client.await.unwrap_or((0, 1));
+        ok += o;
+        failed += f;
+    }
+    (ok, failed, started.elapsed().as_secs_f64())
+}
+
+/// One connection's loop: post, read the answer, count it; reconnect when the server closes.
+async fn client(addr: &str, run: u32, next: &AtomicU64, stop: &AtomicBool) -> (u64, u64) {
+    let (mut ok, mut failed) = (0, 0);
+    let mut buffer = Vec::with_capacity(4096);
+    let mut stream: Option<TcpStream> = None;
+    while !stop.load(Ordering::Relaxed) {
+        let connection = match stream.as_mut() {
+            Some(connection) => connection,
+            None => match TcpStream::connect(addr).await {
+                Ok(connection) => {
+                    let _ = connection.set_nodelay(true);
+                    stream.insert(connection)
+                }
+                Err(_) => {
+                    failed += 1;
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                    continue;
+                }
+            },
+        };
+        let n = next.fetch_add(1, Ordering::Relaxed);
+        let body = format!(
+            concat!(
+                r#"{{"event_id":"{:08x}-0000-4000-8000-{:012}","type":"signup","public_key":"pk_bench_load","#,
+                r#""customer_key":"load_{}_{}","email":"load{}@example.com","partner_key":"alex-smith","#,
+                r#""xid":"clk_load","origin":"bench","page_url":"http://bench/","referrer":null,"#,
+                r#""user_agent":"bench","sub_ids":[],"meta":{{}},"created_at":"2026-11-23T00:00:00.000Z"}}"#
+            ),
+            run, n, run, n, n
+        );
+        let request = format!(
+            "POST /v1/signups HTTP/1.1\r\nHost: {addr}\r\nContent-Type: text/plain;charset=UTF-8\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        let status = match exchange(connection, request.as_bytes(), &mut buffer).await {
+            Some(status) => status,
+            None => {
+                stream = None;
+                0
+            }
+        };
+        if (200..300).contains(&status) {
+            ok += 1;
+        } else {
+            failed += 1;
+        }
+    }
+    (ok, failed)
+}
+
+/// Writes `request` and reads one answer; its status, or `None` when the connection broke.
+async fn exchange(stream: &mut TcpStream, request: &[u8], buffer: &mut Vec<u8>) -> Option<u16> {
+    stream.write_all(request).await.ok()?;
+    buffer.clear();
+    let mut chunk = [0u8; 4096];
+    loop {
+        if let Some(end) = find(buffer, b"\r\n\r\n") {
+            let head = std::str::from_utf8(&buffer[..end]).ok()?;
+            let status = head.split(' ').nth(1)?.parse().ok()?;
+            let length: usize = head
+                .lines()
+                .find_map(|l| {
+                    let (name, value) = l.split_once(':')?;
+                    name.eq_ignore_ascii_case("content-length")
+                        .then(|| value.trim().parse().ok())?
+                })
+                .unwrap_or(0);
+            while buffer.len() < end + 4 + length {
+                let n = stream.read(&mut chunk).await.ok()?;
+                if n == 0 {
+                    return None;
+                }
+                buffer.extend_from_slice(&chunk[..n]);
+            }
+            return Some(status);
+        }
+        let n = stream.read(&mut chunk).await.ok()?;
+        if n == 0 {
+            return None;
+        }
+        buffer.extend_from_slice(&chunk[..n]);
+    }
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+/// The no-op server: reads each request whole and answers `201` with a body the size of the
+/// collector's.
+async fn noop() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("a port");
+    println!(
+        "reftrack-load noop listening on http://{}",
+        listener.local_addr().expect("an address")
+    );
+    const ANSWER: &[u8] = b"HTTP/1.1 201 Created\r\ncontent-type: application/json\r\ncontent-length: 70\r\n\r\n{\"status\":\"created\",\"event_id\":\"00000000-0000-4000-8000-000000000000\"}";
+    loop {
+        let Ok((mut stream, _)) = listener.accept().await else {
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        tokio::spawn(async move {
+            let mut buffer = Vec::with_capacity(4096);
+            let mut chunk = [0u8; 4096];
+            loop {
+                while let Some(end) = find(&buffer, b"\r\n\r\n") {
+                    let head = String::from_utf8_lossy(&buffer[..end]).to_ascii_lowercase();
+                    let length: usize = head
+                        .lines()
+                        .find_map(|l| l.strip_prefix("content-length:"))
+                        .and_then(|v| v.trim().parse().ok())
+                        .unwrap_or(0);
+                    if buffer.len() < end + 4 + length {
+                        break;
+                    }
+                    buffer.drain(..end + 4 + length);
+                    if stream.write_all(ANSWER).await.is_err() {
+                        return;
+                    }
+                }
+                match stream.read(&mut chunk).await {
+                    Ok(0) | Err(_) => return,
+                    Ok(n) => buffer.extend_from_slice(&chunk[..n]),
+                }
+            }
+        });
+    }
+}
