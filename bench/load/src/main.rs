@@ -31,7 +31,9 @@ fn main() {
         }
         Some("noop") => runtime(threads(1)).block_on(noop()),
         _ => {
-            eprintln!("usage: reftrack-load run ADDR CONNECTIONS SECONDS [THREADS] | noop [THREADS]");
+            eprintln!(
+                "usage: reftrack-load run ADDR CONNECTIONS SECONDS [THREADS] | noop [THREADS]"
+            );
             std::process::exit(2);
         }
     }
