@@ -17,6 +17,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use reftrack::core::cookie::{self, Attributes};
 use reftrack::core::partner_key::PartnerKey;
+use reftrack::core::signup::clip;
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -557,8 +558,8 @@ async fn partner_link(
     let click = Click {
         partner_key: key.as_str().to_owned(),
         destination: destination.to_string(),
-        referrer: header(header::REFERER).map(|r| clip(r, validate::MAX_TEXT)),
-        user_agent: clip(header(header::USER_AGENT).unwrap_or_default(), 512),
+        referrer: header(header::REFERER).map(|r| clip(r, validate::MAX_TEXT).to_owned()),
+        user_agent: clip(header(header::USER_AGENT).unwrap_or_default(), 512).to_owned(),
         ip_prefix: links::ip_prefix(ip),
         at_ms,
         at,
@@ -818,13 +819,4 @@ async fn healthz(State(app): State<Shared>) -> Response {
             error(StatusCode::SERVICE_UNAVAILABLE, "the store is unreachable")
         }
     }
-}
-
-/// `text` cut to at most `max` bytes, on a character boundary.
-fn clip(text: &str, max: usize) -> String {
-    let mut end = text.len().min(max);
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    text[..end].to_owned()
 }

@@ -309,19 +309,19 @@ pub fn build<'a>(input: &'a SignupInput, visit: &Visit<'a>) -> Result<Body<'a>, 
         name,
         partner_key: visit.partner_key,
         xid: visit.xid,
-        origin: clip(visit.origin),
-        page_url: clip(visit.page_url),
-        referrer: visit.referrer.map(clip),
-        user_agent: clip(visit.user_agent),
+        origin: clip(visit.origin, MAX_URL),
+        page_url: clip(visit.page_url, MAX_URL),
+        referrer: visit.referrer.map(|r| clip(r, MAX_URL)),
+        user_agent: clip(visit.user_agent, MAX_URL),
         sub_ids: &input.sub_ids,
         meta: Meta(&input.meta),
         created_at: visit.created_at,
     })
 }
 
-/// `text` cut to at most [`MAX_URL`] bytes, on a character boundary.
-fn clip(text: &str) -> &str {
-    let mut end = text.len().min(MAX_URL);
+/// `text` cut to at most `max` bytes, on a character boundary (the collector clips with it too).
+pub fn clip(text: &str, max: usize) -> &str {
+    let mut end = text.len().min(max);
     while !text.is_char_boundary(end) {
         end -= 1;
     }
@@ -565,6 +565,48 @@ mod tests {
             r#""created_at":"2026-11-22T10:00:00.000Z"}"#
         );
         assert_eq!(json, golden);
+    }
+
+    #[test]
+    fn long_urls_are_clipped_on_a_character_boundary() {
+        assert_eq!(clip("héllo", 2), "h");
+        assert_eq!(clip("héllo", 3), "hé");
+        assert_eq!(clip("abc", 10), "abc");
+        let long = format!("https://acme.test/?q={}", "é".repeat(2000));
+        let mut visit = visit();
+        visit.page_url = &long;
+        let input = SignupInput {
+            customer_key: Some("cus_1".into()),
+            ..SignupInput::default()
+        };
+        let body = build(&input, &visit).unwrap();
+        assert!(body.page_url.len() <= MAX_URL && long.starts_with(body.page_url));
+    }
+
+    #[test]
+    fn control_characters_and_oversized_meta_are_refused_before_sending() {
+        let visit = visit();
+        let with = |f: &dyn Fn(&mut SignupInput)| {
+            let mut input = SignupInput {
+                customer_key: Some("cus_1".into()),
+                ..SignupInput::default()
+            };
+            f(&mut input);
+            build(&input, &visit).err()
+        };
+        assert_eq!(
+            with(&|i| i.customer_key = Some("cus\n1".into())),
+            Some(Invalid::Control("customer_key"))
+        );
+        assert_eq!(
+            with(&|i| i.meta = vec![("k".repeat(65), MetaValue::Bool(true))]),
+            Some(Invalid::Control("a meta key (1-64 bytes)"))
+        );
+        assert_eq!(
+            with(&|i| i.meta = vec![("k".into(), MetaValue::Text("x".repeat(257)))]),
+            Some(Invalid::TooLong("a meta value"))
+        );
+        assert_eq!(with(&|_| {}), None);
     }
 
     #[test]
