@@ -163,6 +163,8 @@ pub enum Db {
 pub struct Pg {
     client: postgres::Client,
     prepared: HashMap<&'static str, postgres::Statement>,
+    /// Whether `begin` or `begin_read` opened a transaction not yet ended.
+    in_transaction: bool,
 }
 
 /// The schema: entry `i` takes a database from version `i` to `i + 1`. `{id}` is the row id
@@ -228,6 +230,7 @@ impl Db {
                 Ok(Db::Postgres(Box::new(Pg {
                     client,
                     prepared: HashMap::new(),
+                    in_transaction: false,
                 })))
             }
         }
@@ -265,7 +268,10 @@ impl Db {
     pub fn begin(&mut self) -> Result<(), DbError> {
         match self {
             Db::Sqlite(_) => self.batch("BEGIN IMMEDIATE"),
-            Db::Postgres(_) => self.batch("BEGIN"),
+            Db::Postgres(pg) => {
+                pg.in_transaction = true;
+                self.batch("BEGIN")
+            }
         }
     }
 
@@ -273,12 +279,18 @@ impl Db {
     pub fn begin_read(&mut self) -> Result<(), DbError> {
         match self {
             Db::Sqlite(_) => self.batch("BEGIN"),
-            Db::Postgres(_) => self.batch("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"),
+            Db::Postgres(pg) => {
+                pg.in_transaction = true;
+                self.batch("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            }
         }
     }
 
     /// Commits; on SQLite with `synchronous=FULL`, that is the fsync.
     pub fn commit(&mut self) -> Result<(), DbError> {
+        if let Db::Postgres(pg) = self {
+            pg.in_transaction = false;
+        }
         self.batch("COMMIT")
     }
 
@@ -286,7 +298,7 @@ impl Db {
     pub fn rollback(&mut self) {
         let open = match self {
             Db::Sqlite(conn) => !conn.is_autocommit(),
-            Db::Postgres(_) => true,
+            Db::Postgres(pg) => std::mem::take(&mut pg.in_transaction),
         };
         if open {
             let _ = self.batch("ROLLBACK");

@@ -2,7 +2,8 @@
 //! /64, which one subscriber usually holds whole), refilled at `rate` per second up to a burst of
 //! [`BURST_SECONDS`] seconds' worth. Memory is bounded whatever the number of addresses: at most
 //! [`MAX_ADDRESSES`] buckets are kept; past that, buckets that are full again (idle clients) are
-//! dropped first, then the shard is forgotten whole.
+//! dropped first, then the fullest half: a client being limited keeps its empty bucket, so a
+//! flood of new addresses cannot set it free.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -60,7 +61,19 @@ impl RateLimit {
             let refill_ms = (self.burst / self.rate * 1000.0) as u32;
             buckets.retain(|_, b| now_ms.saturating_sub(b.at_ms) < refill_ms);
             if buckets.len() >= MAX_ADDRESSES / SHARDS {
-                buckets.clear();
+                let mut tokens: Vec<f32> = buckets.values().map(|b| b.tokens).collect();
+                let middle = tokens.len() / 2;
+                let (_, median, _) = tokens.select_nth_unstable_by(middle, f32::total_cmp);
+                let median = *median;
+                buckets.retain(|_, b| b.tokens < median);
+                if buckets.len() >= MAX_ADDRESSES / SHARDS / 2 {
+                    // Every bucket holds as many tokens: keep the newest half's worth at random.
+                    let mut n = 0;
+                    buckets.retain(|_, _| {
+                        n += 1;
+                        n % 2 == 0
+                    });
+                }
             }
         }
         let bucket = buckets.entry(key).or_insert(Bucket {
@@ -138,5 +151,18 @@ mod tests {
             }
         }
         assert!(limit.remembered() <= MAX_ADDRESSES);
+    }
+
+    #[test]
+    fn a_flood_of_new_addresses_does_not_set_a_limited_client_free() {
+        let limit = RateLimit::new(1).unwrap();
+        let t = Instant::now();
+        let abuser = IpAddr::V4(Ipv4Addr::new(198, 51, 100, 7));
+        while limit.check(abuser, t).is_ok() {}
+        for n in 0..(MAX_ADDRESSES as u32 * 2) {
+            let _ = limit.check(IpAddr::V4(Ipv4Addr::from(0x0a00_0000 + n)), t);
+        }
+        assert!(limit.remembered() <= MAX_ADDRESSES);
+        assert_eq!(limit.check(abuser, t), Err(1), "still limited");
     }
 }

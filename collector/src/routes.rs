@@ -111,8 +111,8 @@ pub fn router(options: &Options, store: Store) -> (Router, Shared) {
         .with_state(app.clone())
         .merge(files)
         .layer(middleware::from_fn(json_errors))
-        .layer(middleware::from_fn(log_refusals))
         .layer(middleware::from_fn(request_limits))
+        .layer(middleware::from_fn(log_refusals))
         .layer(CompressionLayer::new().br(true).gzip(true))
         .layer(SetResponseHeaderLayer::overriding(
             header::X_CONTENT_TYPE_OPTIONS,
@@ -208,7 +208,10 @@ async fn json_errors(request: Request, next: Next) -> Response {
 /// `414` for a request target over [`MAX_URI`] bytes, `431` for headers over [`MAX_HEADERS`],
 /// each with a reason. (Beyond hyper's own buffer, 64 KiB, hyper closes the connection itself.)
 async fn request_limits(request: Request, next: Next) -> Response {
-    let target = request.uri().to_string().len();
+    let target = request
+        .uri()
+        .path_and_query()
+        .map_or(0, |target| target.as_str().len());
     if target > MAX_URI {
         return error(
             StatusCode::URI_TOO_LONG,
