@@ -1618,3 +1618,50 @@ fn static_files_stay_inside_their_folders() {
         );
     }
 }
+
+#[test]
+fn a_listing_read_slowly_does_not_hold_up_signups() {
+    let (server, _) = server(&["--rate-limit", "0"]);
+    let server = std::sync::Arc::new(server);
+    let posts: Vec<_> = (0..8)
+        .map(|t| {
+            let server = server.clone();
+            std::thread::spawn(move || {
+                for n in 0..125 {
+                    let mut body = signup(90_000 + t * 1000 + n);
+                    body["meta"] = json!({ "note": "x".repeat(250) });
+                    assert_eq!(server.post_signup(&body).status, 201);
+                }
+            })
+        })
+        .collect();
+    posts.into_iter().for_each(|p| p.join().unwrap());
+    // A client asks for a full page and reads only the first bytes of it, for now.
+    let mut slow = TcpStream::connect(&server.addr).unwrap();
+    write!(
+        slow,
+        "GET /v1/signups?limit=1000 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {SECRET}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut first = [0u8; 64];
+    slow.read_exact(&mut first).unwrap();
+    assert!(first.starts_with(b"HTTP/1.1 200"));
+    let started = std::time::Instant::now();
+    assert_eq!(server.post_signup(&signup(99_999)).status, 201);
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "a signup waited {:?} behind the listing",
+        started.elapsed()
+    );
+    let mut rest = Vec::new();
+    slow.read_to_end(&mut rest).unwrap();
+    let text = String::from_utf8_lossy(&rest);
+    let body = dechunk(&text[text.find("\r\n\r\n").unwrap() + 4..]);
+    let rows: Vec<Value> = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        rows.len(),
+        1000,
+        "the page, whole, from the snapshot it started on"
+    );
+    assert!(rows.iter().all(|r| r["customer_key"] != "cus_99999"));
+}
