@@ -206,7 +206,7 @@ async fn json_errors(request: Request, next: Next) -> Response {
 }
 
 /// `414` for a request target over [`MAX_URI`] bytes, `431` for headers over [`MAX_HEADERS`],
-/// each with a reason. (Beyond hyper's own buffer, 64 KiB, hyper closes the connection itself.)
+/// each with a reason. (A head past hyper's own buffer is refused by hyper: see `serve::Explained`.)
 async fn request_limits(request: Request, next: Next) -> Response {
     let target = request
         .uri()

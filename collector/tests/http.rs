@@ -1555,6 +1555,35 @@ fn errors_carry_a_reason_and_authentication_a_challenge() {
     );
     assert_eq!(lower.status, 200, "the scheme is case-insensitive");
     assert_eq!(lower.header("x-content-type-options"), Some("nosniff"));
+    // What hyper answers by itself, before any route: not HTTP, or past its 64 KiB buffer.
+    for (raw, status, reason) in [
+        (
+            b"GARBAGE\r\n\r\n".to_vec(),
+            "400",
+            "the request is not valid HTTP/1.1",
+        ),
+        (
+            [
+                b"GET /healthz HTTP/1.1\r\nX-Big: ".to_vec(),
+                vec![b'a'; 300_000],
+                b"\r\n\r\n".to_vec(),
+            ]
+            .concat(),
+            "431",
+            "the request line and headers are too large",
+        ),
+    ] {
+        let mut stream = TcpStream::connect(&server.addr).unwrap();
+        let _ = stream.write_all(&raw);
+        stream
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        let mut answer = Vec::new();
+        let _ = stream.read_to_end(&mut answer);
+        let reply = Reply::parse(&answer);
+        assert_eq!(reply.status.to_string(), status, "{}", reply.body);
+        assert_eq!(reply.error(), reason);
+    }
     let health = server.request("GET", "/healthz", &[], b"");
     assert_eq!(
         (health.status, health.json()["status"].clone()),
