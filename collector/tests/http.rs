@@ -1281,6 +1281,33 @@ fn two_collectors_on_one_postgres_store_each_event_once() {
         (200, signup(70_000)["event_id"].clone()),
         "the stored event id comes back"
     );
+    // One visitor's click reaching both collectors at once is one click: they take turns.
+    let (a, b) = (std::sync::Arc::new(a), std::sync::Arc::new(b));
+    for n in 0..20 {
+        let agent = format!("Mozilla/5.0 visitor {n}");
+        let barrier = std::sync::Arc::new(std::sync::Barrier::new(2));
+        let clicks: Vec<_> = [a.clone(), b.clone()]
+            .into_iter()
+            .map(|server| {
+                let (agent, barrier) = (agent.clone(), barrier.clone());
+                std::thread::spawn(move || {
+                    barrier.wait();
+                    let reply = click(
+                        &server,
+                        "/r/YWxleC1zbWl0aA?to=https://www.acme.test/",
+                        &[("User-Agent", &agent)],
+                    );
+                    assert_eq!(reply.status, 302, "{}", reply.body);
+                    xid_of(&reply)
+                })
+            })
+            .collect();
+        let xids: Vec<String> = clicks.into_iter().map(|c| c.join().unwrap()).collect();
+        assert_eq!(
+            xids[0], xids[1],
+            "visitor {n}: one click id from both collectors"
+        );
+    }
     // A click recorded through one collector is seen by the other.
     let click = a.request(
         "GET",
