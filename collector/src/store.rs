@@ -9,6 +9,7 @@
 use crate::db::{Db, DbError, Target, V};
 use crate::validate::Record;
 use serde_json::{Map, Value};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use tokio::sync::oneshot;
@@ -38,6 +39,14 @@ pub struct Store {
     writer: Mutex<Option<mpsc::Sender<Box<dyn Task>>>>,
     threads: Mutex<Vec<std::thread::JoinHandle<()>>>,
     readers: Arc<Readers>,
+    tally: Arc<Tally>,
+}
+
+/// Writes committed, and the transactions that held them: what group commit saved.
+#[derive(Default)]
+struct Tally {
+    writes: AtomicU64,
+    commits: AtomicU64,
 }
 
 /// A write: run inside the group's transaction (possibly again, alone, when the group failed),
@@ -76,6 +85,7 @@ impl Store {
         };
         let (sender, receiver) = mpsc::channel::<Box<dyn Task>>();
         let receiver = Arc::new(Mutex::new(receiver));
+        let tally = Arc::new(Tally::default());
         let mut threads = Vec::new();
         for n in 0..writers {
             let db = if n == 0 {
@@ -83,16 +93,17 @@ impl Store {
             } else {
                 Db::connect(target)?
             };
-            let (reconnect, receiver) = (target.clone(), receiver.clone());
+            let (reconnect, receiver, tally) = (target.clone(), receiver.clone(), tally.clone());
             let thread = std::thread::Builder::new()
                 .name(format!("reftrack-writer-{n}"))
-                .spawn(move || writer(db, &reconnect, &receiver))
+                .spawn(move || writer(db, &reconnect, &receiver, &tally))
                 .map_err(|e| DbError::new(format!("cannot start the writer: {e}")))?;
             threads.push(thread);
         }
         Ok(Store {
             writer: Mutex::new(Some(sender)),
             threads: Mutex::new(threads),
+            tally,
             readers: Arc::new(Readers {
                 target: target.clone(),
                 idle: Mutex::new(Vec::new()),
@@ -142,12 +153,18 @@ impl Store {
         self.readers.clone()
     }
 
-    /// Stops taking writes, lets the writer commit what it holds, and waits for it.
+    /// Stops taking writes, lets the writers commit what they hold, and waits for them; then
+    /// says how many writes were committed in how many transactions.
     pub fn close(&self) {
         lock(&self.writer).take();
         for thread in std::mem::take(&mut *lock(&self.threads)) {
             let _ = thread.join();
         }
+        eprintln!(
+            "reftrack-collector: stopped; {} writes committed in {} transactions",
+            self.tally.writes.load(Ordering::Relaxed),
+            self.tally.commits.load(Ordering::Relaxed)
+        );
     }
 }
 
@@ -160,7 +177,12 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// A writer: takes whatever writes are waiting (at most [`MAX_GROUP`]), runs them in one
 /// transaction, commits, answers them all. When the group fails, each write is tried alone, so
 /// one bad write costs the others nothing; a conflict with another collector is tried again.
-fn writer(mut db: Db, target: &Target, receiver: &Mutex<mpsc::Receiver<Box<dyn Task>>>) {
+fn writer(
+    mut db: Db,
+    target: &Target,
+    receiver: &Mutex<mpsc::Receiver<Box<dyn Task>>>,
+    tally: &Tally,
+) {
     loop {
         let mut group = Vec::new();
         {
@@ -189,7 +211,13 @@ fn writer(mut db: Db, target: &Target, receiver: &Mutex<mpsc::Receiver<Box<dyn T
             }
         }
         match transaction(&mut db, &mut group) {
-            Ok(()) => group.into_iter().for_each(|task| task.finish(Ok(()))),
+            Ok(()) => {
+                tally.commits.fetch_add(1, Ordering::Relaxed);
+                tally
+                    .writes
+                    .fetch_add(group.len() as u64, Ordering::Relaxed);
+                group.into_iter().for_each(|task| task.finish(Ok(())));
+            }
             Err(_) if group.len() > 1 => {
                 for mut task in group {
                     let mut outcome = Err(DbError::new("the writer has stopped"));
@@ -198,6 +226,10 @@ fn writer(mut db: Db, target: &Target, receiver: &Mutex<mpsc::Receiver<Box<dyn T
                         if !outcome.as_ref().is_err_and(DbError::is_conflict) {
                             break;
                         }
+                    }
+                    if outcome.is_ok() {
+                        tally.commits.fetch_add(1, Ordering::Relaxed);
+                        tally.writes.fetch_add(1, Ordering::Relaxed);
                     }
                     log_error(&outcome);
                     task.finish(outcome);

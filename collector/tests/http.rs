@@ -569,8 +569,15 @@ fn the_authenticated_routes_need_the_bearer_secret() {
 }
 
 #[test]
-fn two_hundred_concurrent_signups_are_all_stored() {
-    let (server, _) = server(&["--rate-limit", "0"]);
+fn two_hundred_concurrent_signups_are_all_stored_in_fewer_commits() {
+    let db = temp_dir().join("reftrack.db");
+    let log_path = db.parent().unwrap().join("collector.log");
+    let log = std::fs::File::create(&log_path).unwrap();
+    let server = Server::start_logging(
+        &db,
+        &["--secret", SECRET, "--rate-limit", "0"],
+        Stdio::from(log),
+    );
     let server = std::sync::Arc::new(server);
     let threads: Vec<_> = (0..200)
         .map(|n| {
@@ -581,6 +588,30 @@ fn two_hundred_concurrent_signups_are_all_stored() {
     let statuses: Vec<u16> = threads.into_iter().map(|t| t.join().unwrap()).collect();
     assert!(statuses.iter().all(|&s| s == 201), "{statuses:?}");
     assert_eq!(server.list().len(), 200);
+    // Group commit: signups that arrived together shared transactions.
+    let mut server = std::sync::Arc::into_inner(server).unwrap();
+    let pid = server.child.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    assert!(server.child.wait().unwrap().success());
+    let log = std::fs::read_to_string(&log_path).unwrap();
+    let line = log
+        .lines()
+        .find_map(|l| l.strip_prefix("reftrack-collector: stopped; "))
+        .unwrap_or_else(|| panic!("{log}"));
+    let numbers: Vec<u64> = line
+        .split(' ')
+        .filter_map(|word| word.parse().ok())
+        .collect();
+    let [writes, commits] = numbers[..] else {
+        panic!("{line}")
+    };
+    assert_eq!(writes, 200, "{line}");
+    assert!(commits < writes, "{line}");
+    eprintln!("group commit: {line}");
 }
 
 #[test]
