@@ -1683,27 +1683,53 @@ fn static_files_stay_inside_their_folders() {
             |csp| csp.contains("script-src 'self'") && csp.contains("frame-ancestors 'none'")
         ));
     assert_eq!(dashboard.header("cache-control"), Some("no-cache"));
-    for encoding in ["gzip", "br"] {
+    let fetch = |encoding: &str, extra: &str| {
         let mut stream = TcpStream::connect(&server.addr).unwrap();
         write!(
             stream,
-            "GET /sdk/big.js HTTP/1.1\r\nHost: x\r\nAccept-Encoding: {encoding}\r\nConnection: close\r\n\r\n"
+            "GET /sdk/big.js HTTP/1.1\r\nHost: x\r\nAccept-Encoding: {encoding}\r\n{extra}Connection: close\r\n\r\n"
         )
         .unwrap();
         let mut raw = Vec::new();
         stream.read_to_end(&mut raw).unwrap();
         let end = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
-        let head = String::from_utf8_lossy(&raw[..end]).to_ascii_lowercase();
+        // Names lower-cased, values as sent.
+        let head = String::from_utf8_lossy(&raw[..end])
+            .lines()
+            .map(|line| match line.split_once(": ") {
+                Some((name, value)) => format!("{}: {value}", name.to_ascii_lowercase()),
+                None => line.to_ascii_lowercase(),
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        (head, raw[end + 4..].to_vec())
+    };
+    for encoding in ["gzip", "br"] {
+        let (head, body) = fetch(encoding, "");
         assert!(
             head.contains(&format!("content-encoding: {encoding}")),
             "{head}"
         );
-        assert!(
-            raw.len() - end < 6000 / 2,
-            "compressed: {} bytes",
-            raw.len() - end
+        assert!(head.contains("vary: accept-encoding"), "{head}");
+        assert!(body.len() < 6000 / 2, "compressed: {} bytes", body.len());
+        assert_eq!(
+            fetch(encoding, "").1,
+            body,
+            "the same bytes, from the cache"
         );
+        let modified = head
+            .lines()
+            .find_map(|l| l.strip_prefix("last-modified: "))
+            .unwrap()
+            .to_owned();
+        let (again, _) = fetch(encoding, &format!("If-Modified-Since: {modified}\r\n"));
+        assert!(again.starts_with("http/1.1 304"), "{again}");
     }
+    // A new version of the file is compressed anew.
+    let (_, before) = fetch("gzip", "");
+    std::fs::write(site.join("dist/big.js"), "/* reftrack 2 */ ".repeat(500)).unwrap();
+    let (_, after) = fetch("gzip", "");
+    assert_ne!(before, after);
 }
 
 #[test]
