@@ -89,15 +89,14 @@ async fn guard(roots: Roots, request: Request, next: Next) -> Response {
     };
     let mut file = root.clone();
     for segment in rest.split('/').filter(|s| !s.is_empty()) {
-        let segment = percent_decode(segment);
-        let Some(segment) = segment else {
+        let Ok(segment) = percent_encoding::percent_decode_str(segment).decode_utf8() else {
             return not_found();
         };
         if segment.starts_with('.') || segment.len() > MAX_SEGMENT || segment.contains(['\\', '\0'])
         {
             return not_found();
         }
-        file.push(segment);
+        file.push(segment.as_ref());
     }
     // A symbolic link may point anywhere: whatever is served must resolve inside its folder.
     let real = match std::fs::canonicalize(&file) {
@@ -227,14 +226,9 @@ async fn compressed(
         Some(entry) => entry,
         None => {
             let path = file.clone();
-            let body = tokio::task::spawn_blocking(move || compress(&path, encoding))
+            let entry = tokio::task::spawn_blocking(move || fresh(&path, encoding))
                 .await
                 .ok()??;
-            let entry = Compressed {
-                len: meta.len(),
-                modified,
-                body: Bytes::from(body),
-            };
             keep(cache, key, entry.clone());
             entry
         }
@@ -280,55 +274,36 @@ fn prepare(cache: &Arc<Mutex<Cache>>, dist: &Path) {
         .spawn(move || {
             for file in files {
                 for encoding in ["br", "gzip"] {
-                    let Ok(meta) = std::fs::metadata(&file) else {
-                        continue;
-                    };
-                    let (Ok(modified), Some(body)) = (meta.modified(), compress(&file, encoding))
-                    else {
-                        continue;
-                    };
-                    let entry = Compressed {
-                        len: meta.len(),
-                        modified,
-                        body: Bytes::from(body),
-                    };
-                    keep(&cache, (file.clone(), encoding), entry);
+                    if let Some(entry) = fresh(&file, encoding) {
+                        keep(&cache, (file.clone(), encoding), entry);
+                    }
                 }
             }
         });
 }
 
-/// `path` compressed whole: brotli at quality 11, or gzip at level 9.
-fn compress(path: &Path, encoding: &str) -> Option<Vec<u8>> {
+/// `path` compressed whole (brotli at quality 11, or gzip at level 9), with the version it was
+/// read at. The version is taken before the read: a file changed meanwhile is compressed again
+/// on its next request.
+fn fresh(path: &Path, encoding: &str) -> Option<Compressed> {
+    let meta = std::fs::metadata(path).ok()?;
+    let modified = meta.modified().ok()?;
     let data = std::fs::read(path).ok()?;
+    Some(Compressed {
+        len: meta.len(),
+        modified,
+        body: Bytes::from(compress(&data, encoding)?),
+    })
+}
+
+fn compress(data: &[u8], encoding: &str) -> Option<Vec<u8>> {
     if encoding == "br" {
         let mut writer = brotli::CompressorWriter::new(Vec::new(), 4096, 11, 22);
-        writer.write_all(&data).ok()?;
+        writer.write_all(data).ok()?;
         Some(writer.into_inner())
     } else {
         let mut writer = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
-        writer.write_all(&data).ok()?;
+        writer.write_all(data).ok()?;
         writer.finish().ok()
     }
-}
-
-/// `%XX` decoded; `None` when the result is not UTF-8.
-fn percent_decode(segment: &str) -> Option<String> {
-    let bytes = segment.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = |b: u8| (b as char).to_digit(16);
-        match (bytes[i], bytes.get(i + 1), bytes.get(i + 2)) {
-            (b'%', Some(&h), Some(&l)) if hex(h).is_some() && hex(l).is_some() => {
-                out.push((hex(h)? * 16 + hex(l)?) as u8);
-                i += 3;
-            }
-            (b, _, _) => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8(out).ok()
 }

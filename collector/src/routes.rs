@@ -232,11 +232,15 @@ async fn request_limits(request: Request, next: Next) -> Response {
     next.run(request).await
 }
 
-/// The refusal of a client over `--rate-limit`: `429` with `Retry-After`.
-fn rate_limited(app: &App, socket: SocketAddr, headers: &HeaderMap) -> Option<Response> {
-    let limit = app.rate.as_ref()?;
+/// The client's address: the socket's, or behind `--trusted-proxies`, their `X-Forwarded-For`.
+fn client_ip(app: &App, socket: SocketAddr, headers: &HeaderMap) -> std::net::IpAddr {
     let forwarded = headers.get("x-forwarded-for").and_then(|v| v.to_str().ok());
-    let ip = links::client_ip(socket.ip(), forwarded, app.trusted_proxies);
+    links::client_ip(socket.ip(), forwarded, app.trusted_proxies)
+}
+
+/// The refusal of a client over `--rate-limit`: `429` with `Retry-After`.
+fn rate_limited(app: &App, ip: std::net::IpAddr) -> Option<Response> {
+    let limit = app.rate.as_ref()?;
     let Err(seconds) = limit.check(ip, Instant::now()) else {
         return None;
     };
@@ -362,7 +366,7 @@ async fn post_signup(
     body: Body,
 ) -> Response {
     let (origin, allowed) = origin_check(&app, &headers);
-    if let Some(response) = rate_limited(&app, socket, &headers) {
+    if let Some(response) = rate_limited(&app, client_ip(&app, socket, &headers)) {
         return with_cors(response, origin);
     }
     if !allowed {
@@ -531,7 +535,8 @@ async fn partner_link(
     ConnectInfo(socket): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
 ) -> Response {
-    if let Some(response) = rate_limited(&app, socket, &headers) {
+    let ip = client_ip(&app, socket, &headers);
+    if let Some(response) = rate_limited(&app, ip) {
         return response;
     }
     let Ok(key) = PartnerKey::parse(&partner_key) else {
@@ -549,8 +554,6 @@ async fn partner_link(
         Err(reason) => return error(StatusCode::BAD_REQUEST, reason),
     };
     let header = |name| headers.get(name).and_then(|v| v.to_str().ok());
-    let forwarded = header(header::HeaderName::from_static("x-forwarded-for"));
-    let ip = links::client_ip(socket.ip(), forwarded, app.trusted_proxies);
     let Ok(new_id) = links::click_id() else {
         return error(
             StatusCode::SERVICE_UNAVAILABLE,

@@ -340,9 +340,7 @@ pub fn save(db: &mut Db, record: &Record, received_at: &str) -> Result<(Saved, S
             record.transaction_key.as_deref().into(),
         ],
     )?;
-    let event_id = stored
-        .and_then(|row| row.into_iter().next()?.text())
-        .unwrap_or_else(|| record.event_id.clone());
+    let event_id = first_text(stored).unwrap_or_else(|| record.event_id.clone());
     Ok((Saved::Duplicate, event_id))
 }
 
@@ -388,7 +386,7 @@ pub fn click(db: &mut Db, click: &Click, new_id: &str) -> Result<(String, bool),
             (click.at_ms - CLICK_WINDOW_MS).into(),
         ],
     )?;
-    if let Some(xid) = recent.and_then(|row| row.into_iter().next()?.text()) {
+    if let Some(xid) = first_text(recent) {
         return Ok((xid, false));
     }
     db.execute(
@@ -409,6 +407,7 @@ pub fn click(db: &mut Db, click: &Click, new_id: &str) -> Result<(String, bool),
     Ok((new_id.to_owned(), true))
 }
 
+/// The first column of `row`, as text.
 fn first_text(row: Option<Vec<V>>) -> Option<String> {
     row.and_then(|row| row.into_iter().next()?.text())
 }
