@@ -17,6 +17,9 @@ use base64::Engine;
 /// The longest partner key or click id accepted, in characters.
 pub const MAX_LEN: usize = 128;
 
+/// The rule of a partner key or click id, as messages on both ends state it.
+pub const KEY_RULE: &str = "1-128 characters of A-Z a-z 0-9 . _ ~ @ : + -";
+
 /// Longest base64 text that can decode to `MAX_LEN` bytes, with padding; longer text is refused
 /// before decoding so a hostile URL cannot make us allocate.
 const MAX_ENCODED_LEN: usize = MAX_LEN.div_ceil(3) * 4;

@@ -11,12 +11,12 @@ use super::partner_key::PartnerKey;
 use serde::ser::{SerializeMap, Serializer};
 use serde::Serialize;
 
-/// Longest accepted customer key or name, in bytes.
-const MAX_FIELD: usize = 256;
+/// Longest accepted customer key, name, sub id or `meta` string, in bytes.
+pub const MAX_FIELD: usize = 256;
 /// Longest accepted email address (RFC 5321).
-const MAX_EMAIL: usize = 254;
+pub const MAX_EMAIL: usize = 254;
 /// Most sub ids and meta entries accepted.
-const MAX_ITEMS: usize = 20;
+pub const MAX_ITEMS: usize = 20;
 /// Longest `origin`, `page_url`, `referrer` and `user_agent` sent, in bytes: longer ones are
 /// clipped (the collector refuses longer ones).
 pub const MAX_URL: usize = 2048;
@@ -154,9 +154,7 @@ impl Invalid {
             Invalid::BadEmail => "email is not a valid email address".into(),
             Invalid::TooLong(field) => cat(&[field, " is too long"]),
             Invalid::TooMany(field) => cat(&[field, " has too many entries (at most 20)"]),
-            Invalid::BadPartnerKey => {
-                "partner.key must be 1-128 characters of A-Z a-z 0-9 . _ ~ @ : + -".into()
-            }
+            Invalid::BadPartnerKey => cat(&["partner.key must be ", super::partner_key::KEY_RULE]),
             Invalid::Control(field) => cat(&[field, " must not contain control characters"]),
         }
     }
@@ -276,7 +274,7 @@ pub fn build<'a>(input: &'a SignupInput, visit: &Visit<'a>) -> Result<Body<'a>, 
     if input.meta.len() > MAX_ITEMS {
         return Err(Invalid::TooMany("meta"));
     }
-    let control = |s: &str| s.chars().any(char::is_control);
+    let control = |s: &str| s.chars().any(super::text::is_hidden);
     if control(&customer_key) || input.sub_ids.iter().any(|s| control(s)) {
         return Err(Invalid::Control(if control(&customer_key) {
             "customer_key"

@@ -12,8 +12,40 @@ pub fn cat(pieces: &[&str]) -> String {
     text
 }
 
+/// Whether `c` may not stand in a key (a customer key, a sub id, a `meta` key, an event id): a
+/// control character, or an invisible format character (Unicode category Cf) — the bidi
+/// overrides and isolates (U+202A–U+202E, U+2066–U+2069) that reorder how a key reads
+/// on screen, zero-width characters, the byte-order mark and the tag characters.
+pub fn is_hidden(c: char) -> bool {
+    c.is_control()
+        || matches!(c,
+            '\u{ad}' | '\u{600}'..='\u{605}' | '\u{61c}' | '\u{6dd}' | '\u{70f}' | '\u{890}'..='\u{891}'
+            | '\u{8e2}' | '\u{180e}' | '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}'
+            | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{206f}' | '\u{feff}' | '\u{fff9}'..='\u{fffb}'
+            | '\u{110bd}' | '\u{110cd}' | '\u{13430}'..='\u{1343f}' | '\u{1bca0}'..='\u{1bca3}'
+            | '\u{1d173}'..='\u{1d17a}' | '\u{e0001}' | '\u{e0020}'..='\u{e007f}')
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn bidi_and_zero_width_characters_are_hidden() {
+        for c in [
+            '\u{202e}',
+            '\u{2066}',
+            '\u{200b}',
+            '\u{feff}',
+            '\u{e0041}',
+            '\n',
+            '\u{7f}',
+        ] {
+            assert!(super::is_hidden(c), "{c:?}");
+        }
+        for c in ['a', 'é', '中', ' ', '-', '\u{1f600}'] {
+            assert!(!super::is_hidden(c), "{c:?}");
+        }
+    }
+
     #[test]
     fn pieces_are_joined_in_order() {
         assert_eq!(

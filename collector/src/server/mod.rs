@@ -2,17 +2,21 @@
 //! a deadline for each request's headers (which also closes idle keep-alive connections), and a
 //! bounded drain on shutdown. hyper's own answers to requests it cannot parse get a reason too.
 
+mod explained;
+mod per_address;
+
+use crate::http::client_ip::Proxies;
+use crate::http::log::RefusalLog;
 use axum::extract::ConnectInfo;
 use axum::Router;
+use explained::Explained;
 use hyper_util::rt::{TokioIo, TokioTimer};
+use per_address::PerAddress;
 use std::future::Future;
-use std::io;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{ready, Context, Poll};
-use std::time::Duration;
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::TcpListener;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use tokio::io::AsyncWriteExt;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinSet;
 use tower::Service;
@@ -31,6 +35,10 @@ pub struct Limits {
     pub max_connections: usize,
     /// How long requests in flight may take to finish once shutdown starts.
     pub drain: Duration,
+    /// Connections one client address may hold open.
+    pub per_address: usize,
+    /// The site's proxies, whose connections are not counted per address.
+    pub proxies: Proxies,
 }
 
 /// `wanted`, lowered so that the connections and the collector's own files fit the open-file
@@ -73,6 +81,8 @@ pub async fn serve(
     let slots = Arc::new(Semaphore::new(limits.max_connections));
     let (stop, stopping) = watch::channel(false);
     let mut connections = JoinSet::new();
+    let per_address = PerAddress::new(limits.per_address);
+    let refusals = RefusalLog::default();
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
         .header_read_timeout(limits.header_timeout)
@@ -92,11 +102,23 @@ pub async fn serve(
                 Ok(accepted) => accepted,
                 Err(error) => {
                     // Out of file descriptors, say: wait for connections to close.
-                    eprintln!("reftrack-collector: accept: {error}");
+                    tracing::error!(%error, "accept");
                     tokio::time::sleep(Duration::from_millis(50)).await;
                     continue;
                 }
             },
+        };
+        let held = if limits.proxies.trusts(peer.ip()) {
+            None
+        } else {
+            match per_address.admit(peer.ip()) {
+                Some(held) => Some(held),
+                None => {
+                    drop(slot);
+                    refuse(stream, peer.ip(), limits.per_address, &refusals);
+                    continue;
+                }
+            }
         };
         let _ = stream.set_nodelay(true);
         let app = app.clone();
@@ -107,7 +129,7 @@ pub async fn serve(
         let connection = http.serve_connection(TokioIo::new(Explained::new(stream)), service);
         let mut stopping = stopping.clone();
         connections.spawn(async move {
-            let _slot = slot;
+            let _held = (slot, held);
             tokio::pin!(connection);
             tokio::select! {
                 _ = connection.as_mut() => {}
@@ -126,124 +148,39 @@ pub async fn serve(
     })
     .await;
     if drained.is_err() {
-        eprintln!(
-            "reftrack-collector: {} connections still open after {} s; closing them",
-            connections.len(),
-            limits.drain.as_secs()
+        tracing::warn!(
+            open = connections.len(),
+            drain_seconds = limits.drain.as_secs(),
+            "connections still open after the drain; closing them"
         );
         connections.abort_all();
     }
 }
 
-/// A connection whose writes are watched for hyper's own error answers — `400` for a request that
-/// is not HTTP/1.1, `414` and `431` past hyper's buffer — which hyper sends with an empty body
-/// before the application sees anything. Each gets the `{"error": …}` body every other refusal
-/// has, and a log line. (The application's own `4xx` always carry a body, so an empty one is
-/// hyper's.)
-struct Explained<S> {
-    inner: S,
-    /// A rewritten answer not yet written whole.
-    pending: Vec<u8>,
-    written: usize,
-}
-
-impl<S> Explained<S> {
-    fn new(inner: S) -> Self {
-        Explained {
-            inner,
-            pending: Vec::new(),
-            written: 0,
-        }
+/// Answers a connection over the per-address cap `429` and closes it, without waiting on a
+/// client that does not read.
+fn refuse(mut stream: TcpStream, ip: std::net::IpAddr, cap: usize, refusals: &RefusalLog) {
+    let reason = format!("this address already holds {cap} open connections");
+    let second = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    if let Some(held_back) = refusals.admit(429, "(connection)", ip, second) {
+        tracing::warn!(
+            status = 429,
+            route = "(connection)",
+            reason,
+            held_back,
+            "refused"
+        );
     }
-}
-
-/// `head` (a response head hyper wrote) with a JSON reason, when it is one of hyper's own empty
-/// `4xx` answers.
-fn explain(head: &[u8]) -> Option<Vec<u8>> {
-    let end = head.windows(4).position(|w| w == b"\r\n\r\n")? + 4;
-    let text = std::str::from_utf8(&head[..end]).ok()?;
-    let status: u16 = text.strip_prefix("HTTP/1.1 ")?.get(..3)?.parse().ok()?;
-    if !(400..500).contains(&status) || !text.contains("\r\ncontent-length: 0\r\n") {
-        return None;
-    }
-    let reason = match status {
-        400 => "the request is not valid HTTP/1.1",
-        414 => "the request target is too long",
-        431 => "the request line and headers are too large",
-        _ => "the request could not be read",
-    };
-    eprintln!(
-        "reftrack-collector: {}",
-        serde_json::json!({ "event": "refused", "status": status, "route": "(unparsed)", "reason": reason })
-    );
     let body = serde_json::json!({ "error": reason }).to_string();
-    let rewritten = text.replacen(
-        "\r\ncontent-length: 0\r\n",
-        &format!(
-            "\r\ncontent-type: application/json\r\ncontent-length: {}\r\n",
-            body.len()
-        ),
-        1,
+    let answer = format!(
+        "HTTP/1.1 429 Too Many Requests\r\ncontent-type: application/json\r\nretry-after: 1\r\n\
+         connection: close\r\ncontent-length: {}\r\n\r\n{body}",
+        body.len()
     );
-    let mut out = rewritten.into_bytes();
-    out.extend_from_slice(body.as_bytes());
-    out.extend_from_slice(&head[end..]);
-    Some(out)
-}
-
-impl<S: AsyncWrite + Unpin> Explained<S> {
-    /// Writes what is pending; `Ready` once nothing is.
-    fn poll_pending(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        while self.written < self.pending.len() {
-            let n =
-                ready!(Pin::new(&mut self.inner).poll_write(cx, &self.pending[self.written..]))?;
-            if n == 0 {
-                return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
-            }
-            self.written += n;
-        }
-        self.pending.clear();
-        self.written = 0;
-        Poll::Ready(Ok(()))
-    }
-}
-
-impl<S: AsyncRead + Unpin> AsyncRead for Explained<S> {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_read(cx, buf)
-    }
-}
-
-impl<S: AsyncWrite + Unpin> AsyncWrite for Explained<S> {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        ready!(self.poll_pending(cx))?;
-        if buf.starts_with(b"HTTP/1.1 4") {
-            if let Some(explained) = explain(buf) {
-                self.pending = explained;
-                // The whole of `buf` is taken; what is not on the wire yet goes out on the next
-                // write, flush or shutdown.
-                let _ = self.poll_pending(cx)?;
-                return Poll::Ready(Ok(buf.len()));
-            }
-        }
-        Pin::new(&mut self.inner).poll_write(cx, buf)
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        ready!(self.poll_pending(cx))?;
-        Pin::new(&mut self.inner).poll_flush(cx)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        ready!(self.poll_pending(cx))?;
-        Pin::new(&mut self.inner).poll_shutdown(cx)
-    }
+    tokio::spawn(async move {
+        let _ =
+            tokio::time::timeout(Duration::from_secs(1), stream.write_all(answer.as_bytes())).await;
+    });
 }

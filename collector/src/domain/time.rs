@@ -1,8 +1,6 @@
-//! The two things the collector needs from the clock and from chance, without extra crates:
-//! ISO 8601 timestamps and random UUIDs.
+//! The two things the collector needs from the clock and from chance: ISO 8601 timestamps and
+//! random UUIDs (from the operating system's CSPRNG).
 
-use std::collections::hash_map::RandomState;
-use std::hash::{BuildHasher, Hasher};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// `2026-11-22T10:00:00.000Z` for `time`.
@@ -29,16 +27,12 @@ pub fn iso8601(time: SystemTime) -> String {
     )
 }
 
-/// A random UUID v4 (formatted by the SDK's core). `RandomState` is seeded from the operating
-/// system's randomness.
-pub fn uuid_v4() -> String {
+/// A random UUID v4 (formatted by the SDK's core), from the operating system's CSPRNG; `None`
+/// when it cannot give any.
+pub fn uuid_v4() -> Option<String> {
     let mut bytes = [0u8; 16];
-    for (i, chunk) in bytes.chunks_mut(8).enumerate() {
-        let mut hasher = RandomState::new().build_hasher();
-        hasher.write_usize(i);
-        chunk.copy_from_slice(&hasher.finish().to_le_bytes());
-    }
-    reftrack::core::signup::uuid_v4(bytes)
+    getrandom::fill(&mut bytes).ok()?;
+    Some(reftrack::core::signup::uuid_v4(bytes))
 }
 
 #[cfg(test)]
@@ -57,7 +51,7 @@ mod tests {
 
     #[test]
     fn uuids_are_v4_and_differ() {
-        let (a, b) = (uuid_v4(), uuid_v4());
+        let (a, b) = (uuid_v4().unwrap(), uuid_v4().unwrap());
         assert_ne!(a, b);
         assert_eq!(a.len(), 36);
         assert_eq!(&a[14..15], "4");

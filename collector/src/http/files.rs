@@ -5,14 +5,15 @@
 //! Text and WebAssembly go out compressed (brotli at its best quality, or gzip) from a cache:
 //! each file is compressed once per version (size and modification time), not on every request,
 //! so the SDK costs the collector one compression per release. `nosniff` is added for every
-//! response by the router.
+//! response by the router. Every path is decoded and resolved once, and what is served, and with
+//! which headers, is decided on the file it resolves to.
 
-use crate::routes::error;
+use super::error::ApiError;
 use axum::body::{Body, Bytes};
 use axum::extract::Request;
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::Router;
 use std::collections::HashMap;
 use std::io::Write;
@@ -78,7 +79,7 @@ fn canonical(dir: &Path) -> PathBuf {
 }
 
 fn not_found() -> Response {
-    error(StatusCode::NOT_FOUND, "not found")
+    ApiError::not_found("not found").into_response()
 }
 
 async fn guard(roots: Roots, request: Request, next: Next) -> Response {
@@ -108,7 +109,11 @@ async fn guard(roots: Roots, request: Request, next: Next) -> Response {
         Err(_) => None,
     };
     let sdk = path.starts_with("/sdk/");
-    let dashboard = path == "/dashboard.html" || path == "/dashboard";
+    // Decided on the file that is served, not on how its path was spelled (`//dashboard.html`,
+    // `/%64ashboard.html` and `/dashboard%2ehtml` are the same file).
+    let dashboard = real
+        .as_ref()
+        .is_some_and(|real| *real == roots.www.join("dashboard.html"));
     let since = request
         .headers()
         .get(header::IF_MODIFIED_SINCE)

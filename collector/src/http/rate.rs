@@ -36,24 +36,32 @@ struct Bucket {
 impl RateLimit {
     /// `rate` requests per second per address; `None` for `0` (no limit).
     pub fn new(rate: u32) -> Option<RateLimit> {
-        (rate > 0).then(|| RateLimit {
-            rate: f64::from(rate),
-            burst: f64::from(rate) * f64::from(BURST_SECONDS),
+        (rate > 0).then(|| RateLimit::with_burst(f64::from(rate), f64::from(rate * BURST_SECONDS)))
+    }
+
+    /// `rate` per second (a fraction for less than one), bursts of `burst`.
+    pub fn with_burst(rate: f64, burst: f64) -> RateLimit {
+        RateLimit {
+            rate,
+            burst,
             start: Instant::now(),
             shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
-        })
+        }
+    }
+
+    /// Like [`RateLimit::check`], without taking the token: whether `ip` has one.
+    pub fn peek(&self, ip: IpAddr, now: Instant) -> Result<(), u64> {
+        self.take(ip, now, 0.0)
     }
 
     /// Takes a token for `ip` at `now`; `Err(seconds)` when there is none, with the whole number
     /// of seconds until there is one (for `Retry-After`).
     pub fn check(&self, ip: IpAddr, now: Instant) -> Result<(), u64> {
-        let key = match ip {
-            IpAddr::V4(v4) => u128::from(v4.to_bits()),
-            IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-                Some(v4) => u128::from(v4.to_bits()),
-                None => v6.to_bits() & !u128::from(u64::MAX),
-            },
-        };
+        self.take(ip, now, 1.0)
+    }
+
+    fn take(&self, ip: IpAddr, now: Instant, cost: f64) -> Result<(), u64> {
+        let key = address_key(ip);
         let now_ms = now.saturating_duration_since(self.start).as_millis() as u32;
         let shard = &self.shards[(key as usize ^ (key >> 64) as usize) % SHARDS];
         let mut buckets = shard.lock().unwrap_or_else(|p| p.into_inner());
@@ -84,7 +92,7 @@ impl RateLimit {
         let tokens = (f64::from(bucket.tokens) + elapsed * self.rate).min(self.burst);
         bucket.at_ms = now_ms;
         if tokens >= 1.0 {
-            bucket.tokens = (tokens - 1.0) as f32;
+            bucket.tokens = (tokens - cost) as f32;
             Ok(())
         } else {
             bucket.tokens = tokens as f32;
@@ -99,6 +107,17 @@ impl RateLimit {
             .iter()
             .map(|s| s.lock().unwrap_or_else(|p| p.into_inner()).len())
             .sum()
+    }
+}
+
+/// The address a client is counted by: IPv4 whole, IPv6 by its /64.
+pub fn address_key(ip: IpAddr) -> u128 {
+    match ip {
+        IpAddr::V4(v4) => u128::from(v4.to_bits()),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => u128::from(v4.to_bits()),
+            None => v6.to_bits() & !u128::from(u64::MAX),
+        },
     }
 }
 

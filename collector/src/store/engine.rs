@@ -52,11 +52,28 @@ pub struct DbError {
 }
 
 impl DbError {
+    /// An error with its message.
     pub fn new(message: impl Into<String>) -> DbError {
         DbError {
             message: message.into(),
             code: None,
         }
+    }
+
+    /// The database did not answer within `--db-timeout`.
+    pub fn timeout(limit: Duration) -> DbError {
+        DbError {
+            message: format!(
+                "the database did not answer within {} s",
+                limit.as_secs_f32()
+            ),
+            code: Some("timeout".into()),
+        }
+    }
+
+    /// Whether this is [`DbError::timeout`].
+    pub fn is_timeout(&self) -> bool {
+        self.code.as_deref() == Some("timeout")
     }
 
     /// A conflict between concurrent transactions (deadlock, serialization): worth one more try.
@@ -167,65 +184,28 @@ pub struct Pg {
     in_transaction: bool,
 }
 
-/// The schema: entry `i` takes a database from version `i` to `i + 1`. `{id}` is the row id
-/// column and `{body_partner_key}` reads `partner_key` out of the JSON body, in each dialect.
-const MIGRATIONS: [&str; 2] = [
-    // Version 1, as the first collector wrote it (before `schema_version` existed).
-    "
-CREATE TABLE IF NOT EXISTS records (
-    id           {id},
-    event_id     TEXT NOT NULL UNIQUE,
-    kind         TEXT NOT NULL,
-    public_key   TEXT,
-    customer_key TEXT NOT NULL,
-    xid          TEXT,
-    body         TEXT NOT NULL,
-    received_at  TEXT NOT NULL
-);
-CREATE UNIQUE INDEX IF NOT EXISTS signup_per_customer
-    ON records (public_key, customer_key) WHERE kind = 'signup';
-CREATE UNIQUE INDEX IF NOT EXISTS conversion_per_customer
-    ON records (xid, customer_key) WHERE kind = 'conversion';
-",
-    // Version 2: partner-link clicks, and records resolved to the partner they credit.
-    "
-CREATE TABLE clicks (
-    xid         TEXT PRIMARY KEY,
-    partner_key TEXT NOT NULL,
-    at          TEXT NOT NULL,
-    at_ms       BIGINT NOT NULL,
-    destination TEXT NOT NULL,
-    referrer    TEXT,
-    user_agent  TEXT NOT NULL,
-    ip_prefix   TEXT NOT NULL
-);
-CREATE INDEX clicks_by_visitor ON clicks (partner_key, ip_prefix, user_agent, at_ms);
-ALTER TABLE records ADD COLUMN partner_key TEXT;
-ALTER TABLE records ADD COLUMN claimed_partner_key TEXT;
-ALTER TABLE records ADD COLUMN verified BIGINT NOT NULL DEFAULT 1;
-ALTER TABLE records ADD COLUMN amount BIGINT;
-ALTER TABLE records ADD COLUMN currency TEXT;
-ALTER TABLE records ADD COLUMN transaction_key TEXT;
-UPDATE records SET partner_key = {body_partner_key};
-CREATE UNIQUE INDEX conversion_per_transaction
-    ON records (transaction_key) WHERE kind = 'conversion' AND transaction_key IS NOT NULL;
-",
-];
-
 impl Db {
-    /// Connects, without migrating.
-    pub fn connect(target: &Target) -> Result<Db, DbError> {
+    /// Connects, without migrating. `timeout` bounds the connection, a wait for a lock and, on
+    /// PostgreSQL, each statement (`statement_timeout`).
+    pub fn connect(target: &Target, timeout: Duration) -> Result<Db, DbError> {
         match target {
             Target::Sqlite(path) => {
                 let conn = rusqlite::Connection::open(path)?;
-                conn.busy_timeout(Duration::from_secs(5))?;
+                conn.busy_timeout(timeout)?;
                 Ok(Db::Sqlite(conn))
             }
             Target::Postgres(url) => {
                 let mut config: postgres::Config = url.parse()?;
                 if config.get_connect_timeout().is_none() {
-                    config.connect_timeout(Duration::from_secs(5));
+                    config.connect_timeout(timeout);
                 }
+                let options = format!(
+                    "{} -c statement_timeout={} -c lock_timeout={}",
+                    config.get_options().unwrap_or_default(),
+                    timeout.as_millis(),
+                    timeout.as_millis()
+                );
+                config.options(options.trim());
                 let client = config.connect(postgres::NoTls)?;
                 Ok(Db::Postgres(Box::new(Pg {
                     client,
@@ -238,8 +218,8 @@ impl Db {
 
     /// Opens the database for writing: SQLite in WAL mode with `synchronous=FULL` (each commit on
     /// disk before it returns), both engines migrated to the newest schema.
-    pub fn open(target: &Target) -> Result<Db, DbError> {
-        let mut db = Db::connect(target)?;
+    pub fn open(target: &Target, timeout: Duration) -> Result<Db, DbError> {
+        let mut db = Db::connect(target, timeout)?;
         if let Db::Sqlite(conn) = &db {
             conn.pragma_update(None, "journal_mode", "WAL")?;
             conn.pragma_update(None, "synchronous", "FULL")?;
@@ -404,64 +384,6 @@ impl Db {
             false
         })?;
         Ok(first)
-    }
-
-    /// Brings the schema to the newest version, each step in one transaction. Collectors starting
-    /// together on one PostgreSQL take turns (an advisory lock). An SQLite file written before
-    /// `schema_version` existed is version 1 when it has the `records` table.
-    fn migrate(&mut self) -> Result<(), DbError> {
-        const LOCK: &str = "reftrack schema";
-        let postgres = matches!(self, Db::Postgres(_));
-        if postgres {
-            self.execute(
-                "SELECT pg_advisory_lock(hashtextextended($1, 0))",
-                &[LOCK.into()],
-            )?;
-        }
-        let migrated = self.migrate_steps();
-        if postgres {
-            self.execute(
-                "SELECT pg_advisory_unlock(hashtextextended($1, 0))",
-                &[LOCK.into()],
-            )?;
-        }
-        migrated
-    }
-
-    fn migrate_steps(&mut self) -> Result<(), DbError> {
-        self.batch("CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)")?;
-        let recorded = self
-            .first("SELECT MAX(version) FROM schema_version", &[])?
-            .and_then(|row| row[0].int());
-        let version = match (recorded, &*self) {
-            (Some(version), _) => version,
-            (None, Db::Sqlite(_)) => self
-                .first(
-                    "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'records'",
-                    &[],
-                )?
-                .and_then(|row| row[0].int())
-                .unwrap_or(0),
-            (None, Db::Postgres(_)) => 0,
-        };
-        let (id, body_partner_key) = match self {
-            Db::Sqlite(_) => ("INTEGER PRIMARY KEY", "json_extract(body, '$.partner_key')"),
-            Db::Postgres(_) => (
-                "BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY",
-                "(body::jsonb ->> 'partner_key')",
-            ),
-        };
-        for (step, sql) in MIGRATIONS.iter().enumerate().skip(version.max(0) as usize) {
-            let sql = sql
-                .replace("{id}", id)
-                .replace("{body_partner_key}", body_partner_key);
-            let next = step + 1;
-            self.batch(&format!(
-                "BEGIN; {sql}; DELETE FROM schema_version; INSERT INTO schema_version VALUES ({next}); COMMIT;"
-            ))
-            .inspect_err(|_| self.rollback())?;
-        }
-        Ok(())
     }
 }
 

@@ -1,0 +1,13 @@
+//! Pure rules: what a valid record is (on the SDK core's own limits and messages), whom it
+//! credits, where a partner link may lead, and the clock's and chance's small services. Nothing
+//! here touches HTTP or a database.
+
+pub mod conversion;
+pub mod credit;
+mod fields;
+pub mod links;
+pub mod partnero;
+pub mod time;
+pub mod validate;
+
+pub use fields::MAX_TEXT;

@@ -1,0 +1,84 @@
+//! `GET /r/{partner_key}?to=`: a partner link. Records a click and sends the visitor to the site
+//! with the partner key and the click id in the URL (and, with `--cookie-domain`, in first-party
+//! cookies).
+
+use crate::domain::links;
+use crate::domain::MAX_TEXT;
+use crate::http::{ApiError, ClientIp, Shared};
+use crate::store::clicks::{self, Click};
+use axum::body::Body;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::Response;
+use reftrack::core::cookie::{self, Attributes, CLICK_ID_COOKIE, PARTNER_KEY_COOKIES};
+use reftrack::core::partner_key::PartnerKey;
+use reftrack::core::signup::clip;
+use std::collections::HashMap;
+
+/// Longest user agent a click row keeps.
+const MAX_USER_AGENT: usize = 512;
+
+/// `302` to the landing; an invalid key `404`, a destination off the site `400`.
+pub async fn follow(
+    State(state): State<Shared>,
+    Path(partner_key): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let key = PartnerKey::parse(&partner_key)
+        .map_err(|_| ApiError::not_found("no such partner link: the partner key is not valid"))?;
+    let destination = links::destination(
+        query.get("to").map(String::as_str),
+        state.site_url.as_ref(),
+        &state.allow_origins,
+    )
+    .map_err(ApiError::bad_request)?;
+    let header = |name| headers.get(name).and_then(|v| v.to_str().ok());
+    let new_id = links::click_id()
+        .map_err(|_| ApiError::unavailable("no randomness for a click id; retry later"))?;
+    let click = Click {
+        partner_key: key.as_str().to_owned(),
+        destination: destination.to_string(),
+        referrer: header(header::REFERER).map(|r| clip(r, MAX_TEXT).to_owned()),
+        user_agent: clip(
+            header(header::USER_AGENT).unwrap_or_default(),
+            MAX_USER_AGENT,
+        )
+        .to_owned(),
+        ip_prefix: links::ip_prefix(ip),
+        at_ms: state.now_ms(),
+        at: state.now_iso(),
+    };
+    let (xid, _) = state
+        .store
+        .write(move |db| clicks::click(db, &click, &new_id))
+        .await?;
+    let landing = links::landing(&destination, key.as_str(), &xid);
+    let mut response = Response::builder()
+        .status(StatusCode::FOUND)
+        .header(header::LOCATION, landing.as_str())
+        .header(header::CACHE_CONTROL, "no-store")
+        .body(Body::empty())
+        .unwrap_or_default();
+    if let Some(domain) = &state.cookie_domain {
+        // The SDK's own attributes, set by the response of a top-level navigation from the site's
+        // own domain: the cookies Safari does not cap at 7 days.
+        let attributes = Attributes {
+            max_age: state.cookie_days * 86_400,
+            domain: Some(domain.clone()),
+            secure: destination.scheme() == "https",
+        };
+        let cookies = PARTNER_KEY_COOKIES
+            .iter()
+            .map(|name| (*name, key.as_str()))
+            .chain([(CLICK_ID_COOKIE, xid.as_str())]);
+        for (name, value) in cookies {
+            if let Ok(value) = HeaderValue::from_str(&cookie::set_cookie(name, value, &attributes))
+            {
+                response.headers_mut().append(header::SET_COOKIE, value);
+            }
+        }
+    }
+    Ok(response)
+}

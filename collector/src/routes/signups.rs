@@ -1,0 +1,145 @@
+//! `POST /v1/signups` (contract §7) and `GET /v1/signups` (the paged, streamed listing).
+
+use super::{save, saved_answer};
+use crate::domain::credit::{self, Uncredited};
+use crate::domain::validate::{self, Record};
+use crate::http::{ApiError, Authorized, LimitedBody, Shared};
+use crate::store::{clicks, records, Db, DbError};
+use axum::body::{Body, Bytes};
+use axum::extract::{Query, State};
+use axum::http::header;
+use axum::response::Response;
+use std::collections::HashMap;
+
+/// Most rows one page of `GET /v1/signups` holds.
+pub const MAX_PAGE: i64 = 1000;
+
+/// `POST /v1/signups`: a signup from the SDK, credited through its click, stored once.
+pub async fn create(
+    State(state): State<Shared>,
+    LimitedBody(body): LimitedBody,
+) -> Result<Response, ApiError> {
+    let record = validate::signup(&body).map_err(ApiError::bad_request)?;
+    unknown_program(&state, &record)?;
+    let (saved, event_id) = save(&state, record, credited)
+        .await?
+        .map_err(|_| ApiError::bad_request("the signup could not be credited"))?;
+    Ok(saved_answer(saved, event_id))
+}
+
+/// `OPTIONS /v1/signups`: the browser routes' layer answers the preflight.
+pub async fn preflight() {}
+
+/// The refusal of a signup for a program this collector does not take (`--public-key`), so that
+/// a mistyped key is caught on the first signup rather than stored under a program nobody reads.
+fn unknown_program(state: &Shared, record: &Record) -> Result<(), ApiError> {
+    let key = record.public_key.as_deref().unwrap_or_default();
+    if state.public_keys.is_empty() || state.public_keys.iter().any(|k| k == key) {
+        return Ok(());
+    }
+    Err(ApiError::forbidden(format!(
+        "unknown public key {key}: this collector takes signups for {}",
+        state.public_keys.join(", ")
+    )))
+}
+
+fn credited(
+    state: &Shared,
+    db: &mut Db,
+    record: Record,
+) -> Result<Result<Record, Uncredited>, DbError> {
+    let click = match &record.xid {
+        Some(xid) => clicks::click_partner(db, xid)?,
+        None => None,
+    };
+    Ok(Ok(credit::signup(record, click, state.verified_clicks)))
+}
+
+/// `GET /v1/signups?limit=&before=`: one page of records, newest first, streamed as a JSON array
+/// (at most [`MAX_PAGE`] rows, default 100). When older rows remain, `Link: <…>; rel="next"` and
+/// `X-Next-Before` give the cursor of the next page. Reads use their own connection and snapshot:
+/// signups keep being stored meanwhile.
+pub async fn list(
+    _: Authorized,
+    State(state): State<Shared>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Result<Response, ApiError> {
+    let limit = match query.get("limit").map(|l| l.parse::<i64>()) {
+        None => 100,
+        Some(Ok(limit)) if (1..=MAX_PAGE).contains(&limit) => limit,
+        Some(_) => {
+            return Err(ApiError::bad_request(format!(
+                "limit must be a number from 1 to {MAX_PAGE}"
+            )))
+        }
+    };
+    let before = match query.get("before").map(|b| b.parse::<i64>()) {
+        None => i64::MAX,
+        Some(Ok(before)) if before > 0 => before,
+        Some(_) => {
+            return Err(ApiError::bad_request(
+                "before must be the X-Next-Before of the previous page",
+            ))
+        }
+    };
+    let (chunks, body) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(16);
+    let (head, first) = tokio::sync::oneshot::channel();
+    let readers = state.store.reader();
+    let slot = readers.slot().await?;
+    tokio::task::spawn_blocking(move || {
+        let _slot = slot;
+        let mut head = Some(head);
+        let result = readers.with(|db| {
+            db.begin_read()?;
+            let span = records::page(db, before, limit)?;
+            let _ = head
+                .take()
+                .map(|h| h.send(Ok(span.map(|(low, _, older)| (low, older)))));
+            let Some((low, high, _)) = span else {
+                return Ok(());
+            };
+            let mut separator = "[";
+            records::each_listed(db, low, high, |row| {
+                let chunk = format!("{separator}{row}");
+                separator = ",";
+                chunks.blocking_send(Ok(Bytes::from(chunk))).is_ok()
+            })
+        });
+        if let Some(head) = head {
+            let _ = head.send(Err(result.err()));
+        } else if let Err(error) = result {
+            tracing::error!(%error, "database error");
+            let _ = chunks.blocking_send(Err(std::io::Error::other(error.to_string())));
+        } else {
+            let _ = chunks.blocking_send(Ok(Bytes::from_static(b"]")));
+        }
+    });
+    let span = match tokio::time::timeout(state.store_timeout(), first).await {
+        Ok(Ok(Ok(span))) => span,
+        Ok(Ok(Err(Some(error)))) => return Err(error.into()),
+        _ => {
+            return Err(ApiError::unavailable(
+                "the signups could not be read; retry later",
+            ))
+        }
+    };
+    let mut response = Response::builder()
+        .header(header::CONTENT_TYPE, "application/json")
+        .header(header::CACHE_CONTROL, "no-store");
+    if let Some((low, true)) = span {
+        response = response
+            .header(
+                header::LINK,
+                format!("</v1/signups?limit={limit}&before={low}>; rel=\"next\""),
+            )
+            .header("x-next-before", low.to_string());
+    }
+    let body = match span {
+        None => Body::from("[]"),
+        Some(_) => Body::from_stream(futures_util::StreamExt::fuse(futures_util::stream::unfold(
+            body,
+            |mut body| async { body.recv().await.map(|chunk| (chunk, body)) },
+        ))),
+    };
+    Ok(response.body(body).unwrap_or_default())
+}
