@@ -243,20 +243,35 @@ if (process.env.REFTRACK_PG) {
   execFileSync('psql', ['-q', `${process.env.REFTRACK_PG}/postgres`, '-c', 'CREATE DATABASE bench_throughput']);
   engines.push(['PostgreSQL (fsync on)', ['--db', `${process.env.REFTRACK_PG}/bench_throughput`]]);
 }
+// The same load against the collector before its layers (scripts/bench.sh builds it from git
+// once, as REFTRACK_BASELINE_BIN), each engine on a database of its own, then against this one.
+const baseline = process.env.REFTRACK_BASELINE_BIN;
+if (baseline && process.env.REFTRACK_PG) {
+  execFileSync('psql', ['-q', `${process.env.REFTRACK_PG}/postgres`, '-c', 'CREATE DATABASE bench_baseline']);
+}
 const results = [];
 for (const [engine, args] of engines) {
-  const collector = await startCollector({ www: join(root, 'bench/site'), args: ['--rate-limit', '0', ...args] });
-  const result = runLoad(collector.port);
-  result.stored = await storedCount(collector.port);
-  await collector.stop();
-  results.push([engine, result]);
+  const runs = baseline ? [['before (' + process.env.REFTRACK_BASELINE_REV + ')', baseline], ['now', undefined]] : [['now', undefined]];
+  const pair = [];
+  for (const [when, bin] of runs) {
+    const own = bin && args.length ? ['--db', `${process.env.REFTRACK_PG}/bench_baseline`] : args;
+    const collector = await startCollector({ www: join(root, 'bench/site'), args: ['--rate-limit', '0', ...own], ...(bin ? { bin } : {}) });
+    const result = runLoad(collector.port);
+    result.stored = await storedCount(collector.port);
+    await collector.stop();
+    result.when = when;
+    pair.push(result);
+    results.push([engine, result]);
+  }
+  if (pair.length === 2) pair[1].change = pair[1].perSecond / pair[0].perSecond - 1;
 }
 console.log(`\nthroughput: bench/load, ${CONNECTIONS} keep-alive connections for ${SECONDS} s on loopback (2 cores shared by client and server)`);
 console.log(`  the client alone, against a no-op server: ${ceiling.perSecond.toFixed(0)} requests/s (${ceiling.failed} failed)`);
 for (const [engine, r] of results) {
   const same = r.stored === r.acknowledged;
-  console.log(`  collector, ${engine}: ${r.perSecond.toFixed(0)} signups/s acknowledged ` +
-    `(${r.acknowledged} acknowledged, ${r.failed} failed, ${r.stored} stored${same ? ' = acknowledged' : ' ≠ acknowledged!'})`);
+  const change = r.change === undefined ? '' : `; ${(r.change * 100).toFixed(1)} % against before`;
+  console.log(`  collector ${r.when}, ${engine}: ${r.perSecond.toFixed(0)} signups/s acknowledged ` +
+    `(${r.acknowledged} acknowledged, ${r.failed} failed, ${r.stored} stored${same ? ' = acknowledged' : ' ≠ acknowledged!'})${change}`);
   if (!same) process.exitCode = 1;
 }
 if (!process.env.REFTRACK_PG) console.log('  (PostgreSQL skipped: run through npm run bench, which starts a cluster)');

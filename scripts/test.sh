@@ -20,7 +20,7 @@ say "starting a throwaway PostgreSQL cluster (initdb in a temporary directory)"
 pg_start
 trap pg_stop EXIT
 say "the collector's route suite on PostgreSQL ($REFTRACK_PG)"
-REFTRACK_TEST_POSTGRES=$REFTRACK_PG cargo test -p reftrack-collector --test http -- --include-ignored 2>&1 |
+REFTRACK_TEST_POSTGRES=$REFTRACK_PG cargo test -p reftrack-collector --test '*' -- --include-ignored 2>&1 |
   tee "$log/postgres"
 pg_stop
 

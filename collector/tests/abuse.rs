@@ -254,7 +254,7 @@ fn http_1_0_is_served_and_what_is_not_http_is_refused() {
 #[test]
 fn a_database_that_cannot_be_written_is_refused_at_start() {
     if postgres_server().is_some() {
-        return; // the PostgreSQL suite checks a read-only role in `store_timeouts`
+        return; // a read-only SQLite file; PostgreSQL is frozen in the store suite instead
     }
     let dir = temp_dir();
     let db = dir.join("reftrack.db");

@@ -236,3 +236,88 @@ fn two_collectors_on_one_postgres_store_each_event_once() {
     assert_eq!((first.status, second.status), (201, 200), "{}", second.body);
     assert_eq!(first.json()["event_id"], second.json()["event_id"]);
 }
+
+#[test]
+fn a_frozen_database_answers_503_within_the_timeout_and_health_says_so() {
+    let (server, db) = server(&["--db-timeout", "1"]);
+    assert_eq!(server.request("GET", "/healthz", &[], b"").status, 200);
+    // Freeze the database: SQLite held by another writer; PostgreSQL's backends of this collector
+    // stopped (SIGSTOP), as a hung server or a full disk's stall would.
+    let mut frozen: Vec<String> = Vec::new();
+    let locker = match postgres_server() {
+        None => {
+            let conn = rusqlite::Connection::open(&db).unwrap();
+            conn.execute_batch("BEGIN EXCLUSIVE").unwrap();
+            Some(conn)
+        }
+        Some(_) => {
+            let url = database(&db);
+            let name = url.rsplit('/').next().unwrap().to_owned();
+            let mut admin = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+            for row in admin
+                .query(
+                    "SELECT pid FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
+                    &[&name],
+                )
+                .unwrap()
+            {
+                let pid: i32 = row.get(0);
+                frozen.push(pid.to_string());
+            }
+            assert!(!frozen.is_empty());
+            let status = Command::new("kill")
+                .arg("-STOP")
+                .args(&frozen)
+                .status()
+                .unwrap();
+            assert!(status.success());
+            None
+        }
+    };
+    let start = std::time::Instant::now();
+    let reply = server.post_signup(&signup(95_000));
+    assert_eq!(reply.status, 503, "{}", reply.body);
+    assert!(reply.header("retry-after").is_some());
+    assert!(
+        start.elapsed() < Duration::from_secs(4),
+        "{:?}",
+        start.elapsed()
+    );
+    let start = std::time::Instant::now();
+    let health = server.request("GET", "/healthz", &[], b"");
+    assert_eq!(health.status, 503, "{}", health.body);
+    assert!(
+        health.error().starts_with("the store cannot take writes"),
+        "{}",
+        health.body
+    );
+    assert!(
+        start.elapsed() < Duration::from_secs(4),
+        "{:?}",
+        start.elapsed()
+    );
+    // Thawed, the SDK's retry (the same event_id) is stored exactly once.
+    drop(locker);
+    if !frozen.is_empty() {
+        assert!(Command::new("kill")
+            .arg("-CONT")
+            .args(&frozen)
+            .status()
+            .unwrap()
+            .success());
+    }
+    let mut retried = None;
+    for _ in 0..50 {
+        let reply = server.post_signup(&signup(95_000));
+        if reply.status != 503 {
+            retried = Some(reply.status);
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(matches!(retried, Some(200 | 201)), "{retried:?}");
+    let stored = server.list();
+    assert_eq!(stored.len(), 1, "{stored:?}");
+    std::thread::sleep(Duration::from_millis(1100));
+    assert_eq!(server.request("GET", "/healthz", &[], b"").status, 200);
+}

@@ -13,10 +13,10 @@ export const collectorBin = join(root, 'target/release/reftrack-collector');
 export const SECRET = 'test-secret';
 
 /** Starts the collector; resolves once it prints the address it listens on. */
-export async function startCollector({ www = join(root, 'tests/e2e/site'), args = [] } = {}) {
+export async function startCollector({ www = join(root, 'tests/e2e/site'), args = [], bin = collectorBin } = {}) {
   const db = join(mkdtempSync(join(tmpdir(), 'reftrack-e2e-')), 'reftrack.db');
   const child = spawn(
-    collectorBin,
+    bin,
     ['--listen', '127.0.0.1:0', '--dist', join(root, 'dist'), '--www', www, '--db', db, '--secret', SECRET, ...args],
     { stdio: ['ignore', 'pipe', 'inherit'] },
   );
