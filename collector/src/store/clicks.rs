@@ -1,7 +1,6 @@
 //! Partner-link clicks: one per visitor and hour, recorded under a per-visitor lock.
 
-use super::engine::{Db, DbError};
-use super::records::first_text;
+use super::engine::{first_text, Db, DbError};
 
 /// One click of a partner link.
 #[derive(Debug, Clone)]

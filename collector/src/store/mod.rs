@@ -11,10 +11,12 @@
 //! answer that said it was not.
 
 pub mod clicks;
+mod dialect;
 pub mod engine;
 mod migrations;
 pub mod records;
 pub mod report;
+mod types;
 
 pub use engine::{Db, DbError, Target};
 pub use records::Saved;

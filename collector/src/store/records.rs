@@ -1,7 +1,7 @@
 //! Records (signups and conversions): saved once, resolved to their partner, listed page by page.
 
 use super::clicks::click_partner;
-use super::engine::{Db, DbError, V};
+use super::engine::{first_text, Db, DbError, V};
 use crate::domain::validate::Record;
 use serde_json::{Map, Value};
 
@@ -64,11 +64,6 @@ pub fn save(db: &mut Db, record: &Record, received_at: &str) -> Result<(Saved, S
     )?;
     let event_id = first_text(stored).unwrap_or_else(|| record.event_id.clone());
     Ok((Saved::Duplicate, event_id))
-}
-
-/// The first column of `row`, as text.
-pub(super) fn first_text(row: Option<Vec<V>>) -> Option<String> {
-    row.and_then(|row| row.into_iter().next()?.text())
 }
 
 /// The partner of `xid`: through its click, or else through a stored signup that carried it
