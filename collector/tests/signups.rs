@@ -352,17 +352,15 @@ fn two_hundred_concurrent_signups_are_all_stored_in_fewer_commits() {
         .success());
     assert!(server.child.wait().unwrap().success());
     let log = std::fs::read_to_string(&log_path).unwrap();
-    let line = log
+    let line: Value = log
         .lines()
-        .find_map(|l| l.strip_prefix("reftrack-collector: stopped; "))
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .find(|l| l["message"] == "stopped")
         .unwrap_or_else(|| panic!("{log}"));
-    let numbers: Vec<u64> = line
-        .split(' ')
-        .filter_map(|word| word.parse().ok())
-        .collect();
-    let [writes, commits] = numbers[..] else {
-        panic!("{line}")
-    };
+    let (writes, commits) = (
+        line["writes"].as_u64().unwrap(),
+        line["transactions"].as_u64().unwrap(),
+    );
     assert_eq!(writes, 200, "{line}");
     assert!(commits < writes, "{line}");
     eprintln!("group commit: {line}");
