@@ -8,7 +8,13 @@ use std::path::PathBuf;
 
 /// reftrack-collector: receives reftrack signups and serves the SDK and the demo site.
 #[derive(Debug, Clone, Parser)]
-#[command(name = "reftrack-collector", version, about, max_term_width = 100)]
+#[command(
+    name = "reftrack-collector",
+    version,
+    about,
+    max_term_width = 100,
+    args_override_self = true
+)]
 pub struct Config {
     /// Where to listen (port 0 picks a free port; the first line printed says which).
     #[arg(long, env = "REFTRACK_LISTEN", default_value = "127.0.0.1:8080")]
@@ -215,6 +221,23 @@ mod tests {
         assert_eq!(c.db, Target::Postgres("postgres://u@h/d".into()));
         let nets: Vec<String> = c.trusted_proxies_at.iter().map(|n| n.to_string()).collect();
         assert_eq!(nets, ["10.0.0.0/8", "192.0.2.7/32"]);
+    }
+
+    #[test]
+    fn a_flag_given_twice_takes_the_last_and_repeatable_ones_add_up() {
+        let c = parse(&[
+            "--dist",
+            "a",
+            "--dist",
+            "b",
+            "--allow-origin",
+            "http://a.test",
+            "--allow-origin",
+            "http://b.test",
+        ])
+        .unwrap();
+        assert_eq!(c.dist, PathBuf::from("b"));
+        assert_eq!(c.allow_origins, ["http://a.test", "http://b.test"]);
     }
 
     #[test]
