@@ -2,19 +2,9 @@
 
 mod common;
 
+#[allow(unused_imports)]
+use common::prelude::*;
 use common::*;
-#[allow(unused_imports)]
-use serde_json::{json, Value};
-#[allow(unused_imports)]
-use std::io::{BufRead, BufReader, Read, Write};
-#[allow(unused_imports)]
-use std::net::TcpStream;
-#[allow(unused_imports)]
-use std::process::{Command, Stdio};
-#[allow(unused_imports)]
-use std::sync::atomic::Ordering;
-#[allow(unused_imports)]
-use std::time::Duration;
 
 #[test]
 fn partner_links_record_one_click_per_visitor_and_hour() {

@@ -16,6 +16,17 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, SystemTime};
 
+/// What the suites use besides the harness, imported once (not every suite uses all of it).
+#[allow(unused_imports)]
+pub mod prelude {
+    pub use serde_json::{json, Value};
+    pub use std::io::{BufRead, BufReader, Read, Write};
+    pub use std::net::TcpStream;
+    pub use std::process::{Command, Stdio};
+    pub use std::sync::atomic::Ordering;
+    pub use std::time::Duration;
+}
+
 pub const SECRET: &str = "test-secret";
 
 pub fn temp_dir() -> PathBuf {
