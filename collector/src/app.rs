@@ -14,7 +14,7 @@
 
 use crate::config::Config;
 use crate::http::{files, guards, AppState, Shared};
-use crate::routes::{conversions, customers, health, links, partners, signups};
+use crate::routes::{clicks, conversions, customers, health, links, partners, signups};
 use crate::store::Store;
 use axum::http::{header, HeaderValue};
 use axum::middleware::from_fn;
@@ -64,6 +64,10 @@ pub fn app(config: &Config, store: Store) -> (Router, Shared) {
     .route(
         "/v1/signups",
         post(signups::create).options(signups::preflight),
+    )
+    .route(
+        "/v1/clicks",
+        post(clicks::create).options(clicks::preflight),
     );
 
     let s = state.clone();
@@ -72,7 +76,13 @@ pub fn app(config: &Config, store: Store) -> (Router, Shared) {
             .route("/v1/signups", get(signups::list))
             .route("/conversion/xid", post(conversions::create))
             .route("/v1/customers", post(customers::create))
-            .route("/v1/partners", get(partners::report));
+            .route("/v1/partners", get(partners::report))
+            .route(
+                "/v1/partners/{key}",
+                post(partners::register)
+                    .get(partners::show)
+                    .patch(partners::change),
+            );
 
     let files =
         files::router(&config.dist, &config.www).layer(layer(state.clone(), guards::limit_reads));

@@ -66,9 +66,37 @@ pub struct Config {
     )]
     pub trusted_hops: usize,
 
-    /// Credit a partner only through a recorded click of its link.
+    /// Credit a partner only through a recorded click of its link (or a signed signup).
     #[arg(long, env = "REFTRACK_VERIFIED_CLICKS")]
     pub verified_clicks: bool,
+
+    /// The secret the site's server signs customer keys with: a signup whose customer_hash is
+    /// hex(HMAC-SHA256(secret, customer_key)) is confirmed by the site, and beats browser claims.
+    #[arg(long, env = "REFTRACK_SIGNUP_SECRET", hide_env_values = true, value_parser = non_empty)]
+    pub signup_secret: Option<String>,
+
+    /// Store unsigned signups, but never credit a partner for them (needs --signup-secret).
+    #[arg(
+        long,
+        env = "REFTRACK_REQUIRE_SIGNED_SIGNUPS",
+        requires = "signup_secret"
+    )]
+    pub require_signed_signups: bool,
+
+    /// Credit only partners registered through POST /v1/partners/{key}; links and claims naming
+    /// any other key are recorded as unattributed.
+    #[arg(long, env = "REFTRACK_REGISTERED_PARTNERS_ONLY")]
+    pub registered_partners_only: bool,
+
+    /// Visitors (user agents) one network (/24, /48) may bring one partner per hour as clicks;
+    /// more are counted as suppressed.
+    #[arg(long, env = "REFTRACK_CLICKS_PER_ADDRESS", default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub clicks_per_address: u32,
+
+    /// Click ids issued elsewhere (a CSV file: xid,partner_key,clicked_at), loaded at start so that
+    /// conversions and signups naming them are credited, as if clicked here.
+    #[arg(long, env = "REFTRACK_IMPORT_XIDS")]
+    pub import_xids: Option<PathBuf>,
 
     /// Requests per second per client address on the public routes, with a burst of 5 seconds'
     /// worth (static files: ten times as many); 0: no limit.
@@ -197,6 +225,8 @@ mod tests {
             (c.rate_limit, c.db_timeout, c.max_connections_per_address),
             (20, 5, 64)
         );
+        assert_eq!(c.clicks_per_address, 3);
+        assert!(!c.require_signed_signups && !c.registered_partners_only);
         assert_eq!(
             (c.dist, c.www),
             (PathBuf::from("dist"), PathBuf::from("www"))
@@ -251,6 +281,10 @@ mod tests {
             .unwrap_err()
             .contains("CIDR"));
         assert!(parse(&["--cookie-days", "0"]).is_err());
+        assert!(parse(&["--require-signed-signups"])
+            .unwrap_err()
+            .contains("--signup-secret"));
+        assert!(parse(&["--clicks-per-address", "0"]).is_err());
         assert!(parse(&["--site-url", "ftp://x"])
             .unwrap_err()
             .contains("http(s)"));

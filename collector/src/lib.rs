@@ -45,6 +45,18 @@ pub async fn run(config: Config) -> ExitCode {
                 return ExitCode::from(1);
             }
         };
+    if let Some(path) = &config.import_xids {
+        match import_xids(&store, path).await {
+            Ok(line) => tracing::info!("{line}"),
+            Err(error) => {
+                eprintln!(
+                    "reftrack-collector: cannot import {}: {error}",
+                    path.display()
+                );
+                return ExitCode::from(1);
+            }
+        }
+    }
     let listener = match tokio::net::TcpListener::bind(&config.listen).await {
         Ok(listener) => listener,
         Err(error) => {
@@ -76,6 +88,40 @@ pub async fn run(config: Config) -> ExitCode {
     // Every request has been answered or abandoned: let the writer commit what it holds.
     let _ = tokio::task::spawn_blocking(move || state.close()).await;
     ExitCode::SUCCESS
+}
+
+/// Loads `--import-xids`: every valid line stored (those stored before are left alone), every
+/// other one logged with its number. Answers the summary line; `Err` when the file cannot be read.
+async fn import_xids(store: &store::Store, path: &std::path::Path) -> Result<String, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| e.to_string())?;
+    let (mut valid, mut skipped) = (Vec::new(), 0);
+    for (n, line) in text.lines().enumerate() {
+        match domain::imports::xid_line(line) {
+            Ok(Some(xid)) => valid.push(xid),
+            Ok(None) => {}
+            Err(reason) => {
+                skipped += 1;
+                tracing::warn!(line = n + 1, reason, "a click id not imported");
+            }
+        }
+    }
+    let mut new = 0;
+    for chunk in valid.chunks(500) {
+        let chunk = chunk.to_vec();
+        new += store
+            .write(move |db| {
+                chunk.iter().try_fold(0, |new, xid| {
+                    store::clicks::import(db, xid).map(|added| new + usize::from(added))
+                })
+            })
+            .await
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(format!(
+        "imported click ids from {}: {new} new, {} known already, {skipped} lines skipped",
+        path.display(),
+        valid.len() - new
+    ))
 }
 
 /// What the collector serves and what its set-up lacks, said at start so that a mistake shows
@@ -138,6 +184,20 @@ fn setup_report(config: &Config, max_connections: usize) -> Vec<String> {
                     .join(", ")
             ),
         },
+        match (&config.signup_secret, config.require_signed_signups) {
+            (None, _) => "no --signup-secret: every signup is a browser claim".into(),
+            (Some(_), false) => "signed signups (customer_hash) are confirmed claims".into(),
+            (Some(_), true) => "only signed signups (customer_hash) are credited".into(),
+        },
+        format!(
+            "at most {} visitors per network an hour count as clicks of one partner{}",
+            config.clicks_per_address,
+            if config.registered_partners_only {
+                "; only registered partners are credited"
+            } else {
+                ""
+            }
+        ),
         match config.secret {
             Some(_) => "the authenticated routes take the --secret bearer token".into(),
             None => "no --secret: the authenticated routes answer 401".into(),

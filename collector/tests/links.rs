@@ -81,9 +81,16 @@ fn partner_links_refuse_other_sites_and_invalid_keys() {
         .status,
         302
     );
-    for key in ["a%3Bb", "%E2%98%83", &"k".repeat(129)] {
-        let reply = click(&server, &format!("/r/{key}"), &[]);
-        assert_eq!(reply.status, 404, "{key}: {}", reply.body);
+    // A mistyped link still takes the visitor to the site: no JSON, no attribution, no click.
+    for key in ["a%3Bb", "%E2%98%83", "bad%20key", &"k".repeat(129)] {
+        let reply = click(&server, &format!("/r/{key}?to=%2Fpricing"), &[]);
+        assert_eq!(reply.status, 302, "{key}: {}", reply.body);
+        assert_eq!(
+            reply.header("location"),
+            Some("https://www.acme.test/pricing"),
+            "{key}"
+        );
+        assert!(reply.body.is_empty());
     }
     let report = server
         .request(
@@ -366,7 +373,8 @@ fn the_report_counts_over_a_date_range() {
         ),
         (json!("alex"), json!(2), json!(1), json!(1))
     );
-    assert_eq!(alex["conversion_rate"], 0.5);
+    assert_eq!(alex["signups_per_click"], 0.5);
+    assert_eq!(alex["conversion_rate"], 1.0, "conversions per signup");
     assert!(alex["last_activity"]
         .as_str()
         .unwrap()

@@ -20,17 +20,20 @@ fn a_signup_is_created_once_and_listed_with_every_field() {
         "same event_id"
     );
 
+    // A second claim for the same customer is a claim of its own: stored, and answered as any
+    // new one, so the answer tells nobody whether the customer existed.
     let mut same_customer = signup(1);
     same_customer["event_id"] = json!("00000000-0000-4000-8000-999999999999");
-    let dup = server.post_signup(&same_customer);
+    let second = server.post_signup(&same_customer);
     assert_eq!(
-        (dup.status, dup.json()["status"].clone()),
-        (200, json!("duplicate")),
-        "same customer"
+        (second.status, second.json()["status"].clone()),
+        (201, json!("created")),
+        "same customer, another claim"
     );
 
     let mut other_program = same_customer.clone();
     other_program["public_key"] = json!("pk_other");
+    other_program["event_id"] = json!("00000000-0000-4000-8000-888888888888");
     assert_eq!(
         server.post_signup(&other_program).status,
         201,
@@ -38,8 +41,8 @@ fn a_signup_is_created_once_and_listed_with_every_field() {
     );
 
     let list = server.list();
-    assert_eq!(list.len(), 2);
-    let stored = &list[1];
+    assert_eq!(list.len(), 3);
+    let stored = &list[2];
     for (field, value) in signup(1).as_object().unwrap() {
         assert_eq!(&stored[field], value, "{field}");
     }
@@ -268,8 +271,25 @@ fn the_authenticated_routes_need_the_bearer_secret() {
         assert_eq!(post.status, 401, "{auth:?}");
     }
     let auth = [("Authorization", "Bearer test-secret")];
-    // The xid resolves to its partner through the signup that carried it.
+    // An anonymous signup carrying an xid makes it known to nobody ...
     assert_eq!(server.post_signup(&signup(7)).status, 201);
+    let unknown = server.request("POST", "/conversion/xid", &auth, conversion.as_bytes());
+    assert_eq!(
+        (unknown.status, unknown.error()),
+        (404, "unknown xid".into())
+    );
+    // ... a click id imported from the previous platform is known.
+    let dir = temp_dir();
+    let xids = dir.join("xids.csv");
+    std::fs::write(
+        &xids,
+        "xid,partner_key,clicked_at\nclk_9f8e7d,alex-smith,2026-11-01T09:30:00Z\nnot one\n",
+    )
+    .unwrap();
+    let server = Server::start(
+        &dir.join("reftrack.db"),
+        &["--secret", SECRET, "--import-xids", xids.to_str().unwrap()],
+    );
     let created = server.request("POST", "/conversion/xid", &auth, conversion.as_bytes());
     assert_eq!(created.status, 201, "{}", created.body);
     let again = server.request("POST", "/conversion/xid", &auth, conversion.as_bytes());
@@ -288,7 +308,7 @@ fn the_authenticated_routes_need_the_bearer_secret() {
         (400, "xid is required".to_owned())
     );
     let list = server.list();
-    assert_eq!(list.len(), 2);
+    assert_eq!(list.len(), 1);
     assert_eq!(list[0]["type"], "conversion");
     assert_eq!(list[0]["external_type"], "stripe");
     assert_eq!(list[0]["partner_key"], "alex-smith");

@@ -58,26 +58,26 @@ fn a_database_written_by_the_first_collector_opens_with_every_row_kept() {
     assert!(list
         .iter()
         .all(|r| r["partner_key"] == "alex-smith" && r["email"].is_string()));
-    // The old rows resolve xids after the migration.
+    // An xid only anonymous signups carried credits nothing after the migration either.
     let auth = [("Authorization", "Bearer test-secret")];
     let conv = json!({"xid": "clk_9f8e7d", "customer_key": "cus_1"}).to_string();
     assert_eq!(
         server
             .request("POST", "/conversion/xid", &auth, conv.as_bytes())
             .status,
-        201
+        404
     );
     assert_eq!(
         server.post_signup(&signup(1)).json()["status"],
         "duplicate",
-        "the old unique rules hold"
+        "a resent event_id is still one claim"
     );
     drop(server);
     let conn = rusqlite::Connection::open(&db).unwrap();
     let version: i64 = conn
         .query_row("SELECT MAX(version) FROM schema_version", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 3, "v3: the health row");
+    assert_eq!(version, 4, "v4: claims");
     // Opening again migrates nothing twice.
     let again = Server::start_on(
         &db.display().to_string(),
@@ -85,7 +85,135 @@ fn a_database_written_by_the_first_collector_opens_with_every_row_kept() {
         &["--secret", SECRET],
         Stdio::inherit(),
     );
-    assert_eq!(again.list().len(), 4);
+    assert_eq!(again.list().len(), 3);
+}
+
+/// A database as the collector of schema version 3 left it, with every kind of row it could hold.
+const V3_SCHEMA: &str = "
+CREATE TABLE records (id INTEGER PRIMARY KEY, event_id TEXT NOT NULL UNIQUE, kind TEXT NOT NULL,
+    public_key TEXT, customer_key TEXT NOT NULL, xid TEXT, body TEXT NOT NULL, received_at TEXT NOT NULL,
+    partner_key TEXT, claimed_partner_key TEXT, verified BIGINT NOT NULL DEFAULT 1, amount BIGINT,
+    currency TEXT, transaction_key TEXT);
+CREATE UNIQUE INDEX signup_per_customer ON records (public_key, customer_key) WHERE kind = 'signup';
+CREATE UNIQUE INDEX conversion_per_customer ON records (xid, customer_key) WHERE kind = 'conversion';
+CREATE UNIQUE INDEX conversion_per_transaction
+    ON records (transaction_key) WHERE kind = 'conversion' AND transaction_key IS NOT NULL;
+CREATE TABLE clicks (xid TEXT PRIMARY KEY, partner_key TEXT NOT NULL, at TEXT NOT NULL,
+    at_ms BIGINT NOT NULL, destination TEXT NOT NULL, referrer TEXT, user_agent TEXT NOT NULL,
+    ip_prefix TEXT NOT NULL);
+CREATE INDEX clicks_by_visitor ON clicks (partner_key, ip_prefix, user_agent, at_ms);
+CREATE TABLE health (id BIGINT PRIMARY KEY, probed_at TEXT NOT NULL);
+INSERT INTO health VALUES (1, '');
+CREATE TABLE schema_version (version BIGINT NOT NULL);
+INSERT INTO schema_version VALUES (3);
+INSERT INTO clicks VALUES ('XidOfAlex', 'alex', '2026-11-20T09:00:00.000Z', 1795078800000,
+    'https://www.acme.test/', NULL, 'Mozilla/5.0', '127.0.0.0/24');
+";
+
+/// A v3 signup: customer, partner credited by the v3 collector, xid, claimed partner, verified,
+/// source.
+type V3Signup<'a> = (
+    &'a str,
+    Option<&'a str>,
+    Option<&'a str>,
+    Option<&'a str>,
+    i64,
+    &'a str,
+);
+
+#[test]
+fn a_version_3_database_keeps_every_customers_credited_partner() {
+    let dir = temp_dir();
+    let db = dir.join("reftrack.db");
+    let rows: [V3Signup; 6] = [
+        (
+            "cus_clicked",
+            Some("alex"),
+            Some("XidOfAlex"),
+            None,
+            1,
+            "sdk",
+        ),
+        (
+            "cus_overridden",
+            Some("alex"),
+            Some("XidOfAlex"),
+            Some("mallory"),
+            1,
+            "sdk",
+        ),
+        ("cus_cookie", Some("sam"), None, None, 1, "sdk"),
+        ("cus_unverified", Some("eve"), None, None, 0, "sdk"),
+        ("cus_partnero", Some("sam"), None, None, 1, "partnero-api"),
+        ("cus_direct", None, None, None, 1, "sdk"),
+    ];
+    {
+        let conn = rusqlite::Connection::open(&db).unwrap();
+        conn.execute_batch(V3_SCHEMA).unwrap();
+        for (n, (customer, partner, xid, claimed, verified, source)) in rows.iter().enumerate() {
+            let mut body = signup(n);
+            body["customer_key"] = json!(customer);
+            body["partner_key"] = json!(claimed.or(*partner));
+            body["xid"] = json!(xid);
+            if *source == "partnero-api" {
+                body["source"] = json!(source);
+            }
+            conn.execute(
+                "INSERT INTO records (event_id, kind, public_key, customer_key, xid, body, received_at,
+                                      partner_key, claimed_partner_key, verified)
+                 VALUES (?1, 'signup', 'pk_test_123', ?2, ?3, ?4, '2026-11-20T10:00:00.000Z', ?5, ?6, ?7)",
+                rusqlite::params![body["event_id"].as_str(), customer, xid, body.to_string(),
+                                  partner, claimed, verified],
+            )
+            .unwrap();
+        }
+    }
+    let server = Server::start_on(
+        &db.display().to_string(),
+        &dir,
+        &["--secret", SECRET],
+        Stdio::inherit(),
+    );
+    let list = server.list();
+    assert_eq!(list.len(), rows.len(), "every row kept");
+    for (customer, partner, _, _, verified, _) in rows {
+        let row = list.iter().find(|r| r["customer_key"] == customer).unwrap();
+        // The v3 report counted verified signups with a partner: the same customers are credited
+        // to the same partners now.
+        let credited = if verified == 1 { partner } else { None };
+        assert_eq!(
+            row["credit"]["customer_partner_key"].as_str(),
+            credited,
+            "{customer}: {row}"
+        );
+        assert_eq!(row["credit"]["credited"], credited.is_some(), "{row}");
+    }
+    let standing = |customer: &str| {
+        list.iter().find(|r| r["customer_key"] == customer).unwrap()["credit"]["standing"].clone()
+    };
+    assert_eq!(standing("cus_clicked"), "clicked");
+    assert_eq!(standing("cus_cookie"), "claimed");
+    assert_eq!(standing("cus_partnero"), "confirmed");
+    assert_eq!(standing("cus_unverified"), "unverified");
+    let report = server
+        .request(
+            "GET",
+            "/v1/partners",
+            &[("Authorization", "Bearer test-secret")],
+            b"",
+        )
+        .json();
+    let signups = |key: &str| {
+        report["partners"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["partner_key"] == key)
+            .map(|p| p["signups"].clone())
+    };
+    assert_eq!(signups("alex"), Some(json!(2)), "{report}");
+    assert_eq!(signups("sam"), Some(json!(2)));
+    assert_eq!(signups("eve"), None, "nothing to report: {report}");
 }
 
 #[test]

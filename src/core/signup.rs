@@ -22,6 +22,9 @@ pub const MAX_ITEMS: usize = 20;
 pub const MAX_URL: usize = 2048;
 /// Longest `meta` key, in bytes (a `meta` string is at most 256).
 pub const MAX_META_KEY: usize = 64;
+/// How the collector's `403` for a wrong `customer_hash` begins. That refusal is the site
+/// server's mistake about this signup, not the deployment's, so the SDK does not retry it.
+pub const BAD_CUSTOMER_HASH: &str = "customer_hash does not match customer_key";
 
 /// A `meta` value: flat metadata only, so what the page sends is what the collector stores.
 #[derive(Clone, Debug, PartialEq, Serialize)]

@@ -1,5 +1,6 @@
 //! A server-to-server conversion (`POST /conversion/xid`): validated into the record stored.
 
+use super::credit::Standing;
 use super::fields::{is_token, object, opt, Fields, MAX_TEXT};
 use super::validate::Record;
 use reftrack::core::partner_key::{KEY_RULE, MAX_LEN};
@@ -67,7 +68,9 @@ pub fn conversion(body: &[u8], event_id: String) -> Result<Record, String> {
         body: out,
         partner_key: None,
         claimed_partner_key: None,
-        verified: true,
+        standing: Standing::Confirmed,
+        via: "s2s",
+        customer_hash: None,
         amount,
         currency,
         transaction_key,

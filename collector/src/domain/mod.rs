@@ -5,8 +5,11 @@
 pub mod conversion;
 pub mod credit;
 mod fields;
+pub mod imports;
 pub mod links;
 pub mod partnero;
+pub mod registry;
+pub mod signing;
 pub mod time;
 pub mod validate;
 

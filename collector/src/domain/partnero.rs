@@ -1,5 +1,6 @@
 //! Partnero's customer create (`POST /v1/customers`): its body, and the signup it is stored as.
 
+use super::credit::Standing;
 use super::fields::{is_token, object, opt, Fields, MAX_TEXT};
 use super::validate::Record;
 use reftrack::core::signup::{is_email, MAX_EMAIL, MAX_FIELD};
@@ -95,7 +96,9 @@ pub fn record(customer: &PartneroCustomer, program: &str, event_id: String) -> R
         body: out,
         partner_key: Some(customer.partner_key.clone()),
         claimed_partner_key: None,
-        verified: true,
+        standing: Standing::Confirmed,
+        via: "api",
+        customer_hash: None,
         amount: None,
         currency: None,
         transaction_key: None,

@@ -35,6 +35,52 @@ pub fn uuid_v4() -> Option<String> {
     Some(reftrack::core::signup::uuid_v4(bytes))
 }
 
+/// Milliseconds since the epoch of a UTC time written `YYYY-MM-DD`, `YYYY-MM-DDTHH:MM:SSZ` or
+/// with milliseconds (`…:SS.sssZ`); `None` for anything else.
+pub fn parse_iso8601(text: &str) -> Option<i64> {
+    let b = text.as_bytes();
+    let number = |range: std::ops::Range<usize>| -> Option<i64> {
+        let digits = b.get(range)?;
+        digits
+            .iter()
+            .all(u8::is_ascii_digit)
+            .then(|| digits.iter().fold(0, |n, d| n * 10 + i64::from(d - b'0')))
+    };
+    let (year, month, day) = (number(0..4)?, number(5..7)?, number(8..10)?);
+    if b.get(4) != Some(&b'-') || b.get(7) != Some(&b'-') || !(1..=12).contains(&month) {
+        return None;
+    }
+    let (mut hour, mut minute, mut second, mut milli) = (0, 0, 0, 0);
+    match b.len() {
+        10 => {}
+        20 | 24 => {
+            if b[10] != b'T' || b[13] != b':' || b[16] != b':' || b[b.len() - 1] != b'Z' {
+                return None;
+            }
+            (hour, minute, second) = (number(11..13)?, number(14..16)?, number(17..19)?);
+            if b.len() == 24 {
+                if b[19] != b'.' {
+                    return None;
+                }
+                milli = number(20..23)?;
+            }
+        }
+        _ => return None,
+    }
+    // Days since 1970-01-01 from the civil date (Howard Hinnant's algorithm).
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    if !(1..=31).contains(&day) || hour > 23 || minute > 59 || second > 59 {
+        return None;
+    }
+    Some(((days * 24 + hour) * 60 + minute) * 60_000 + second * 1000 + milli)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -47,6 +93,28 @@ mod tests {
         assert_eq!(iso8601(t), "2026-11-22T10:00:00.123Z");
         let leap = UNIX_EPOCH + Duration::from_secs(951_782_400); // 2000-02-29
         assert_eq!(iso8601(leap), "2000-02-29T00:00:00.000Z");
+    }
+
+    #[test]
+    fn reads_what_it_writes() {
+        for ms in [0, 951_782_400_000, 1_795_341_600_123, 4_102_444_799_999] {
+            let text = iso8601(UNIX_EPOCH + Duration::from_millis(ms as u64));
+            assert_eq!(parse_iso8601(&text), Some(ms), "{text}");
+        }
+        assert_eq!(
+            parse_iso8601("2026-11-22T10:00:00Z"),
+            Some(1_795_341_600_000)
+        );
+        assert_eq!(parse_iso8601("2026-11-22"), Some(1_795_305_600_000));
+        for bad in [
+            "",
+            "2026-13-01",
+            "2026-11-22T25:00:00Z",
+            "2026/11/22",
+            "x026-11-22",
+        ] {
+            assert_eq!(parse_iso8601(bad), None, "{bad}");
+        }
     }
 
     #[test]

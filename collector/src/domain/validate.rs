@@ -1,6 +1,7 @@
 //! Checking a signup from the SDK (contract §7): turned into the normalized JSON that is stored,
 //! or refused with a reason a developer can act on.
 
+use super::credit::Standing;
 use super::fields::{is_token, object, opt, Fields, MAX_META_KEY, MAX_TEXT};
 use reftrack::core::config::{is_public_key, PUBLIC_KEY_RULE};
 use reftrack::core::partner_key::{KEY_RULE, MAX_LEN};
@@ -27,8 +28,13 @@ pub struct Record {
     pub partner_key: Option<String>,
     /// The partner the body named, when its click named another (the click decides).
     pub claimed_partner_key: Option<String>,
-    /// False when `--verified-clicks` is on and no recorded click backs the partner.
-    pub verified: bool,
+    /// What backs a signup's claim (decided when it is stored; see [`super::credit`]).
+    pub standing: Standing,
+    /// How it came: `"browser"` (the SDK), `"api"` (Partnero's customer API) or `"s2s"` (a
+    /// server-to-server conversion).
+    pub via: &'static str,
+    /// A browser signup's `customer_hash`, the site server's proof (never stored).
+    pub customer_hash: Option<String>,
     /// A conversion's amount, in minor units of `currency`.
     pub amount: Option<i64>,
     /// A conversion's currency (ISO 4217, upper case).
@@ -80,6 +86,7 @@ pub fn signup(body: &[u8]) -> Result<Record, String> {
     if xid.as_deref().is_some_and(|x| !is_token(x)) {
         return Err(format!("xid must be {KEY_RULE}"));
     }
+    let customer_hash = f.text("customer_hash", 128)?;
     let meta = meta(map.get("meta"))?;
     let mut out = Map::new();
     out.insert("event_id".into(), Value::String(event_id.clone()));
@@ -107,10 +114,46 @@ pub fn signup(body: &[u8]) -> Result<Record, String> {
         xid,
         body: out,
         claimed_partner_key: None,
-        verified: true,
+        standing: Standing::Claimed,
+        via: "browser",
+        customer_hash,
         amount: None,
         currency: None,
         transaction_key: None,
+    })
+}
+
+/// A landing the SDK reports (`POST /v1/clicks`): a visitor arrived through a partner's
+/// hand-made link, one without a click id the collector issued.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Landing {
+    /// The program.
+    pub public_key: String,
+    /// The partner the link named.
+    pub partner_key: String,
+    /// The page landed on.
+    pub page_url: Option<String>,
+    /// The page's referrer.
+    pub referrer: Option<String>,
+}
+
+/// Reads a landing: `{ public_key, partner_key, page_url?, referrer? }`.
+pub fn landing(body: &[u8]) -> Result<Landing, String> {
+    let map = object(body)?;
+    let f = Fields(&map);
+    let public_key = f.required("public_key", 256)?;
+    if !is_public_key(&public_key) {
+        return Err(format!("public_key must be {PUBLIC_KEY_RULE}"));
+    }
+    let partner_key = f.required("partner_key", MAX_LEN)?;
+    if !is_token(&partner_key) {
+        return Err(format!("partner_key must be {KEY_RULE}"));
+    }
+    Ok(Landing {
+        public_key,
+        partner_key,
+        page_url: f.text("page_url", MAX_TEXT)?,
+        referrer: f.text("referrer", MAX_TEXT)?,
     })
 }
 

@@ -4,6 +4,7 @@ use super::client_ip::Proxies;
 use super::log::RefusalLog;
 use super::rate::RateLimit;
 use crate::config::Config;
+use crate::domain::credit::Policy;
 use crate::domain::time;
 use crate::store::Store;
 use std::path::PathBuf;
@@ -45,8 +46,14 @@ pub struct AppState {
     pub cookie_days: u32,
     /// The site's reverse proxies.
     pub proxies: Proxies,
-    /// Credit partners only through recorded clicks.
-    pub verified_clicks: bool,
+    /// What decides a claim's standing (`--verified-clicks`, `--require-signed-signups`).
+    pub policy: Policy,
+    /// The key signed customer keys are checked with (`--signup-secret`).
+    pub signup_secret: Option<String>,
+    /// Credit only registered partners (`--registered-partners-only`).
+    pub registered_only: bool,
+    /// Visitors one network may bring one partner per hour (`--clicks-per-address`).
+    pub clicks_per_address: u32,
     /// The refusal log's limiter.
     pub refusals: RefusalLog,
     /// The last write probe of `/healthz`: when, and what it found.
@@ -71,7 +78,13 @@ impl AppState {
             cookie_domain: config.cookie_domain.clone(),
             cookie_days: config.cookie_days,
             proxies: Proxies::new(&config.trusted_proxies_at, config.trusted_hops),
-            verified_clicks: config.verified_clicks,
+            policy: Policy {
+                verified_clicks: config.verified_clicks,
+                require_signed: config.require_signed_signups,
+            },
+            signup_secret: config.signup_secret.clone(),
+            registered_only: config.registered_partners_only,
+            clicks_per_address: config.clicks_per_address,
             refusals: RefusalLog::default(),
             health: tokio::sync::Mutex::new(None),
             db_timeout: Duration::from_secs(config.db_timeout),

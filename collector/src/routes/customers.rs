@@ -2,18 +2,18 @@
 //! the partner, answered in Partnero's shape.
 
 use super::{new_event_id, save};
-use crate::domain::credit::Uncredited;
+use crate::domain::credit::{self, Uncredited};
 use crate::domain::partnero::{self, Invalid};
 use crate::domain::validate::Record;
 use crate::http::{ApiError, Authorized, LimitedBody, Shared};
-use crate::store::{records, Db, DbError, Saved};
+use crate::store::{partners, Db, DbError, Saved};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
 
-/// `201 {"data": …, "status": 1}`; `400` for a partner never seen here; `422` for what does not
+/// `201 {"data": …, "status": 1}`; `400` for a partner neither registered nor clicked here; `422` for what does not
 /// validate and for an existing customer.
 pub async fn create(
     _: Authorized,
@@ -58,16 +58,19 @@ pub async fn create(
     }
 }
 
-/// A Partnero customer credits a partner this collector has seen (a click or a record).
+/// A Partnero customer credits a partner the registry has, or one with a click recorded here
+/// (an anonymous claim alone makes no partner known). It is a claim the site's server confirmed.
 fn known_partner(
-    _: &Shared,
+    state: &Shared,
     db: &mut Db,
-    record: Record,
+    mut record: Record,
 ) -> Result<Result<Record, Uncredited>, DbError> {
     let partner = record.partner_key.as_deref().unwrap_or_default();
-    Ok(if records::known_partner(db, partner)? {
-        Ok(record)
-    } else {
-        Err(Uncredited::UnknownPartner)
+    Ok(match partners::known(db, partner, state.registered_only)? {
+        None => Err(Uncredited::UnknownPartner),
+        Some(status) => {
+            record.standing = credit::standing(state.policy, Some(status), true, false);
+            Ok(record)
+        }
     })
 }

@@ -2,6 +2,7 @@
 //! stores or reads, and answers; how a route is protected is decided where it is mounted
 //! (`app.rs`), not here.
 
+pub mod clicks;
 pub mod conversions;
 pub mod customers;
 pub mod health;

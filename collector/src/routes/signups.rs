@@ -1,29 +1,48 @@
 //! `POST /v1/signups` (contract §7) and `GET /v1/signups` (the paged, streamed listing).
 
 use super::{save, saved_answer};
-use crate::domain::credit::{self, Uncredited};
+use crate::domain::credit::{self, Standing, Uncredited};
+use crate::domain::signing::{self, Signature};
 use crate::domain::validate::{self, Record};
 use crate::http::{ApiError, Authorized, LimitedBody, Shared};
-use crate::store::{clicks, records, Db, DbError};
+use crate::store::{clicks, partners, records, Db, DbError};
 use axum::body::{Body, Bytes};
 use axum::extract::{Query, State};
 use axum::http::header;
 use axum::response::Response;
+use reftrack::core::signup::BAD_CUSTOMER_HASH;
 use std::collections::HashMap;
 
 /// Most rows one page of `GET /v1/signups` holds.
 pub const MAX_PAGE: i64 = 1000;
 
-/// `POST /v1/signups`: a signup from the SDK, credited through its click, stored once.
+/// `POST /v1/signups`: a claim from the SDK, stored once per `event_id`. Every new claim is
+/// `201`, a second one for a known customer too, so the answer tells nobody who is a customer;
+/// who is credited is decided from all the customer's claims (`domain::credit`).
 pub async fn create(
     State(state): State<Shared>,
     LimitedBody(body): LimitedBody,
 ) -> Result<Response, ApiError> {
-    let record = validate::signup(&body).map_err(ApiError::bad_request)?;
-    unknown_program(&state, &record)?;
-    let (saved, event_id) = save(&state, record, credited)
+    let mut record = validate::signup(&body).map_err(ApiError::bad_request)?;
+    unknown_program(&state, record.public_key.as_deref().unwrap_or_default())?;
+    let secret = state.signup_secret.as_deref();
+    match signing::check(
+        secret,
+        &record.customer_key,
+        record.customer_hash.as_deref(),
+    ) {
+        Signature::Wrong => {
+            return Err(ApiError::forbidden(format!(
+                "{BAD_CUSTOMER_HASH}: the site's server must sign the customer key with the \
+                 collector's --signup-secret (hex of HMAC-SHA256)"
+            )))
+        }
+        Signature::Valid => record.standing = Standing::Confirmed,
+        Signature::Absent => record.standing = Standing::Claimed,
+    }
+    let (saved, event_id) = save(&state, record, claimed)
         .await?
-        .map_err(|_| ApiError::bad_request("the signup could not be credited"))?;
+        .map_err(|_| ApiError::bad_request("the signup could not be stored"))?;
     Ok(saved_answer(saved, event_id))
 }
 
@@ -32,8 +51,7 @@ pub async fn preflight() {}
 
 /// The refusal of a signup for a program this collector does not take (`--public-key`), so that
 /// a mistyped key is caught on the first signup rather than stored under a program nobody reads.
-fn unknown_program(state: &Shared, record: &Record) -> Result<(), ApiError> {
-    let key = record.public_key.as_deref().unwrap_or_default();
+pub(super) fn unknown_program(state: &Shared, key: &str) -> Result<(), ApiError> {
     if state.public_keys.is_empty() || state.public_keys.iter().any(|k| k == key) {
         return Ok(());
     }
@@ -43,16 +61,30 @@ fn unknown_program(state: &Shared, record: &Record) -> Result<(), ApiError> {
     )))
 }
 
-fn credited(
+/// A claim's standing: its click (which decides the partner), its partner's place in the
+/// registry, and whether the site's server signed it (set before, from `customer_hash`).
+fn claimed(
     state: &Shared,
     db: &mut Db,
-    record: Record,
+    mut record: Record,
 ) -> Result<Result<Record, Uncredited>, DbError> {
     let click = match &record.xid {
         Some(xid) => clicks::click_partner(db, xid)?,
         None => None,
     };
-    Ok(Ok(credit::signup(record, click, state.verified_clicks)))
+    let clicked = credit::through_click(&mut record, click);
+    let partner = match &record.partner_key {
+        Some(key) => Some(partners::on_use(
+            db,
+            key,
+            state.registered_only,
+            &state.now_iso(),
+        )?),
+        None => None,
+    };
+    let confirmed = record.standing == Standing::Confirmed;
+    record.standing = credit::standing(state.policy, partner, confirmed, clicked);
+    Ok(Ok(record))
 }
 
 /// `GET /v1/signups?limit=&before=`: one page of records, newest first, streamed as a JSON array

@@ -5,7 +5,7 @@ use super::engine::{Db, DbError};
 
 /// The schema: entry `i` takes a database from version `i` to `i + 1`. `{id}` is the row id
 /// column and `{body_partner_key}` reads `partner_key` out of the JSON body, in each dialect.
-const MIGRATIONS: [&str; 3] = [
+const MIGRATIONS: [&str; 4] = [
     // Version 1, as the first collector wrote it (before `schema_version` existed).
     "
 CREATE TABLE IF NOT EXISTS records (
@@ -51,7 +51,67 @@ CREATE UNIQUE INDEX conversion_per_transaction
 CREATE TABLE health (id BIGINT PRIMARY KEY, probed_at TEXT NOT NULL);
 INSERT INTO health (id, probed_at) VALUES (1, '');
 ",
+    // Version 4: credit decided by evidence. A signup is a claim, and a customer may have many:
+    // the one-signup-per-customer index goes, and each claim keeps its standing (what backs it).
+    // `customers` holds the rule's answer per customer; `partners` the registry; clicks say
+    // where they came from, and the clicks held back per partner and day are counted.
+    "
+DROP INDEX signup_per_customer;
+ALTER TABLE records ADD COLUMN standing TEXT NOT NULL DEFAULT 'claimed';
+ALTER TABLE records ADD COLUMN via TEXT NOT NULL DEFAULT 'browser';
+CREATE INDEX claims_by_customer ON records (public_key, customer_key) WHERE kind = 'signup';
+CREATE INDEX records_by_xid ON records (xid) WHERE xid IS NOT NULL;
+UPDATE records SET via = 's2s', standing = 'confirmed' WHERE kind = 'conversion';
+UPDATE records SET via = 'api', standing = 'confirmed'
+    WHERE kind = 'signup' AND body LIKE '%\"source\":\"partnero-api\"%';
+UPDATE records SET standing = 'clicked'
+    WHERE kind = 'signup' AND standing = 'claimed'
+      AND EXISTS (SELECT 1 FROM clicks
+                  WHERE clicks.xid = records.xid AND clicks.partner_key = records.partner_key);
+UPDATE records SET standing = 'unverified' WHERE kind = 'signup' AND verified = 0;
+UPDATE records SET standing = 'unattributed' WHERE kind = 'signup' AND partner_key IS NULL;
+CREATE UNIQUE INDEX customer_per_api_call
+    ON records (public_key, customer_key) WHERE kind = 'signup' AND via = 'api';
+CREATE TABLE customers (
+    public_key    TEXT NOT NULL,
+    customer_key  TEXT NOT NULL,
+    record_id     BIGINT,
+    partner_key   TEXT,
+    standing      TEXT NOT NULL,
+    contested     BIGINT NOT NULL,
+    credited_at   TEXT NOT NULL,
+    PRIMARY KEY (public_key, customer_key)
+);
+CREATE INDEX customers_by_partner ON customers (partner_key, credited_at);
+CREATE TABLE partners (
+    partner_key TEXT PRIMARY KEY,
+    name        TEXT,
+    email       TEXT,
+    status      TEXT NOT NULL,
+    registered  BIGINT NOT NULL,
+    created_at  TEXT NOT NULL
+);
+INSERT INTO partners (partner_key, status, registered, created_at)
+    SELECT partner_key, 'active', 0, MIN(at) FROM
+        (SELECT partner_key, at FROM clicks
+         UNION ALL
+         SELECT partner_key, received_at FROM records WHERE partner_key IS NOT NULL) AS seen
+    GROUP BY partner_key;
+ALTER TABLE clicks ADD COLUMN source TEXT NOT NULL DEFAULT 'link';
+ALTER TABLE clicks ADD COLUMN public_key TEXT;
+CREATE INDEX clicks_by_network ON clicks (partner_key, ip_prefix, at_ms);
+CREATE TABLE suppressed_clicks (
+    partner_key TEXT NOT NULL,
+    day         TEXT NOT NULL,
+    clicks      BIGINT NOT NULL,
+    PRIMARY KEY (partner_key, day)
+);
+",
 ];
+
+/// The version after which every customer's credit is computed anew by the rule (`customers`
+/// is first filled then, from the claims a version-3 database held).
+const CLAIMS_VERSION: usize = 4;
 
 impl Db {
     /// Brings the schema to the newest version, each step in one transaction. Collectors starting
@@ -104,10 +164,18 @@ impl Db {
                 .replace("{id}", id)
                 .replace("{body_partner_key}", body_partner_key);
             let next = step + 1;
-            self.batch(&format!(
-                "BEGIN; {sql}; DELETE FROM schema_version; INSERT INTO schema_version VALUES ({next}); COMMIT;"
-            ))
-            .inspect_err(|_| self.rollback())?;
+            self.begin()
+                .and_then(|()| {
+                    self.batch(&format!(
+                        "{sql}; DELETE FROM schema_version; INSERT INTO schema_version VALUES ({next});"
+                    ))
+                })
+                .and_then(|()| match next {
+                    CLAIMS_VERSION => super::claims::recompute_all(self),
+                    _ => Ok(()),
+                })
+                .and_then(|()| self.commit())
+                .inspect_err(|_| self.rollback())?;
         }
         Ok(())
     }

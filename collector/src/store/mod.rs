@@ -10,10 +10,12 @@
 //! write whose caller has given up before it ran is not run at all, so nothing is stored for an
 //! answer that said it was not.
 
+pub mod claims;
 pub mod clicks;
 mod dialect;
 pub mod engine;
 mod migrations;
+pub mod partners;
 pub mod records;
 pub mod report;
 mod types;

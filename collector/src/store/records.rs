@@ -1,7 +1,9 @@
 //! Records (signups and conversions): saved once, resolved to their partner, listed page by page.
 
+use super::claims;
 use super::clicks::click_partner;
 use super::engine::{first_text, Db, DbError, V};
+use crate::domain::credit::{self, Credit, Standing};
 use crate::domain::validate::Record;
 use serde_json::{Map, Value};
 
@@ -10,20 +12,22 @@ use serde_json::{Map, Value};
 pub enum Saved {
     /// Stored now.
     Created,
-    /// Already there: same `event_id`, or the same customer of the same program (or, for a
-    /// conversion, the same click and customer or the same `transaction_key`).
+    /// Already there: the same `event_id` (a resent signup), the same customer created through
+    /// Partnero's API before, or a conversion of the same click and customer or the same
+    /// `transaction_key`.
     Duplicate,
 }
 
-/// Stores `record` unless the database already holds it. Returns what happened, with the
-/// `event_id` that is stored: the record's own, or the one of the record it duplicates.
+/// Stores `record` unless the database already holds it, and for a new signup decides its
+/// customer's credit anew. Returns what happened, with the `event_id` that is stored: the
+/// record's own, or the one of the record it duplicates.
 pub fn save(db: &mut Db, record: &Record, received_at: &str) -> Result<(Saved, String), DbError> {
     let body = Value::Object(record.body.clone()).to_string();
     let changed = db.execute(
         "INSERT INTO records
              (event_id, kind, public_key, customer_key, xid, body, received_at, partner_key,
-              claimed_partner_key, verified, amount, currency, transaction_key)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+              claimed_partner_key, verified, amount, currency, transaction_key, standing, via)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
          ON CONFLICT DO NOTHING",
         &[
             record.event_id.as_str().into(),
@@ -35,20 +39,26 @@ pub fn save(db: &mut Db, record: &Record, received_at: &str) -> Result<(Saved, S
             received_at.into(),
             record.partner_key.as_deref().into(),
             record.claimed_partner_key.as_deref().into(),
-            i64::from(record.verified).into(),
+            i64::from(record.standing != Standing::Unverified).into(),
             record.amount.into(),
             record.currency.as_deref().into(),
             record.transaction_key.as_deref().into(),
+            record.standing.as_str().into(),
+            record.via.into(),
         ],
     )?;
     if changed == 1 {
+        if let (Some(public_key), "signup") = (&record.public_key, record.kind) {
+            claims::recompute(db, public_key, &record.customer_key)?;
+        }
         return Ok((Saved::Created, record.event_id.clone()));
     }
     let stored = db.first(
         "SELECT event_id FROM records WHERE event_id = $1
          UNION ALL
          SELECT event_id FROM records
-             WHERE kind = 'signup' AND $2 = 'signup' AND public_key = $3 AND customer_key = $4
+             WHERE kind = 'signup' AND $2 = 'signup' AND via = 'api' AND $7 = 'api'
+               AND public_key = $3 AND customer_key = $4
          UNION ALL
          SELECT event_id FROM records
              WHERE kind = 'conversion' AND $2 = 'conversion'
@@ -60,36 +70,27 @@ pub fn save(db: &mut Db, record: &Record, received_at: &str) -> Result<(Saved, S
             record.customer_key.as_str().into(),
             record.xid.as_deref().into(),
             record.transaction_key.as_deref().into(),
+            record.via.into(),
         ],
     )?;
     let event_id = first_text(stored).unwrap_or_else(|| record.event_id.clone());
     Ok((Saved::Duplicate, event_id))
 }
 
-/// The partner of `xid`: through its click, or else through a stored signup that carried it
-/// (click ids made elsewhere, before a migration).
+/// The partner of `xid`, when the collector issued it (a recorded click), was given it
+/// (`--import-xids`), or a claim the site's server confirmed carried it. An anonymous claim never
+/// makes an xid known.
 pub fn xid_partner(db: &mut Db, xid: &str) -> Result<Option<String>, DbError> {
     if let Some(partner) = click_partner(db, xid)? {
         return Ok(Some(partner));
     }
     db.first(
         "SELECT partner_key FROM records
-         WHERE kind = 'signup' AND xid = $1 AND partner_key IS NOT NULL
+         WHERE kind = 'signup' AND xid = $1 AND standing = 'confirmed' AND partner_key IS NOT NULL
          ORDER BY id LIMIT 1",
         &[xid.into()],
     )
     .map(first_text)
-}
-
-/// Whether `partner_key` is known here: it has a recorded click or a credited record.
-pub fn known_partner(db: &mut Db, partner_key: &str) -> Result<bool, DbError> {
-    let row = db.first(
-        "SELECT 1 FROM clicks WHERE partner_key = $1
-         UNION ALL
-         SELECT 1 FROM records WHERE partner_key = $1",
-        &[partner_key.into()],
-    )?;
-    Ok(row.is_some())
 }
 
 /// The page of the listing below `before` (a row id; the newest first): the ids it spans, and
@@ -113,9 +114,10 @@ pub fn page(db: &mut Db, before: i64, limit: i64) -> Result<Option<(i64, i64, bo
 }
 
 /// Each record from id `high` down to `low`, as the listing shows it: its body plus
-/// `received_at`, the partner it credits as `partner_key`, `verified: false` when
-/// `--verified-clicks` found no click behind it, and `claimed_partner_key` when its click named
-/// another partner than it did. `each` stops the reading by answering `false`.
+/// `received_at`, the partner it names as `partner_key` (its click's, when it carried one), and
+/// `claimed_partner_key` when its click named another partner than it did; for a signup, `credit`:
+/// whether this claim is the one credited for its customer, what backs it, why, and whether the
+/// customer is contested. `each` stops the reading by answering `false`.
 pub fn each_listed(
     db: &mut Db,
     low: i64,
@@ -123,9 +125,14 @@ pub fn each_listed(
     mut each: impl FnMut(Value) -> bool,
 ) -> Result<(), DbError> {
     db.for_each(
-        "SELECT body, received_at, partner_key, claimed_partner_key, verified, amount, currency,
-                transaction_key
-         FROM records WHERE id >= $1 AND id <= $2 ORDER BY id DESC",
+        "SELECT r.body, r.received_at, r.partner_key, r.claimed_partner_key, r.verified, r.amount,
+                r.currency, r.transaction_key, r.id, r.kind, r.standing,
+                c.record_id, c.partner_key, c.standing, c.contested
+         FROM records r
+         LEFT JOIN customers c
+             ON r.kind = 'signup' AND c.public_key = r.public_key
+            AND c.customer_key = r.customer_key
+         WHERE r.id >= $1 AND r.id <= $2 ORDER BY r.id DESC",
         &[low.into(), high.into()],
         |row| each(listed(row)),
     )
@@ -153,6 +160,28 @@ fn listed(row: Vec<V>) -> Value {
     }
     if let Some(key) = next().text() {
         object.insert("transaction_key".into(), Value::String(key));
+    }
+    let (id, kind, standing) = (next().int().unwrap_or(0), next().text(), next().text());
+    let (credited_id, credited_partner, credited_standing, contested) =
+        (next().int(), next().text(), next().text(), next().int());
+    if kind.as_deref() == Some("signup") {
+        let standing = Standing::parse(&standing.unwrap_or_default());
+        let credit = Credit {
+            claim: credited_id,
+            partner_key: credited_partner,
+            standing: Standing::parse(&credited_standing.unwrap_or_default()),
+            contested: contested == Some(1),
+        };
+        object.insert(
+            "credit".into(),
+            serde_json::json!({
+                "credited": credit.claim == Some(id),
+                "standing": standing.as_str(),
+                "reason": credit::explain(id, standing, &credit),
+                "customer_partner_key": credit.partner_key,
+                "contested": credit.contested,
+            }),
+        );
     }
     Value::Object(object)
 }

@@ -1,4 +1,5 @@
-//! The partner report: clicks, signups and conversions per partner and per day.
+//! The partner report: per partner and per day, clicks (and those held back), the customers each
+//! partner is credited with, the contested ones, and conversions.
 
 use super::engine::{Db, DbError, V};
 
@@ -6,14 +7,22 @@ use super::engine::{Db, DbError, V};
 pub struct PartnerRow {
     /// The partner.
     pub partner_key: String,
-    /// Clicks of the partner's links.
+    /// Clicks of the partner's links and landings reported by the SDK.
     pub clicks: i64,
-    /// Signups credited to the partner (verified ones, with `--verified-clicks`).
+    /// Clicks not counted: past `--clicks-per-address` visitors from one network in an hour.
+    pub suppressed_clicks: i64,
+    /// Customers credited to the partner by the credit rule.
     pub signups: i64,
+    /// Customers the partner claims (credited or not) that another partner claims too.
+    pub contested: i64,
     /// Conversions credited to the partner.
     pub conversions: i64,
     /// The time of the latest of them.
     pub last_activity: String,
+    /// `active` or `paused`; `None` for a key the registry never had.
+    pub status: Option<String>,
+    /// Registered by the program owner (not only seen in links and claims).
+    pub registered: bool,
 }
 
 /// One day of the report.
@@ -22,46 +31,69 @@ pub struct DayRow {
     pub day: String,
     /// Clicks that day.
     pub clicks: i64,
-    /// Signups that day.
+    /// Customers credited that day.
     pub signups: i64,
     /// Conversions that day.
     pub conversions: i64,
 }
 
-/// Per partner, over the days `since` to `until` (`YYYY-MM-DD`, both included): clicks, verified
-/// signups, conversions, and the last activity; and per day, clicks and signups. Both read one
-/// snapshot.
+/// Per partner, over the days `since` to `until` (`YYYY-MM-DD`, both included), of one program
+/// (`public_key`) or of all: clicks, suppressed clicks, credited customers, contested customers,
+/// conversions and the last activity; and per day, clicks, customers and conversions. A partner
+/// link belongs to no program: its clicks count in every program's report. Both read one snapshot.
 pub fn report(
     db: &mut Db,
     since: &str,
     until: &str,
+    public_key: Option<&str>,
 ) -> Result<(Vec<PartnerRow>, Vec<DayRow>), DbError> {
     db.begin_read()?;
+    let range = [since.into(), until.into(), public_key.into()];
     let partners = db.query(
-        "SELECT partner_key, SUM(clicks), SUM(signups), SUM(conversions), MAX(at)
-         FROM (SELECT partner_key, 1 AS clicks, 0 AS signups, 0 AS conversions, at FROM clicks
+        "SELECT e.partner_key, CAST(SUM(e.clicks) AS BIGINT), CAST(SUM(e.suppressed) AS BIGINT), CAST(SUM(e.signups) AS BIGINT),
+                CAST(SUM(e.contested) AS BIGINT), CAST(SUM(e.conversions) AS BIGINT), MAX(e.at), p.status, p.registered
+         FROM (SELECT partner_key, 1 AS clicks, 0 AS suppressed, 0 AS signups, 0 AS contested,
+                      0 AS conversions, at
+               FROM clicks WHERE ($3 IS NULL OR public_key IS NULL OR public_key = $3)
                UNION ALL
-               SELECT partner_key, 0, 1, 0, received_at FROM records
-                   WHERE kind = 'signup' AND verified = 1 AND partner_key IS NOT NULL
+               SELECT partner_key, 0, clicks, 0, 0, 0, day || 'T00:00:00.000Z' FROM suppressed_clicks
                UNION ALL
-               SELECT partner_key, 0, 0, 1, received_at FROM records
-                   WHERE kind = 'conversion' AND partner_key IS NOT NULL) AS events
-         WHERE substr(at, 1, 10) BETWEEN $1 AND $2
-         GROUP BY partner_key ORDER BY partner_key",
-        &[since.into(), until.into()],
+               SELECT partner_key, 0, 0, 1, 0, 0, credited_at FROM customers
+                   WHERE partner_key IS NOT NULL AND ($3 IS NULL OR public_key = $3)
+               UNION ALL
+               SELECT contested.partner_key, 0, 0, 0, 1, 0, contested.at FROM
+                   (SELECT DISTINCT r.partner_key, r.public_key, r.customer_key,
+                           c.credited_at AS at
+                    FROM customers c JOIN records r
+                        ON r.kind = 'signup' AND r.public_key = c.public_key
+                       AND r.customer_key = c.customer_key
+                    WHERE c.contested = 1 AND r.partner_key IS NOT NULL
+                      AND ($3 IS NULL OR c.public_key = $3)) AS contested
+               UNION ALL
+               SELECT partner_key, 0, 0, 0, 0, 1, received_at FROM records r
+                   WHERE kind = 'conversion' AND partner_key IS NOT NULL
+                     AND ($3 IS NULL OR EXISTS (SELECT 1 FROM customers c
+                          WHERE c.public_key = $3 AND c.customer_key = r.customer_key))) AS e
+         LEFT JOIN partners p ON p.partner_key = e.partner_key
+         WHERE substr(e.at, 1, 10) BETWEEN $1 AND $2
+         GROUP BY e.partner_key, p.status, p.registered ORDER BY e.partner_key",
+        &range,
     )?;
     let days = db.query(
-        "SELECT substr(at, 1, 10) AS day, SUM(clicks), SUM(signups), SUM(conversions)
+        "SELECT substr(at, 1, 10) AS day, CAST(SUM(clicks) AS BIGINT), CAST(SUM(signups) AS BIGINT), CAST(SUM(conversions) AS BIGINT)
          FROM (SELECT 1 AS clicks, 0 AS signups, 0 AS conversions, at FROM clicks
+                   WHERE ($3 IS NULL OR public_key IS NULL OR public_key = $3)
                UNION ALL
-               SELECT 0, 1, 0, received_at FROM records
-                   WHERE kind = 'signup' AND verified = 1 AND partner_key IS NOT NULL
+               SELECT 0, 1, 0, credited_at FROM customers
+                   WHERE partner_key IS NOT NULL AND ($3 IS NULL OR public_key = $3)
                UNION ALL
-               SELECT 0, 0, 1, received_at FROM records
-                   WHERE kind = 'conversion' AND partner_key IS NOT NULL) AS events
+               SELECT 0, 0, 1, received_at FROM records r
+                   WHERE kind = 'conversion' AND partner_key IS NOT NULL
+                     AND ($3 IS NULL OR EXISTS (SELECT 1 FROM customers c
+                          WHERE c.public_key = $3 AND c.customer_key = r.customer_key))) AS events
          WHERE substr(at, 1, 10) BETWEEN $1 AND $2
          GROUP BY day ORDER BY day",
-        &[since.into(), until.into()],
+        &range,
     )?;
     db.rollback();
     let int = |v: &V| v.int().unwrap_or(0);
@@ -70,9 +102,13 @@ pub fn report(
         .map(|row| PartnerRow {
             partner_key: row[0].clone().text().unwrap_or_default(),
             clicks: int(&row[1]),
-            signups: int(&row[2]),
-            conversions: int(&row[3]),
-            last_activity: row[4].clone().text().unwrap_or_default(),
+            suppressed_clicks: int(&row[2]),
+            signups: int(&row[3]),
+            contested: int(&row[4]),
+            conversions: int(&row[5]),
+            last_activity: row[6].clone().text().unwrap_or_default(),
+            status: row[7].clone().text(),
+            registered: int(&row[8]) == 1,
         })
         .collect();
     let days = days
