@@ -47,6 +47,28 @@ impl Attribution {
     }
 }
 
+/// What the SDK reports to the collector's `POST /v1/clicks` for a landing through a partner's
+/// hand-made link (a partner key in the URL, no click id the collector issued): the collector
+/// counts it as a click and answers the click id the visitor carries on.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct LandingReport {
+    /// The program.
+    pub public_key: String,
+    /// The partner the link named.
+    pub partner_key: String,
+    /// The page landed on.
+    pub page_url: String,
+    /// The page's referrer, `None` when empty.
+    pub referrer: Option<String>,
+}
+
+/// The collector's route for landings, next to its signup route: `…/v1/signups` → `…/v1/clicks`.
+/// `None` for an endpoint of another shape (a proxy of the site's own), where no landing is sent.
+pub fn clicks_url(signups_url: &str) -> Option<alloc::string::String> {
+    let base = signups_url.strip_suffix("/v1/signups")?;
+    Some(super::text::cat(&[base, "/v1/clicks"]))
+}
+
 /// What to do with the stored attribution.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Decision {
@@ -85,6 +107,20 @@ pub fn decide(
         partner_key: Some(key.clone()),
         click_id: landing_click.cloned(),
     })
+}
+
+#[cfg(test)]
+mod landing_tests {
+    use super::clicks_url;
+
+    #[test]
+    fn landings_go_beside_the_signup_route() {
+        assert_eq!(
+            clicks_url("https://c.acme.test/v1/signups").as_deref(),
+            Some("https://c.acme.test/v1/clicks")
+        );
+        assert_eq!(clicks_url("https://www.acme.test/api/reftrack"), None);
+    }
 }
 
 #[cfg(test)]

@@ -22,6 +22,8 @@ pub const MAX_ITEMS: usize = 20;
 pub const MAX_URL: usize = 2048;
 /// Longest `meta` key, in bytes (a `meta` string is at most 256).
 pub const MAX_META_KEY: usize = 64;
+/// Longest `customer_hash` sent (a hex HMAC-SHA256 is 64 characters).
+pub const MAX_HASH: usize = 128;
 /// How the collector's `403` for a wrong `customer_hash` begins. That refusal is the site
 /// server's mistake about this signup, not the deployment's, so the SDK does not retry it.
 pub const BAD_CUSTOMER_HASH: &str = "customer_hash does not match customer_key";
@@ -55,6 +57,8 @@ pub struct SignupInput {
     pub meta: Vec<(String, MetaValue)>,
     /// A partner key that overrides the attributed one (Partnero's `partner.key`).
     pub partner_key: Option<String>,
+    /// The site server's signature of the customer key (`customer_hash`), passed on as given.
+    pub customer_hash: Option<String>,
 }
 
 impl SignupInput {
@@ -77,6 +81,7 @@ impl SignupInput {
                 "email" => &mut input.email,
                 "name" => &mut input.name,
                 "partner_key" => &mut input.partner_key,
+                "customer_hash" => &mut input.customer_hash,
                 "sub_ids" => {
                     match value {
                         Value::List(items) => input.sub_ids = items,
@@ -211,6 +216,9 @@ pub struct Body<'a> {
     /// The customer key as given, or else the email, lower-cased (ASCII letters), so that
     /// `Jane@Example.com` and `jane@example.com` are one customer.
     pub customer_key: Cow<'a, str>,
+    /// The site server's signature of `customer_key`, only when the page gave one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub customer_hash: Option<&'a str>,
     /// The customer's email address.
     pub email: Option<&'a str>,
     /// The customer's name.
@@ -262,6 +270,10 @@ pub fn build<'a>(input: &'a SignupInput, visit: &Visit<'a>) -> Result<Body<'a>, 
         (None, None) => return Err(Invalid::NoCustomerKey),
     };
     let name = trimmed(&input.name);
+    let customer_hash = trimmed(&input.customer_hash);
+    if customer_hash.is_some_and(|h| h.len() > MAX_HASH) {
+        return Err(Invalid::TooLong("customer_hash"));
+    }
     if customer_key.len() > MAX_FIELD {
         return Err(Invalid::TooLong("customer_key"));
     }
@@ -306,6 +318,7 @@ pub fn build<'a>(input: &'a SignupInput, visit: &Visit<'a>) -> Result<Body<'a>, 
         kind: "signup",
         public_key: visit.public_key,
         customer_key,
+        customer_hash,
         email,
         name,
         partner_key: visit.partner_key,
@@ -440,9 +453,14 @@ pub struct Answer<'a> {
     pub network_error: Option<&'a str>,
 }
 
-/// True for the statuses that say the signup itself is wrong.
-fn says_the_signup_is_wrong(http_status: u16) -> bool {
-    matches!(http_status, 400 | 413 | 422)
+/// True for the answers that say the signup itself is wrong: `400`, `413`, `422`, and the `403`
+/// for a `customer_hash` that does not match (the site server signed something else).
+fn says_the_signup_is_wrong(answer: &Answer<'_>) -> bool {
+    matches!(answer.http_status, 400 | 413 | 422)
+        || (answer.http_status == 403
+            && answer
+                .body_error
+                .is_some_and(|e| e.starts_with(BAD_CUSTOMER_HASH)))
 }
 
 /// Classifies an endpoint's answer: refusals that describe the signup are final, those that
@@ -461,7 +479,7 @@ pub fn classify(answer: &Answer<'_>) -> Delivery {
         } else {
             Status::Created
         }),
-        _ if says_the_signup_is_wrong(status) => Delivery::Refused(reason()),
+        _ if says_the_signup_is_wrong(answer) => Delivery::Refused(reason()),
         _ => Delivery::Retry {
             reason: reason(),
             not_before: answer.retry_at,
@@ -481,7 +499,7 @@ pub fn warning(endpoint: &str, origin: &str, answer: &Answer<'_>) -> Option<Stri
         .body_error
         .map(|e| cat(&[" (", e, ")"]))
         .unwrap_or_default();
-    if says_the_signup_is_wrong(status) {
+    if says_the_signup_is_wrong(answer) {
         return Some(cat(&[
             "a signup was refused by ",
             endpoint,
@@ -556,7 +574,7 @@ mod tests {
 
     #[test]
     fn payload_matches_the_wire_format() {
-        let json = json(&input());
+        let body = json(&input());
         let golden = concat!(
             r#"{"event_id":"2f1c1f0e-8b0c-4a55-9d7e-2b4c9b0a3f11","type":"signup","#,
             r#""public_key":"pk_test_123","customer_key":"cus_42","email":"jane@example.com","#,
@@ -565,7 +583,15 @@ mod tests {
             r#""user_agent":"Mozilla/5.0 ...","sub_ids":[],"meta":{},"#,
             r#""created_at":"2026-11-22T10:00:00.000Z"}"#
         );
-        assert_eq!(json, golden);
+        assert_eq!(body, golden);
+        let signed = SignupInput {
+            customer_hash: Some(" 7d5f ".into()),
+            ..input()
+        };
+        assert!(
+            json(&signed).contains(r#""customer_key":"cus_42","customer_hash":"7d5f","email""#),
+            "the site server's signature goes beside the key it signs"
+        );
     }
 
     #[test]
@@ -829,6 +855,12 @@ mod tests {
         assert_eq!(
             classify(&answer(403, Some("origin not allowed"))),
             retry("origin not allowed")
+        );
+        // A wrong signature is the site server's mistake about this signup: retrying never helps.
+        let wrong_hash = "customer_hash does not match customer_key: sign it with …";
+        assert_eq!(
+            classify(&answer(403, Some(wrong_hash))),
+            Delivery::Refused(wrong_hash.into())
         );
         let offline = Answer {
             network_error: Some("TypeError: Failed to fetch"),

@@ -9,7 +9,9 @@
 use super::cell::Global;
 use super::guard;
 use super::{entry, page, storage, tracker, transport, values};
+use crate::core::attribution;
 use crate::core::config::Consent;
+use crate::core::partner_key::ClickId;
 use crate::core::retry::Pending;
 use crate::core::signup::{self, Delivery, SignupInput, SignupResult, Status, Visit};
 use crate::core::text::cat;
@@ -219,6 +221,47 @@ fn prepare(input: Result<SignupInput, String>) -> Result<Pending, SignupResult> 
         attempts: 0,
         next_at: now,
     })
+}
+
+/// Reports a landing through a hand-made partner link (a partner key in the URL, no click id) to
+/// the collector's `POST /v1/clicks`, at most once per landing, and keeps the click id it answers
+/// as `ps_xid`, so that a signup later on this visit is backed by a recorded click.
+pub fn report_landing() {
+    let Some((landing, option, script_src)) = tracker::with(|t| {
+        let landing = t.take_landing()?;
+        Some((
+            landing,
+            t.config().endpoint.clone(),
+            t.script_src().map(String::from),
+        ))
+    }) else {
+        return;
+    };
+    let signups = endpoint(option.as_deref(), script_src.as_deref(), &landing.page_url);
+    let Some(url) = signups.as_deref().and_then(attribution::clicks_url) else {
+        debug(|| "landing not reported: the endpoint is not a collector's …/v1/signups".into());
+        return;
+    };
+    let Some(body) = values::to_json(&landing) else {
+        return;
+    };
+    wasm_bindgen_futures::spawn_local(async move {
+        let reply = transport::post(&url, &body).await;
+        match reply.click_id().map(ClickId::parse) {
+            Some(Ok(click_id)) => {
+                tracker::with(|t| t.adopt_click(&landing.partner_key, click_id));
+                entry::sync();
+            }
+            _ => debug(|| {
+                cat(&[
+                    "landing not counted as a click: ",
+                    &url,
+                    " answered ",
+                    &reply.answer().http_status.to_string(),
+                ])
+            }),
+        }
+    });
 }
 
 /// The endpoint as an absolute URL: the option resolved against the page, or `/v1/signups` on the

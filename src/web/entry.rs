@@ -32,6 +32,7 @@ pub fn initialize(public_key: JsValue, options: JsValue) {
 fn started() {
     sync();
     watch();
+    delivery::report_landing();
     delivery::resume();
     if let AutoCapture::Forms(selector) = tracker::with(|t| t.config().auto_capture.clone()) {
         forms::capture(selector);
@@ -67,6 +68,7 @@ pub fn consent(granted: JsValue) {
     let granted = granted.is_truthy();
     tracker::with(|t| t.consent(granted));
     if granted {
+        delivery::report_landing();
         delivery::resume();
     } else {
         storage::clear();
@@ -150,6 +152,7 @@ fn watch() {
     let navigated = guard::function("navigated", |_, _, _| {
         tracker::with(|t| t.attribute());
         sync();
+        delivery::report_landing();
         JsValue::UNDEFINED
     });
     if let Ok(history) = window.history() {

@@ -43,10 +43,11 @@ fn object_at(target: &JsValue, name: &str) -> JsValue {
 }
 
 /// The fields of `growsumo.data`: reftrack's attribution, and the page's for the next signup.
-const DATA_FIELDS: [&str; 6] = [
+const DATA_FIELDS: [&str; 7] = [
     "name",
     "email",
     "customer_key",
+    "customer_hash",
     "partner_key",
     "ps_partner_key",
     "ps_xid",

@@ -8,12 +8,12 @@
 use super::cell::Global;
 use super::cookies::DocumentJar;
 use super::{page, values};
-use crate::core::attribution::{decide, Attribution, Decision};
+use crate::core::attribution::{decide, Attribution, Decision, LandingReport};
 use crate::core::config::{self, Config, Consent, Source, SourceKind, Value, OPTION_NAMES};
 use crate::core::cookie::{
     self, Attributes, CookieJar, CLICK_ID_COOKIE, PARTNERO_COOKIE, PARTNER_KEY_COOKIES,
 };
-use crate::core::partner_key::{read_params, ParamNames};
+use crate::core::partner_key::{read_params, ClickId, ParamNames};
 use crate::core::text::cat;
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -36,6 +36,8 @@ pub struct Tracker {
     partnero_program: Option<String>,
     /// The page's explicit `consent(true | false)`, which beats options and GPC.
     consent_decision: Option<bool>,
+    /// A landing through a hand-made partner link (no click id) not reported yet.
+    landing_unreported: bool,
 }
 
 impl Default for Tracker {
@@ -50,6 +52,7 @@ impl Default for Tracker {
             warned: Vec::new(),
             partnero_program: None,
             consent_decision: None,
+            landing_unreported: false,
         }
     }
 }
@@ -295,10 +298,52 @@ impl Tracker {
                 self.attribution = stored;
             }
             Decision::Write(attribution) => {
+                self.landing_unreported = attribution.click_id.is_none();
                 self.store(&attribution, &page::hostname(), page::is_https());
                 self.attribution = attribution;
             }
         }
+    }
+
+    /// The landing to report to the collector, once: a partner key arrived in the URL without a
+    /// click id. Held back while consent is pending; dropped without a public key (the collector
+    /// would refuse it).
+    pub fn take_landing(&mut self) -> Option<LandingReport> {
+        if !self.landing_unreported || self.config.consent == Consent::Pending {
+            return None;
+        }
+        self.landing_unreported = false;
+        let partner_key = self.attribution.partner_key.as_ref()?.as_str().into();
+        let Some(public_key) = self.config.public_key.clone() else {
+            self.debug(|| "landing not reported: no publicKey".into());
+            return None;
+        };
+        let referrer = page::referrer();
+        Some(LandingReport {
+            public_key,
+            partner_key,
+            page_url: page::href(),
+            referrer: Some(referrer).filter(|r| !r.is_empty()),
+        })
+    }
+
+    /// Keeps the click id the collector gave a reported landing of `partner_key`, as if it had
+    /// come in the URL (cookie `ps_xid`), unless the attribution has changed meanwhile.
+    pub fn adopt_click(&mut self, partner_key: &str, click_id: ClickId) {
+        let current = self.attribution.partner_key.as_ref().map(|k| k.as_str());
+        if current != Some(partner_key) || self.attribution.click_id.is_some() {
+            return;
+        }
+        self.debug(|| {
+            cat(&[
+                "the collector counted this landing as click ",
+                click_id.as_str(),
+            ])
+        });
+        let mut attribution = self.attribution.clone();
+        attribution.click_id = Some(click_id);
+        self.store(&attribution, &page::hostname(), page::is_https());
+        self.attribution = attribution;
     }
 
     /// Writes `attribution` to cookies, or explains why it stays in memory.

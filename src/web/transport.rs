@@ -28,6 +28,8 @@ pub const TIMEOUT_MS: u32 = 10_000;
 struct AnswerFields {
     status: Value,
     error: Value,
+    /// `POST /v1/clicks`' answer: the click id of a landing.
+    xid: Value,
 }
 
 /// A text field of the answer.
@@ -47,9 +49,15 @@ pub struct Reply {
     body_error: Option<String>,
     retry_at: Option<u64>,
     network_error: Option<String>,
+    click_id: Option<String>,
 }
 
 impl Reply {
+    /// The click id a landing's answer carried.
+    pub fn click_id(&self) -> Option<&str> {
+        self.click_id.as_deref()
+    }
+
     /// The reply as the core reads it.
     pub fn answer(&self) -> Answer<'_> {
         Answer {
@@ -117,6 +125,7 @@ pub async fn post(url: &str, body: &str) -> Reply {
         body_error: field(answer.error),
         retry_at,
         network_error: None,
+        click_id: field(answer.xid),
     }
 }
 

@@ -168,6 +168,8 @@ struct SignupFields {
     key: Value,
     /// `growsumo.data.partner_key`.
     partner_key: Value,
+    /// The site server's signature of the customer key.
+    customer_hash: Value,
 }
 
 /// A text field: a number given there is written by JavaScript (`String(n)`), so Rust never
@@ -195,6 +197,7 @@ impl SignupFields {
             ("customer_key".into(), text(customer_key)),
             ("email".into(), text(self.email)),
             ("name".into(), text(self.name)),
+            ("customer_hash".into(), text(self.customer_hash)),
         ];
         let mut meta = Vec::new();
         if with_lists {
@@ -216,7 +219,7 @@ impl SignupFields {
     }
 }
 
-/// `reftrack.signup({ customer_key, email, name, sub_ids, meta })`.
+/// `reftrack.signup({ customer_key, email, name, customer_hash, sub_ids, meta })`.
 pub fn signup_input(value: &JsValue) -> Result<SignupInput, String> {
     match SignupFields::read(value) {
         Some(mut fields) => {
@@ -228,7 +231,7 @@ pub fn signup_input(value: &JsValue) -> Result<SignupInput, String> {
     }
 }
 
-/// `growsumo.data`: `customer_key`, `email` and `name`, and `partner_key` when the page set one
+/// `growsumo.data`: `customer_key`, `email`, `name` and `customer_hash`, and `partner_key` when the page set one
 /// other than the attributed key (`attributed`, which reftrack itself writes there): like
 /// Partnero's `partner.key`, it overrides the attribution (and the click id, which belongs to the
 /// attributed partner, is not sent).
@@ -245,7 +248,7 @@ pub fn growsumo_input(data: &JsValue, attributed: Option<&str>) -> Result<Signup
     fields.input(customer_key, false)
 }
 
-/// Partnero's `po('customers', 'signup', { data: { key, name, email, partner: { key } } })`.
+/// Partnero's `po('customers', 'signup', { data: { key, name, email, customer_hash, partner: { key } } })`.
 pub fn partnero_input(argument: &JsValue) -> Result<SignupInput, String> {
     let data = match argument.is_object() {
         true => {

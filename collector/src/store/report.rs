@@ -17,8 +17,8 @@ pub struct PartnerRow {
     pub contested: i64,
     /// Conversions credited to the partner.
     pub conversions: i64,
-    /// The time of the latest of them.
-    pub last_activity: String,
+    /// The time of the latest of them; `None` for a partner with none in the range.
+    pub last_activity: Option<String>,
     /// `active` or `paused`; `None` for a key the registry never had.
     pub status: Option<String>,
     /// Registered by the program owner (not only seen in links and claims).
@@ -37,7 +37,7 @@ pub struct DayRow {
     pub conversions: i64,
 }
 
-/// Per partner, over the days `since` to `until` (`YYYY-MM-DD`, both included), of one program
+/// Per partner of the registry or with activity, over the days `since` to `until` (`YYYY-MM-DD`, both included), of one program
 /// (`public_key`) or of all: clicks, suppressed clicks, credited customers, contested customers,
 /// conversions and the last activity; and per day, clicks, customers and conversions. A partner
 /// link belongs to no program: its clicks count in every program's report. Both read one snapshot.
@@ -55,6 +55,8 @@ pub fn report(
          FROM (SELECT partner_key, 1 AS clicks, 0 AS suppressed, 0 AS signups, 0 AS contested,
                       0 AS conversions, at
                FROM clicks WHERE ($3 IS NULL OR public_key IS NULL OR public_key = $3)
+               UNION ALL
+               SELECT partner_key, 0, 0, 0, 0, 0, NULL FROM partners
                UNION ALL
                SELECT partner_key, 0, clicks, 0, 0, 0, day || 'T00:00:00.000Z' FROM suppressed_clicks
                UNION ALL
@@ -75,7 +77,7 @@ pub fn report(
                      AND ($3 IS NULL OR EXISTS (SELECT 1 FROM customers c
                           WHERE c.public_key = $3 AND c.customer_key = r.customer_key))) AS e
          LEFT JOIN partners p ON p.partner_key = e.partner_key
-         WHERE substr(e.at, 1, 10) BETWEEN $1 AND $2
+         WHERE e.at IS NULL OR substr(e.at, 1, 10) BETWEEN $1 AND $2
          GROUP BY e.partner_key, p.status, p.registered ORDER BY e.partner_key",
         &range,
     )?;
@@ -106,7 +108,7 @@ pub fn report(
             signups: int(&row[3]),
             contested: int(&row[4]),
             conversions: int(&row[5]),
-            last_activity: row[6].clone().text().unwrap_or_default(),
+            last_activity: row[6].clone().text(),
             status: row[7].clone().text(),
             registered: int(&row[8]) == 1,
         })
