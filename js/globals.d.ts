@@ -16,6 +16,8 @@ export interface Growsumo {
     name?: string | null;
     email?: string | null;
     customer_key?: string | number | null;
+    /** The site server's signature of the customer key: hex(HMAC-SHA256(secret, customer_key)). */
+    customer_hash?: string | null;
   };
   /** Sends a signup built from `data`; the callback is called once with the result. */
   createSignup(callback?: (result: SignupResult) => void): Promise<SignupResult>;
@@ -28,7 +30,9 @@ export interface Po {
   (
     command: 'customers',
     action: 'signup',
-    payload: { data: { key: string; name?: string; email?: string; partner?: { key: string } } },
+    payload: {
+      data: { key: string; name?: string; email?: string; customer_hash?: string; partner?: { key: string } };
+    },
   ): Promise<SignupResult>;
   (command: 'integration', name: 'universal', options: null): void;
 }

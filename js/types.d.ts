@@ -36,6 +36,8 @@ export interface SignupInput {
   email?: string;
   /** The customer's name. */
   name?: string;
+  /** The site server's signature of the customer key: hex(HMAC-SHA256(secret, customer_key)). */
+  customer_hash?: string;
   /** Partner sub ids (at most 20). */
   sub_ids?: string[];
   /** Flat metadata (at most 20 entries). */

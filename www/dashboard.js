@@ -52,7 +52,8 @@
     sessionStorage.setItem('reftrack_token', token.value);
     var status = $('status');
     status.textContent = 'Loading…';
-    var range = '?since=' + encodeURIComponent($('since').value) + '&until=' + encodeURIComponent($('until').value);
+    var range = '?since=' + encodeURIComponent($('since').value) + '&until=' + encodeURIComponent($('until').value) +
+      '&public_key=' + encodeURIComponent($('program').value.trim());
     Promise.all([get('/v1/partners' + range), get('/v1/signups')])
       .then(function (answers) {
         var report = answers[0];
@@ -61,11 +62,15 @@
         partners.textContent = '';
         report.partners.forEach(function (p) {
           var row = document.createElement('tr');
-          cell(row, p.partner_key);
+          var percent = function (r) { return r == null ? null : (100 * r).toFixed(1) + ' %'; };
+          cell(row, p.partner_key + (p.status === 'paused' ? ' (paused)' : p.registered ? '' : ' (unregistered)'));
           cell(row, p.clicks, true);
+          cell(row, p.suppressed_clicks, true);
           cell(row, p.signups, true);
+          cell(row, p.contested, true);
           cell(row, p.conversions, true);
-          cell(row, p.conversion_rate == null ? null : (100 * p.conversion_rate).toFixed(1) + ' %', true);
+          cell(row, percent(p.signups_per_click), true);
+          cell(row, percent(p.conversion_rate), true);
           cell(row, p.last_activity);
           row.dataset.partner = p.partner_key;
           partners.appendChild(row);
@@ -75,7 +80,10 @@
         rows.textContent = '';
         signups.forEach(function (s) {
           var row = document.createElement('tr');
-          [s.received_at, s.type, s.customer_key, s.email, s.partner_key, s.xid, s.page_url].forEach(function (v) { cell(row, v); });
+          var credit = s.credit ? (s.credit.credited ? 'credited' : 'not credited') + ' (' + s.credit.standing + ')' +
+            (s.credit.contested ? ', contested' : '') : null;
+          [s.received_at, s.type, s.customer_key, s.email, s.partner_key, credit, s.xid, s.page_url].forEach(function (v) { cell(row, v); });
+          if (s.credit) row.title = s.credit.reason;
           rows.appendChild(row);
         });
         $('table').hidden = signups.length === 0;
@@ -93,9 +101,15 @@
   });
 
   $('csv').addEventListener('click', function () {
-    var columns = ['received_at', 'type', 'event_id', 'public_key', 'customer_key', 'email', 'name', 'partner_key', 'xid', 'verified', 'amount', 'currency', 'page_url'];
-    var value = function (s, c) { return c == 'verified' ? s.verified !== false : s[c]; };
-    var quote = function (v) { return v == null ? '' : '"' + String(v).replace(/"/g, '""') + '"'; };
+    var columns = ['received_at', 'type', 'event_id', 'public_key', 'customer_key', 'email', 'name', 'partner_key', 'xid', 'verified', 'credited', 'standing', 'contested', 'amount', 'currency', 'page_url'];
+    var value = function (s, c) {
+      if (c == 'verified') return s.verified !== false;
+      if (c == 'credited' || c == 'standing' || c == 'contested') return s.credit ? s.credit[c] : null;
+      return s[c];
+    };
+    // Text a spreadsheet would read as a formula (=, +, -, @, tab, CR) is kept as text; numbers stay numbers.
+    var text = function (v) { return typeof v == 'string' && /^[=+\-@\t\r]/.test(v) ? "'" + v : String(v); };
+    var quote = function (v) { return v == null ? '' : '"' + text(v).replace(/"/g, '""') + '"'; };
     var csv = [columns.join(',')].concat(signups.map(function (s) {
       return columns.map(function (c) { return quote(value(s, c)); }).join(',');
     })).join('\r\n') + '\r\n';

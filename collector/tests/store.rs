@@ -302,17 +302,51 @@ fn two_collectors_on_one_postgres_store_each_event_once() {
         created += 1;
     }
     assert_eq!((a.list().len(), b.list().len(), created), (60, 60, 60));
-    // The same customer under another event id is the same signup, whichever collector hears it.
-    let mut again = signup(70_000);
-    again["event_id"] = json!("00000000-0000-4000-8000-999999999999");
-    let reply = b.post_signup(&again);
+    let a = std::sync::Arc::new(a);
+    let b = std::sync::Arc::new(b);
+    // A resent signup answers the stored event id, whichever collector hears it.
+    let reply = b.post_signup(&signup(70_000));
     assert_eq!(
         (reply.status, reply.json()["event_id"].clone()),
         (200, signup(70_000)["event_id"].clone()),
         "the stored event id comes back"
     );
+    // Two claims for one customer reaching both collectors at once: each is stored, and the
+    // customer's credit is decided with both (the collectors take turns per customer), so it
+    // is contested.
+    for n in 0..20 {
+        let barrier = std::sync::Arc::new(std::sync::Barrier::new(2));
+        let posts: Vec<_> = [(&a, "alex-smith", 80_000), (&b, "mallory", 81_000)]
+            .into_iter()
+            .map(|(server, partner, first)| {
+                let mut body = signup(first + n);
+                body["customer_key"] = json!(format!("race_{n}"));
+                body["partner_key"] = json!(partner);
+                let (addr, barrier) = (server.addr.clone(), barrier.clone());
+                std::thread::spawn(move || {
+                    barrier.wait();
+                    post_raw(&addr, &body.to_string())
+                })
+            })
+            .collect();
+        let statuses: Vec<u16> = posts.into_iter().map(|p| p.join().unwrap()).collect();
+        assert_eq!(statuses, [201, 201], "race {n}: two claims");
+    }
+    let listed = a.list();
+    for n in 0..20 {
+        let claims: Vec<&Value> = listed
+            .iter()
+            .filter(|r| r["customer_key"] == format!("race_{n}"))
+            .collect();
+        assert_eq!(claims.len(), 2);
+        assert!(
+            claims.iter().all(|c| c["credit"]["contested"] == true),
+            "race {n}: the decision saw both claims: {claims:?}"
+        );
+        let credited = claims.iter().filter(|c| c["credit"]["credited"] == true);
+        assert_eq!(credited.count(), 1, "race {n}: one claim credited");
+    }
     // One visitor's click reaching both collectors at once is one click: they take turns.
-    let (a, b) = (std::sync::Arc::new(a), std::sync::Arc::new(b));
     for n in 0..20 {
         let agent = format!("Mozilla/5.0 visitor {n}");
         let barrier = std::sync::Arc::new(std::sync::Barrier::new(2));

@@ -294,12 +294,25 @@ fn signup_inputs_are_read_with_a_reason_for_each_refusal() {
         "data",
         object(&[
             ("key", "cus_9".into()),
+            ("customer_hash", "ab12".into()),
             ("partner", object(&[("key", "jane".into())])),
         ]),
     )]);
     let input = values::partnero_input(&partnero).unwrap();
     assert_eq!(input.customer_key.as_deref(), Some("cus_9"));
     assert_eq!(input.partner_key.as_deref(), Some("jane"));
+    // The site server's signature is passed on from every facade.
+    assert_eq!(input.customer_hash.as_deref(), Some("ab12"));
+    let signed = object(&[
+        ("customer_key", "c".into()),
+        ("customer_hash", "cd34".into()),
+    ]);
+    let hash = |input: Result<SignupInput, String>| input.unwrap().customer_hash;
+    assert_eq!(hash(values::signup_input(&signed)).as_deref(), Some("cd34"));
+    assert_eq!(
+        hash(values::growsumo_input(&signed, None)).as_deref(),
+        Some("cd34")
+    );
 }
 
 #[wasm_bindgen_test]

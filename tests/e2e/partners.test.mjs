@@ -4,8 +4,14 @@
 // dashboard's report shows the partner's click, signup and conversion.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHmac } from 'node:crypto';
 import { join, resolve } from 'node:path';
-import { startCollector, launchBrowser, freshPage, freePort, SECRET } from './harness.mjs';
+import { startCollector, launchBrowser, freshPage, freePort, b64, eventually, SECRET } from './harness.mjs';
+
+// The site's server signs customer keys with this (README: signed signups).
+const SIGNUP_SECRET = 'e2e-signup-secret';
+const sign = (customerKey) => createHmac('sha256', SIGNUP_SECRET).update(customerKey).digest('hex');
+const get = async (path) => (await fetch(`http://127.0.0.1:${port}${path}`, { headers: { Authorization: `Bearer ${SECRET}` } })).json();
 
 const root = resolve(import.meta.dirname, '../..');
 let collector;
@@ -17,7 +23,8 @@ before(async () => {
   collector = await startCollector({
     www: join(root, 'www'),
     args: ['--listen', `127.0.0.1:${port}`, '--site-url', `http://www.acme.test:${port}/`,
-      '--cookie-domain', 'acme.test', '--cookie-days', '30', '--verified-clicks'],
+      '--cookie-domain', 'acme.test', '--cookie-days', '30', '--verified-clicks',
+      '--signup-secret', SIGNUP_SECRET],
   });
   browser = await launchBrowser();
 });
@@ -69,15 +76,16 @@ test('a partner link, a signup, a conversion by xid: the dashboard shows 1 click
   ]);
 
   // The report, as the API gives it (printed for the record), and on the dashboard.
-  const report = await (await fetch(`http://127.0.0.1:${port}/v1/partners`, { headers: { Authorization: `Bearer ${SECRET}` } })).json();
+  const report = await get('/v1/partners');
   t.diagnostic(`GET /v1/partners: ${JSON.stringify(report)}`);
-  assert.deepEqual(report.partners.map((p) => [p.partner_key, p.clicks, p.signups, p.conversions]), [['alex', 1, 1, 1]]);
+  const alex = report.partners.find((p) => p.partner_key === 'alex');
+  assert.deepEqual([alex.clicks, alex.signups, alex.conversions, alex.contested], [1, 1, 1, 0]);
   await page.goto(`http://www.acme.test:${port}/dashboard.html`);
   await page.fill('#token', SECRET);
   await page.click('#auth button');
   await page.waitForSelector('#partners tr[data-partner="alex"]');
   const row = await page.$$eval('#partners tr[data-partner="alex"] td', (cells) => cells.map((c) => c.textContent));
-  assert.deepEqual(row.slice(0, 5), ['alex', '1', '1', '1', '100.0 %']);
+  assert.deepEqual(row.slice(0, 8), ['alex (unregistered)', '1', '0', '1', '0', '1', '100.0 %', '100.0 %']);
   assert.equal(await page.$$eval('#chart rect', (bars) => bars.length), 2, 'one day: a clicks bar and a signups bar');
   // The link builder makes /r/ links.
   await page.fill('#link-partner', 'jane-doe');
@@ -88,8 +96,59 @@ test('a partner link, a signup, a conversion by xid: the dashboard shows 1 click
   const [download] = await Promise.all([page.waitForEvent('download'), page.click('#csv')]);
   const csv = await (await download.createReadStream()).toArray();
   const text = Buffer.concat(csv).toString('utf8');
-  assert.match(text, /^received_at,type,event_id,public_key,customer_key,email,name,partner_key,xid,verified,amount,currency,page_url\r\n/);
+  assert.match(text, /^received_at,type,event_id,public_key,customer_key,email,name,partner_key,xid,verified,credited,standing,contested,amount,currency,page_url\r\n/);
   assert.ok(text.includes(`"${email}"`) && text.includes('"4900","USD"'), text);
   assert.deepEqual(page.errors, []);
+  await context.close();
+});
+
+test("a partner's hand-made link: the landing is counted as one click, and the signup is backed by it", async () => {
+  const { context, page } = await freshPage(browser);
+  const reported = [];
+  page.on('request', (r) => { if (r.url().endsWith('/v1/clicks')) reported.push(r.postDataJSON()); });
+  await page.goto(`http://www.acme.test:${port}/signup.html?ps_partner_key=${b64('sam')}`);
+  await page.waitForFunction(() => window.reftrack && /^[A-Za-z0-9]{20}$/.test(reftrack.clickId() || ''));
+  const xid = await page.evaluate(() => reftrack.clickId());
+  assert.equal(reported.length, 1, 'one request for the landing');
+  assert.equal(reported[0].partner_key, 'sam');
+  assert.equal(reported[0].public_key, 'pk_demo_acme');
+  const cookies = Object.fromEntries((await context.cookies()).map((c) => [c.name, c.value]));
+  assert.equal(cookies.ps_xid, xid, 'kept as ps_xid');
+  assert.equal(await page.evaluate(() => growsumo.data.ps_xid), xid);
+  const email = `landing-${process.pid}@example.com`;
+  assert.equal((await page.evaluate((email) => reftrack.signup({ email }), email)).status, 'created');
+  const [stored] = (await collector.signups()).filter((s) => s.customer_key === email);
+  assert.equal(stored.xid, xid);
+  assert.equal(stored.credit.standing, 'clicked', JSON.stringify(stored));
+  assert.equal(stored.credit.credited, true);
+  const sam = (await get('/v1/partners')).partners.find((p) => p.partner_key === 'sam');
+  assert.deepEqual([sam.clicks, sam.signups], [1, 1]);
+  assert.deepEqual(page.errors, []);
+  await context.close();
+});
+
+test('a signed signup is confirmed; one with a wrong customer_hash is rejected, not queued', async () => {
+  const { context, page } = await freshPage(browser);
+  await page.goto(`http://www.acme.test:${port}/r/lee?to=/signup.html`);
+  await page.waitForFunction(() => window.reftrack && reftrack.partnerKey() === 'lee');
+  const email = `signed-${process.pid}@example.com`;
+  const signed = await page.evaluate(([email, hash]) => {
+    growsumo.data.email = email;
+    growsumo.data.customer_hash = hash;
+    return growsumo.createSignup();
+  }, [email, sign(email)]);
+  assert.equal(signed.status, 'created', JSON.stringify(signed));
+  const [stored] = (await collector.signups()).filter((s) => s.customer_key === email);
+  assert.deepEqual([stored.credit.standing, stored.credit.credited], ['confirmed', true]);
+  assert.equal(stored.customer_hash, undefined, 'the proof is checked, not stored');
+
+  const other = `forged-${process.pid}@example.com`;
+  const forged = await page.evaluate(([other, hash]) => reftrack.signup({ email: other, customer_hash: hash }), [other, sign(email)]);
+  assert.equal(forged.ok, false);
+  assert.equal(forged.status, 'rejected');
+  assert.match(forged.error, /^customer_hash does not match customer_key/);
+  const queue = await page.evaluate(() => localStorage.getItem('reftrack_queue'));
+  assert.ok(!queue || !queue.includes(forged.event_id), 'not kept for a retry');
+  assert.equal((await collector.signups()).filter((s) => s.customer_key === other).length, 0);
   await context.close();
 });

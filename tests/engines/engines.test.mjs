@@ -1,14 +1,16 @@
 // What a site relies on, in each browser engine (Chromium, Firefox ESR, WebKitGTK) over W3C
 // WebDriver, against the real collector: attribution and the cookie domain probe on *.acme.test,
 // PartnerStack's snippet with growsumoInit run once, createSignup followed by an immediate
-// navigation, Partnero's stub with form auto-capture, the retry queue across a reload, and a CSP
-// without 'wasm-unsafe-eval'. Chromium also runs the full Playwright suite (tests/e2e).
+// navigation, Partnero's stub with form auto-capture, the retry queue across a reload, a CSP
+// without 'wasm-unsafe-eval', and the signed path from a partner link to the report. Chromium also
+// runs the full Playwright suite (tests/e2e).
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHmac } from 'node:crypto';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { startCollector, b64, eventually, freePort } from '../e2e/harness.mjs';
+import { startCollector, b64, eventually, freePort, SECRET } from '../e2e/harness.mjs';
 import { ENGINES, startBrowser, startProxy } from './webdriver.mjs';
 
 const root = resolve(import.meta.dirname, '../..');
@@ -27,12 +29,18 @@ writeFileSync(join(site, 'thanks.html'), page('', '<p>thanks</p>'));
 writeFileSync(join(site, 'universal.html'), partnero.replace('<head>', `<head>${errors}`));
 writeFileSync(join(site, 'csp.html'), page(`<meta http-equiv="Content-Security-Policy" content="script-src 'self' 'unsafe-inline'">${inits}${snippet}`));
 
+// The site's server signs customer keys with it (README: signed signups).
+const SIGNUP_SECRET = 'engines-signup-secret';
+const sign = (customerKey) => createHmac('sha256', SIGNUP_SECRET).update(customerKey).digest('hex');
+
 let port;
 let collector;
 let proxy;
+const collectorArgs = () => ['--listen', `127.0.0.1:${port}`, '--signup-secret', SIGNUP_SECRET,
+  '--site-url', `http://www.acme.test:${port}/`];
 before(async () => {
   port = await freePort();
-  collector = await startCollector({ www: site, args: ['--listen', `127.0.0.1:${port}`] });
+  collector = await startCollector({ www: site, args: collectorArgs() });
   proxy = await startProxy();
 });
 after(async () => {
@@ -121,11 +129,36 @@ for (const engine of ENGINES) {
       const result = await browser.runAsync('reftrack.signup({ customer_key: arguments[0] }).then(arguments[1])', key);
       assert.equal(result.status, 'queued', JSON.stringify(result));
       assert.ok(await browser.run('return localStorage.getItem("reftrack_queue")'), 'the signup waits in localStorage');
-      collector = await startCollector({ www: site, args: ['--listen', `127.0.0.1:${port}`] });
+      collector = await startCollector({ www: site, args: collectorArgs() });
       await browser.goto(landing);
       const [signup] = await eventually(async () => { const s = await storedFor(key); return s.length && s; }, 30_000);
       assert.equal(signup.event_id, result.event_id);
       await browser.until('return localStorage.getItem("reftrack_queue") === null', 15_000);
+    });
+
+    test('the signed path: partner link, landing, signed signup, conversion by click id, report', async () => {
+      const partner = `signed-${engine}`;
+      const customer = `${id('signed')}@example.com`;
+      await browser.goto(url('www.acme.test', `/r/${partner}?to=%2Flanding.html`));
+      await browser.until(`return window.reftrack && window.reftrack.partnerKey() === "${partner}"`);
+      const xid = await browser.run('return reftrack.clickId()');
+      assert.match(xid, /^[A-Za-z0-9]{20}$/, 'the click id the collector issued');
+      const result = await browser.runAsync(`growsumo.data.email = arguments[0]; growsumo.data.customer_hash = arguments[1];
+        growsumo.createSignup().then(arguments[2])`, customer, sign(customer));
+      assert.equal(result.status, 'created', JSON.stringify(result));
+      const conversion = await fetch(`http://127.0.0.1:${port}/conversion/xid`, {
+        method: 'POST',
+        headers: { Authorization: `Bearer ${SECRET}` },
+        body: JSON.stringify({ xid, customer_key: customer, amount: 4900, currency: 'EUR' }),
+      });
+      assert.equal(conversion.status, 201, await conversion.text());
+      const [signup] = (await storedFor(customer)).filter((r) => r.type === 'signup');
+      assert.deepEqual([signup.partner_key, signup.xid, signup.credit.standing, signup.credit.credited],
+        [partner, xid, 'confirmed', true]);
+      const report = await (await fetch(`http://127.0.0.1:${port}/v1/partners`, { headers: { Authorization: `Bearer ${SECRET}` } })).json();
+      const row = report.partners.find((p) => p.partner_key === partner);
+      assert.deepEqual([row.clicks, row.signups, row.contested, row.conversions], [1, 1, 0, 1], JSON.stringify(row));
+      assert.deepEqual(await browser.run('return window.errors'), []);
     });
 
     test("a CSP without 'wasm-unsafe-eval': no error reaches the page, signups say reftrack is off", async () => {

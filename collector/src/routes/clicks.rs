@@ -4,11 +4,10 @@
 
 use super::links::visit;
 use super::signups::unknown_program;
-use crate::domain::credit::PartnerStatus;
 use crate::domain::validate;
 use crate::domain::{links, MAX_TEXT};
 use crate::http::{ApiError, ClientIp, LimitedBody, Shared};
-use crate::store::{clicks, partners};
+use crate::store::clicks;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
@@ -44,16 +43,11 @@ pub async fn create(
     click.referrer = landing.referrer;
     click.public_key = Some(landing.public_key);
     let (registered_only, per_network) = (state.registered_only, state.clicks_per_address);
-    let xid = state
+    let clicked = state
         .store
-        .write(move |db| {
-            match partners::on_use(db, &click.partner_key, registered_only, &click.at)? {
-                PartnerStatus::NotCreditable => Ok(None),
-                PartnerStatus::Creditable => clicks::click(db, &click, &new_id, per_network)
-                    .map(|clicked| Some(clicked.xid().to_owned())),
-            }
-        })
+        .write(move |db| clicks::counted(db, &click, &new_id, per_network, registered_only))
         .await?;
+    let xid = clicked.as_ref().map(clicks::Clicked::xid);
     Ok(Json(json!({ "xid": xid })).into_response())
 }
 

@@ -2,12 +2,10 @@
 //! with the partner key and the click id in the URL (and, with `--cookie-domain`, in first-party
 //! cookies).
 
-use crate::domain::credit::PartnerStatus;
 use crate::domain::links;
 use crate::domain::MAX_TEXT;
 use crate::http::{ApiError, ClientIp, Shared};
 use crate::store::clicks::{self, Click};
-use crate::store::partners;
 use axum::body::Body;
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -47,14 +45,7 @@ pub async fn follow(
     let (registered_only, per_network) = (state.registered_only, state.clicks_per_address);
     let clicked = state
         .store
-        .write(move |db| {
-            match partners::on_use(db, &click.partner_key, registered_only, &click.at)? {
-                PartnerStatus::NotCreditable => Ok(None),
-                PartnerStatus::Creditable => {
-                    clicks::click(db, &click, &new_id, per_network).map(Some)
-                }
-            }
-        })
+        .write(move |db| clicks::counted(db, &click, &new_id, per_network, registered_only))
         .await?;
     let Some(clicked) = clicked else {
         let reason = "the partner is paused or not registered";

@@ -2,6 +2,7 @@
 //! network an hour, under a lock per partner and network.
 
 use super::engine::{first_text, Db, DbError};
+use crate::domain::credit::PartnerStatus;
 use crate::domain::imports::ImportedXid;
 
 /// One click of a partner link, or one landing the SDK reported.
@@ -50,6 +51,21 @@ impl Clicked {
         match self {
             Clicked::New(xid) | Clicked::Again(xid) | Clicked::Suppressed(xid) => xid,
         }
+    }
+}
+
+/// A click or landing of a partner the registry allows to be credited ([`click`]); `None`, and
+/// nothing recorded, for a paused partner or, with `registered_only`, an unregistered one.
+pub fn counted(
+    db: &mut Db,
+    visit: &Click,
+    new_id: &str,
+    per_network: u32,
+    registered_only: bool,
+) -> Result<Option<Clicked>, DbError> {
+    match super::partners::on_use(db, &visit.partner_key, registered_only, &visit.at)? {
+        PartnerStatus::NotCreditable => Ok(None),
+        PartnerStatus::Creditable => click(db, visit, new_id, per_network).map(Some),
     }
 }
 

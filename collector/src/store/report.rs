@@ -54,14 +54,14 @@ pub fn report(
                 CAST(SUM(e.contested) AS BIGINT), CAST(SUM(e.conversions) AS BIGINT), MAX(e.at), p.status, p.registered
          FROM (SELECT partner_key, 1 AS clicks, 0 AS suppressed, 0 AS signups, 0 AS contested,
                       0 AS conversions, at
-               FROM clicks WHERE ($3 IS NULL OR public_key IS NULL OR public_key = $3)
+               FROM clicks WHERE (CAST($3 AS TEXT) IS NULL OR public_key IS NULL OR public_key = $3)
                UNION ALL
                SELECT partner_key, 0, 0, 0, 0, 0, NULL FROM partners
                UNION ALL
                SELECT partner_key, 0, clicks, 0, 0, 0, day || 'T00:00:00.000Z' FROM suppressed_clicks
                UNION ALL
                SELECT partner_key, 0, 0, 1, 0, 0, credited_at FROM customers
-                   WHERE partner_key IS NOT NULL AND ($3 IS NULL OR public_key = $3)
+                   WHERE partner_key IS NOT NULL AND (CAST($3 AS TEXT) IS NULL OR public_key = $3)
                UNION ALL
                SELECT contested.partner_key, 0, 0, 0, 1, 0, contested.at FROM
                    (SELECT DISTINCT r.partner_key, r.public_key, r.customer_key,
@@ -70,11 +70,11 @@ pub fn report(
                         ON r.kind = 'signup' AND r.public_key = c.public_key
                        AND r.customer_key = c.customer_key
                     WHERE c.contested = 1 AND r.partner_key IS NOT NULL
-                      AND ($3 IS NULL OR c.public_key = $3)) AS contested
+                      AND (CAST($3 AS TEXT) IS NULL OR c.public_key = $3)) AS contested
                UNION ALL
                SELECT partner_key, 0, 0, 0, 0, 1, received_at FROM records r
                    WHERE kind = 'conversion' AND partner_key IS NOT NULL
-                     AND ($3 IS NULL OR EXISTS (SELECT 1 FROM customers c
+                     AND (CAST($3 AS TEXT) IS NULL OR EXISTS (SELECT 1 FROM customers c
                           WHERE c.public_key = $3 AND c.customer_key = r.customer_key))) AS e
          LEFT JOIN partners p ON p.partner_key = e.partner_key
          WHERE e.at IS NULL OR substr(e.at, 1, 10) BETWEEN $1 AND $2
@@ -84,14 +84,14 @@ pub fn report(
     let days = db.query(
         "SELECT substr(at, 1, 10) AS day, CAST(SUM(clicks) AS BIGINT), CAST(SUM(signups) AS BIGINT), CAST(SUM(conversions) AS BIGINT)
          FROM (SELECT 1 AS clicks, 0 AS signups, 0 AS conversions, at FROM clicks
-                   WHERE ($3 IS NULL OR public_key IS NULL OR public_key = $3)
+                   WHERE (CAST($3 AS TEXT) IS NULL OR public_key IS NULL OR public_key = $3)
                UNION ALL
                SELECT 0, 1, 0, credited_at FROM customers
-                   WHERE partner_key IS NOT NULL AND ($3 IS NULL OR public_key = $3)
+                   WHERE partner_key IS NOT NULL AND (CAST($3 AS TEXT) IS NULL OR public_key = $3)
                UNION ALL
                SELECT 0, 0, 1, received_at FROM records r
                    WHERE kind = 'conversion' AND partner_key IS NOT NULL
-                     AND ($3 IS NULL OR EXISTS (SELECT 1 FROM customers c
+                     AND (CAST($3 AS TEXT) IS NULL OR EXISTS (SELECT 1 FROM customers c
                           WHERE c.public_key = $3 AND c.customer_key = r.customer_key))) AS events
          WHERE substr(at, 1, 10) BETWEEN $1 AND $2
          GROUP BY day ORDER BY day",
