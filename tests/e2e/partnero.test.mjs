@@ -145,6 +145,25 @@ test('consent pending: no cookie, nothing stored, no request until consent(true)
   await context.close();
 });
 
+test("consent pending: a hand-made link's landing is reported only after consent(true), once", async () => {
+  const { context, page } = await freshPage(browser);
+  const landings = [];
+  page.on('request', (r) => r.method() === 'POST' && r.url().endsWith('/v1/clicks') && landings.push(r.postDataJSON()));
+  await page.goto(collector.url('www.acme.test', `/consent.html?ps_partner_key=${b64('lee-consent')}`));
+  await page.waitForFunction(() => window.reftrack && reftrack.partnerKey() === 'lee-consent');
+  await page.waitForTimeout(300);
+  assert.equal(landings.length, 0, 'no report while consent is pending');
+  await page.evaluate(() => reftrack.consent(true));
+  await page.waitForFunction(() => /^[A-Za-z0-9]{20}$/.test(reftrack.clickId() || ''));
+  assert.deepEqual(landings.map((l) => [l.partner_key, l.public_key]), [['lee-consent', 'pk_test_123']]);
+  const cookies = await reftrackCookies(context);
+  assert.equal(cookies.ps_xid.value, await page.evaluate(() => reftrack.clickId()));
+  await page.evaluate(() => reftrack.consent(true));
+  await page.waitForTimeout(300);
+  assert.equal(landings.length, 1, 'one report per landing');
+  await context.close();
+});
+
 test('respectGpc: Global Privacy Control counts as a refusal', async () => {
   const { context, page } = await freshPage(browser);
   await page.addInitScript(() => Object.defineProperty(Navigator.prototype, 'globalPrivacyControl', { get: () => true }));

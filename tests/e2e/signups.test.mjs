@@ -49,10 +49,13 @@ test('an attributed signup arrives with every field of the wire format', async (
   assert.match(result.event_id, /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
   const [signup] = await stored(key);
   const userAgent = await page.evaluate(() => navigator.userAgent);
+  // The wire format's fields, plus what the collector adds: when, and the claim's credit.
   assert.deepEqual(Object.keys(signup).sort(), [
-    'created_at', 'customer_key', 'email', 'event_id', 'meta', 'name', 'origin', 'page_url', 'partner_key',
+    'created_at', 'credit', 'customer_key', 'email', 'event_id', 'meta', 'name', 'origin', 'page_url', 'partner_key',
     'public_key', 'received_at', 'referrer', 'sub_ids', 'type', 'user_agent', 'xid',
   ]);
+  // clk_9f8e7d is not a click the collector recorded: a browser claim, credited as the only one.
+  assert.deepEqual([signup.credit.standing, signup.credit.credited], ['claimed', true]);
   assert.equal(signup.event_id, result.event_id);
   assert.equal(signup.type, 'signup');
   assert.equal(signup.public_key, 'pk_test_123');
