@@ -14,6 +14,11 @@
       });
     });
   }
+  // Minor units as the currency writes them (Intl knows each currency's decimals).
+  function money(r) {
+    var digits = new Intl.NumberFormat('en', { style: 'currency', currency: r.currency }).resolvedOptions().maximumFractionDigits;
+    return new Intl.NumberFormat(undefined, { style: 'currency', currency: r.currency }).format(r.net / Math.pow(10, digits));
+  }
   function cell(row, text, numeric) {
     var td = document.createElement('td');
     td.textContent = text == null ? '—' : text;
@@ -71,6 +76,7 @@
           cell(row, p.conversions, true);
           cell(row, percent(p.signups_per_click), true);
           cell(row, percent(p.conversion_rate), true);
+          cell(row, (p.revenue || []).map(money).join(', ') || null, true);
           cell(row, p.last_activity);
           row.dataset.partner = p.partner_key;
           partners.appendChild(row);

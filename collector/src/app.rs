@@ -6,6 +6,7 @@
 //! | `public`        | `--rate-limit` per client address                                  |
 //! | `browser`       | `--rate-limit`, then the origin check and CORS (`--allow-origin`)  |
 //! | `authenticated` | the bearer `--secret`, with a limit on wrong tokens per address    |
+//! | `webhooks`      | the sender's signature over the raw body (`--stripe-webhook-secret`) |
 //! | files           | ten times `--rate-limit`; read-only, inside `--dist` and `--www`   |
 //!
 //! A new route goes into the router whose protection it needs; nothing else protects it. The
@@ -14,7 +15,9 @@
 
 use crate::config::Config;
 use crate::http::{files, guards, AppState, Shared};
-use crate::routes::{clicks, conversions, customers, health, links, partners, signups};
+use crate::routes::{
+    clicks, conversions, customers, health, links, partners, signups, transactions, webhooks,
+};
 use crate::store::Store;
 use axum::http::{header, HeaderValue};
 use axum::middleware::from_fn;
@@ -82,7 +85,17 @@ pub fn app(config: &Config, store: Store) -> (Router, Shared) {
                 post(partners::register)
                     .get(partners::show)
                     .patch(partners::change),
+            )
+            .route("/v1/transactions/{id}", get(transactions::show))
+            .route(
+                "/v1/transactions/{id}/attribute",
+                post(transactions::attribute),
             );
+
+    let s = state.clone();
+    let webhooks =
+        Guarded::new(move |routes| routes.route_layer(layer(s.clone(), guards::stripe_signed)))
+            .route("/webhooks/stripe", post(webhooks::stripe));
 
     let files =
         files::router(&config.dist, &config.www).layer(layer(state.clone(), guards::limit_reads));
@@ -91,6 +104,7 @@ pub fn app(config: &Config, store: Store) -> (Router, Shared) {
         .merge(public.router)
         .merge(browser.router)
         .merge(authenticated.router)
+        .merge(webhooks.router)
         .with_state(state.clone())
         .merge(files)
         .layer(from_fn(guards::json_errors))

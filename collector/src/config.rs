@@ -93,6 +93,16 @@ pub struct Config {
     #[arg(long, env = "REFTRACK_CLICKS_PER_ADDRESS", default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=10_000))]
     pub clicks_per_address: u32,
 
+    /// The signing secret (whsec_…) of the Stripe webhook endpoint that points at
+    /// /webhooks/stripe; repeatable, so that a rotated secret and its successor both work.
+    #[arg(long = "stripe-webhook-secret", env = "REFTRACK_STRIPE_WEBHOOK_SECRET", hide_env_values = true, value_delimiter = ',', value_parser = non_empty)]
+    pub stripe_webhook_secrets: Vec<String>,
+
+    /// Record Stripe's live-mode events (without it, test-mode events); the others are
+    /// acknowledged and ignored.
+    #[arg(long, env = "REFTRACK_STRIPE_LIVEMODE")]
+    pub stripe_livemode: bool,
+
     /// Click ids issued elsewhere (a CSV file: xid,partner_key,clicked_at), loaded at start so that
     /// conversions and signups naming them are credited, as if clicked here.
     #[arg(long, env = "REFTRACK_IMPORT_XIDS")]

@@ -86,6 +86,7 @@ test('a partner link, a signup, a conversion by xid: the dashboard shows 1 click
   await page.waitForSelector('#partners tr[data-partner="alex"]');
   const row = await page.$$eval('#partners tr[data-partner="alex"] td', (cells) => cells.map((c) => c.textContent));
   assert.deepEqual(row.slice(0, 8), ['alex (unregistered)', '1', '0', '1', '0', '1', '100.0 %', '100.0 %']);
+  assert.equal(row[8], '$49.00', 'the conversion of 4900 USD cents, as revenue');
   assert.equal(await page.$$eval('#chart rect', (bars) => bars.length), 2, 'one day: a clicks bar and a signups bar');
   // The link builder makes /r/ links.
   await page.fill('#link-partner', 'jane-doe');

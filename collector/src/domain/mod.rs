@@ -10,6 +10,7 @@ pub mod links;
 pub mod partnero;
 pub mod registry;
 pub mod signing;
+pub mod stripe;
 pub mod time;
 pub mod validate;
 

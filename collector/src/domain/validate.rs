@@ -157,6 +157,18 @@ pub fn landing(body: &[u8]) -> Result<Landing, String> {
     })
 }
 
+/// A customer named by an API call: `{ customer_key, public_key? }`.
+pub fn customer_ref(body: &[u8]) -> Result<(String, Option<String>), String> {
+    let map = object(body)?;
+    let f = Fields(&map);
+    let customer_key = f.required("customer_key", MAX_FIELD)?;
+    let public_key = f.text("public_key", 256)?;
+    if public_key.as_deref().is_some_and(|k| !is_public_key(k)) {
+        return Err(format!("public_key must be {PUBLIC_KEY_RULE}"));
+    }
+    Ok((customer_key, public_key))
+}
+
 /// `meta`: at most 20 entries, flat (strings, numbers, booleans, null), each key and string at
 /// most [`MAX_META_KEY`] and 256 bytes, keys without control characters, strings without NUL.
 fn meta(meta: Option<&Value>) -> Result<Map<String, Value>, String> {

@@ -65,6 +65,31 @@ impl<S: Send + Sync> FromRequestParts<S> for Authorized {
     }
 }
 
+/// Largest webhook body accepted: a Stripe event with an invoice's lines can be tens of KiB.
+pub const MAX_WEBHOOK_BODY: usize = 512 * 1024;
+
+/// Proof that the body was signed by Stripe with a `--stripe-webhook-secret`: only the webhook
+/// router's layer ([`super::guards::stripe_signed`]) makes one, so a webhook handler mounted
+/// anywhere else refuses everything.
+#[derive(Debug, Clone)]
+pub struct StripeSigned(pub Bytes);
+
+impl<S: Send + Sync> FromRequestParts<S> for StripeSigned {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        match parts.extensions.get::<StripeSigned>() {
+            Some(signed) => Ok(signed.clone()),
+            None => {
+                tracing::error!(route = %parts.uri.path(), "a webhook route is mounted outside the webhook router");
+                Err(ApiError::bad_request(
+                    "the Stripe signature was not checked",
+                ))
+            }
+        }
+    }
+}
+
 /// The request body: at most [`MAX_BODY`] bytes, arrived within `--request-timeout`.
 pub struct LimitedBody(pub Bytes);
 

@@ -4,8 +4,9 @@
 //! request-size limits, `{"error": …}` bodies for the framework's own refusals, the refusal log.
 
 use super::error::{ApiError, Reason};
-use super::extract::{Authorized, ClientIp};
+use super::extract::{Authorized, ClientIp, StripeSigned, MAX_WEBHOOK_BODY};
 use super::state::Shared;
+use crate::domain::stripe;
 use axum::body::to_bytes;
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
@@ -57,6 +58,48 @@ pub async fn authenticated(
 /// Whether two tokens are equal, in time that depends on their lengths only.
 fn same(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// The webhook router's layer: the body (at most [`MAX_WEBHOOK_BODY`]) must carry a valid
+/// `Stripe-Signature` for one of `--stripe-webhook-secret`, within 300 s; otherwise `400` with
+/// why, and nothing runs. The checked body travels on as [`StripeSigned`].
+pub async fn stripe_signed(State(state): State<Shared>, request: Request, next: Next) -> Response {
+    if state.stripe_secrets.is_empty() {
+        return ApiError::bad_request(
+            "this collector has no --stripe-webhook-secret: Stripe's events cannot be checked",
+        )
+        .into_response();
+    }
+    let (mut parts, body) = request.into_parts();
+    let bytes =
+        match tokio::time::timeout(state.body_timeout, to_bytes(body, MAX_WEBHOOK_BODY)).await {
+            Ok(Ok(bytes)) => bytes,
+            Ok(Err(_)) => {
+                return ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    format!("the body is larger than {MAX_WEBHOOK_BODY} bytes"),
+                )
+                .into_response()
+            }
+            Err(_) => {
+                return ApiError::new(
+                    StatusCode::REQUEST_TIMEOUT,
+                    "the body did not arrive in time",
+                )
+                .into_response()
+            }
+        };
+    let header = parts
+        .headers
+        .get("stripe-signature")
+        .and_then(|v| v.to_str().ok());
+    let now = state.now_ms() / 1000;
+    if let Err(refusal) = stripe::verify(header, &bytes, &state.stripe_secrets, now) {
+        return ApiError::bad_request(refusal.reason()).into_response();
+    }
+    parts.extensions.insert(StripeSigned(bytes.clone()));
+    next.run(Request::from_parts(parts, axum::body::Body::from(bytes)))
+        .await
 }
 
 /// The public write routes' layer: `--rate-limit` per client address, over it `429`.

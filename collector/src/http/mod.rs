@@ -11,5 +11,5 @@ pub mod rate;
 pub mod state;
 
 pub use error::ApiError;
-pub use extract::{Authorized, ClientIp, LimitedBody};
+pub use extract::{Authorized, ClientIp, LimitedBody, StripeSigned};
 pub use state::{AppState, Shared};

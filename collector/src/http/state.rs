@@ -54,6 +54,10 @@ pub struct AppState {
     pub registered_only: bool,
     /// Visitors one network may bring one partner per hour (`--clicks-per-address`).
     pub clicks_per_address: u32,
+    /// The signing secrets of Stripe's webhook endpoint (`--stripe-webhook-secret`).
+    pub stripe_secrets: Vec<String>,
+    /// Which of Stripe's modes is recorded (`--stripe-livemode`); the other is acknowledged.
+    pub stripe_livemode: bool,
     /// The refusal log's limiter.
     pub refusals: RefusalLog,
     /// The last write probe of `/healthz`: when, and what it found.
@@ -85,6 +89,8 @@ impl AppState {
             signup_secret: config.signup_secret.clone(),
             registered_only: config.registered_partners_only,
             clicks_per_address: config.clicks_per_address,
+            stripe_secrets: config.stripe_webhook_secrets.clone(),
+            stripe_livemode: config.stripe_livemode,
             refusals: RefusalLog::default(),
             health: tokio::sync::Mutex::new(None),
             db_timeout: Duration::from_secs(config.db_timeout),

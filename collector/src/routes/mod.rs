@@ -9,6 +9,8 @@ pub mod health;
 pub mod links;
 pub mod partners;
 pub mod signups;
+pub mod transactions;
+pub mod webhooks;
 
 use crate::domain::credit::Uncredited;
 use crate::domain::validate::Record;

@@ -41,7 +41,11 @@ pub async fn report(
         }
     };
     let (s, u, p) = (since.clone(), until.clone(), program.clone());
-    let (partners, days) = state
+    let report::Report {
+        partners,
+        days,
+        unmatched,
+    } = state
         .store
         .read(move |db| report::report(db, &s, &u, p.as_deref()))
         .await?;
@@ -60,17 +64,36 @@ pub async fn report(
                 "conversions": p.conversions,
                 "signups_per_click": ratio(p.signups, p.clicks),
                 "conversion_rate": ratio(p.conversions, p.signups),
+                "revenue": p.revenue.iter().map(|r| json!({
+                    "currency": r.currency,
+                    "sales": r.sales,
+                    "refunds": r.refunds,
+                    "net": r.sales - r.refunds,
+                    "paying_customers": r.paying_customers,
+                })).collect::<Vec<_>>(),
                 "last_activity": p.last_activity,
             })
         })
         .collect();
     let days: Vec<Value> = days
         .into_iter()
-        .map(|d| json!({ "day": d.day, "clicks": d.clicks, "signups": d.signups, "conversions": d.conversions }))
+        .map(|d| {
+            let revenue: serde_json::Map<String, Value> = d
+                .revenue
+                .into_iter()
+                .map(|(c, net)| (c, net.into()))
+                .collect();
+            json!({ "day": d.day, "clicks": d.clicks, "signups": d.signups,
+                    "conversions": d.conversions, "revenue": revenue })
+        })
+        .collect();
+    let unmatched: Vec<Value> = unmatched
+        .into_iter()
+        .map(|u| json!({ "currency": u.currency, "transactions": u.transactions, "amount": u.amount }))
         .collect();
     Ok(Json(json!({
         "since": since, "until": until, "public_key": program,
-        "partners": partners, "days": days,
+        "partners": partners, "days": days, "unmatched": unmatched,
     }))
     .into_response())
 }

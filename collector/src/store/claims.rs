@@ -4,6 +4,38 @@
 use super::engine::{Db, DbError, V};
 use crate::domain::credit::{self, Claim, Credit, Standing};
 
+/// After a new claim (`id`, its partner and standing, `received_at`): the customer's first claim
+/// decides alone, stored in one statement; a later one decides anew from all of them
+/// ([`recompute`]). Two first claims at once cannot both be first: the second waits on the first's
+/// row (the primary key) and then recomputes under the lock.
+pub fn claimed(
+    db: &mut Db,
+    public_key: &str,
+    customer_key: &str,
+    claim: Claim,
+    received_at: &str,
+) -> Result<Credit, DbError> {
+    let credit = credit::decide(std::slice::from_ref(&claim));
+    let first = db.execute(
+        "INSERT INTO customers
+             (public_key, customer_key, record_id, partner_key, standing, contested, credited_at)
+         VALUES ($1, $2, $3, $4, $5, 0, $6)
+         ON CONFLICT DO NOTHING",
+        &[
+            public_key.into(),
+            customer_key.into(),
+            credit.claim.into(),
+            credit.partner_key.as_deref().into(),
+            credit.standing.as_str().into(),
+            received_at.into(),
+        ],
+    )?;
+    if first == 1 {
+        return Ok(credit);
+    }
+    recompute(db, public_key, customer_key)
+}
+
 /// Decides `customer_key`'s credit in `public_key` from all of its claims and stores the answer.
 /// Collectors sharing a database take turns per customer, so each decision sees every claim
 /// committed before it.

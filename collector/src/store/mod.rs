@@ -15,6 +15,7 @@ pub mod clicks;
 mod dialect;
 pub mod engine;
 mod migrations;
+pub mod money;
 pub mod partners;
 pub mod records;
 pub mod report;

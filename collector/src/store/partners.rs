@@ -68,25 +68,49 @@ pub fn on_use(
     registered_only: bool,
     at: &str,
 ) -> Result<PartnerStatus, DbError> {
-    if !registered_only {
-        db.execute(
-            "INSERT INTO partners (partner_key, status, registered, created_at)
-             VALUES ($1, 'active', 0, $2) ON CONFLICT DO NOTHING",
-            &[partner_key.into(), at.into()],
-        )?;
+    let row = lookup(db, partner_key)?;
+    known_or_new(db, partner_key, row.as_deref(), registered_only, at)
+}
+
+/// [`on_use`] once the partner's registry row (`status`, `registered`) is read.
+fn known_or_new(
+    db: &mut Db,
+    partner_key: &str,
+    row: Option<&[V]>,
+    registered_only: bool,
+    at: &str,
+) -> Result<PartnerStatus, DbError> {
+    if row.is_some() || registered_only {
+        return Ok(status(row, registered_only));
     }
-    let row = db.first(
+    db.execute(
+        "INSERT INTO partners (partner_key, status, registered, created_at)
+         VALUES ($1, 'active', 0, $2) ON CONFLICT DO NOTHING",
+        &[partner_key.into(), at.into()],
+    )?;
+    // Another collector may have added it, paused, a moment before.
+    let row = lookup(db, partner_key)?;
+    Ok(status(row.as_deref(), registered_only))
+}
+
+fn lookup(db: &mut Db, partner_key: &str) -> Result<Option<Vec<V>>, DbError> {
+    db.first(
         "SELECT status, registered FROM partners WHERE partner_key = $1",
         &[partner_key.into()],
-    )?;
-    let creditable = row.is_some_and(|row| {
-        row[0] == V::Text("active".into()) && (!registered_only || row[1].int() == Some(1))
-    });
-    Ok(if creditable {
-        PartnerStatus::Creditable
-    } else {
-        PartnerStatus::NotCreditable
-    })
+    )
+}
+
+/// May a partner with this registry row (`status`, `registered`) be credited?
+fn status(row: Option<&[V]>, registered_only: bool) -> PartnerStatus {
+    match row {
+        Some([status, registered, ..])
+            if *status == V::Text("active".into())
+                && (!registered_only || registered.int() == Some(1)) =>
+        {
+            PartnerStatus::Creditable
+        }
+        _ => PartnerStatus::NotCreditable,
+    }
 }
 
 /// Whether Partnero's customer API knows `partner_key`: registered, or with a click recorded

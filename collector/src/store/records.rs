@@ -3,7 +3,7 @@
 use super::claims;
 use super::clicks::click_partner;
 use super::engine::{first_text, Db, DbError, V};
-use crate::domain::credit::{self, Credit, Standing};
+use crate::domain::credit::{self, Claim, Credit, Standing};
 use crate::domain::validate::Record;
 use serde_json::{Map, Value};
 
@@ -13,8 +13,8 @@ pub enum Saved {
     /// Stored now.
     Created,
     /// Already there: the same `event_id` (a resent signup), the same customer created through
-    /// Partnero's API before, or a conversion of the same click and customer or the same
-    /// `transaction_key`.
+    /// Partnero's API before, or a conversion with the same `transaction_key` (without one: of the
+    /// same click and customer).
     Duplicate,
 }
 
@@ -23,12 +23,18 @@ pub enum Saved {
 /// record's own, or the one of the record it duplicates.
 pub fn save(db: &mut Db, record: &Record, received_at: &str) -> Result<(Saved, String), DbError> {
     let body = Value::Object(record.body.clone()).to_string();
-    let changed = db.execute(
+    // A signup's email, lower-cased, to bind a billing system's customer by.
+    let email = match (record.kind, record.body.get("email")) {
+        ("signup", Some(Value::String(email))) => Some(email.to_ascii_lowercase()),
+        _ => None,
+    };
+    let inserted = db.first(
         "INSERT INTO records
              (event_id, kind, public_key, customer_key, xid, body, received_at, partner_key,
-              claimed_partner_key, verified, amount, currency, transaction_key, standing, via)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
-         ON CONFLICT DO NOTHING",
+              claimed_partner_key, verified, amount, currency, transaction_key, standing, via,
+              email)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+         ON CONFLICT DO NOTHING RETURNING id",
         &[
             record.event_id.as_str().into(),
             record.kind.into(),
@@ -45,11 +51,17 @@ pub fn save(db: &mut Db, record: &Record, received_at: &str) -> Result<(Saved, S
             record.transaction_key.as_deref().into(),
             record.standing.as_str().into(),
             record.via.into(),
+            email.as_deref().into(),
         ],
     )?;
-    if changed == 1 {
+    if let Some(id) = inserted.and_then(|row| row[0].int()) {
         if let (Some(public_key), "signup") = (&record.public_key, record.kind) {
-            claims::recompute(db, public_key, &record.customer_key)?;
+            let claim = Claim {
+                id,
+                partner_key: record.partner_key.clone(),
+                standing: record.standing,
+            };
+            claims::claimed(db, public_key, &record.customer_key, claim, received_at)?;
         }
         return Ok((Saved::Created, record.event_id.clone()));
     }
@@ -62,7 +74,8 @@ pub fn save(db: &mut Db, record: &Record, received_at: &str) -> Result<(Saved, S
          UNION ALL
          SELECT event_id FROM records
              WHERE kind = 'conversion' AND $2 = 'conversion'
-               AND ((xid = $5 AND customer_key = $4) OR transaction_key = $6)",
+               AND ((xid = $5 AND customer_key = $4 AND transaction_key IS NULL
+                     AND CAST($6 AS TEXT) IS NULL) OR transaction_key = $6)",
         &[
             record.event_id.as_str().into(),
             record.kind.into(),

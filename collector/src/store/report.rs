@@ -19,10 +19,46 @@ pub struct PartnerRow {
     pub conversions: i64,
     /// The time of the latest of them; `None` for a partner with none in the range.
     pub last_activity: Option<String>,
+    /// Money credited to the partner, per currency.
+    pub revenue: Vec<Revenue>,
     /// `active` or `paused`; `None` for a key the registry never had.
     pub status: Option<String>,
     /// Registered by the program owner (not only seen in links and claims).
     pub registered: bool,
+}
+
+/// A partner's money in one currency (minor units).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Revenue {
+    /// ISO 4217.
+    pub currency: String,
+    /// Sales.
+    pub sales: i64,
+    /// Refunds (a positive number).
+    pub refunds: i64,
+    /// Customers with a sale.
+    pub paying_customers: i64,
+}
+
+/// Payments that matched no customer, per currency: counted, not credited.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unmatched {
+    /// ISO 4217.
+    pub currency: String,
+    /// How many.
+    pub transactions: i64,
+    /// Their sum, in minor units.
+    pub amount: i64,
+}
+
+/// The whole report.
+pub struct Report {
+    /// Per partner.
+    pub partners: Vec<PartnerRow>,
+    /// Per day.
+    pub days: Vec<DayRow>,
+    /// Payments no customer matched.
+    pub unmatched: Vec<Unmatched>,
 }
 
 /// One day of the report.
@@ -35,6 +71,8 @@ pub struct DayRow {
     pub signups: i64,
     /// Conversions that day.
     pub conversions: i64,
+    /// Net money credited to partners that day, per currency.
+    pub revenue: Vec<(String, i64)>,
 }
 
 /// Per partner of the registry or with activity, over the days `since` to `until` (`YYYY-MM-DD`, both included), of one program
@@ -46,7 +84,7 @@ pub fn report(
     since: &str,
     until: &str,
     public_key: Option<&str>,
-) -> Result<(Vec<PartnerRow>, Vec<DayRow>), DbError> {
+) -> Result<Report, DbError> {
     db.begin_read()?;
     let range = [since.into(), until.into(), public_key.into()];
     let partners = db.query(
@@ -97,6 +135,31 @@ pub fn report(
          GROUP BY day ORDER BY day",
         &range,
     )?;
+    let money = db.query(
+        "SELECT partner_key, currency,
+                CAST(SUM(CASE WHEN kind = 'sale' THEN amount ELSE 0 END) AS BIGINT),
+                CAST(SUM(CASE WHEN kind = 'refund' THEN -amount ELSE 0 END) AS BIGINT),
+                COUNT(DISTINCT CASE WHEN kind = 'sale' THEN customer_key END)
+         FROM transactions
+         WHERE partner_key IS NOT NULL AND substr(occurred_at, 1, 10) BETWEEN $1 AND $2
+           AND (CAST($3 AS TEXT) IS NULL OR public_key = $3)
+         GROUP BY partner_key, currency ORDER BY partner_key, currency",
+        &range,
+    )?;
+    let money_days = db.query(
+        "SELECT substr(occurred_at, 1, 10) AS day, currency, CAST(SUM(amount) AS BIGINT)
+         FROM transactions
+         WHERE partner_key IS NOT NULL AND substr(occurred_at, 1, 10) BETWEEN $1 AND $2
+           AND (CAST($3 AS TEXT) IS NULL OR public_key = $3)
+         GROUP BY day, currency ORDER BY day, currency",
+        &range,
+    )?;
+    let unmatched = db.query(
+        "SELECT currency, COUNT(*), CAST(SUM(amount) AS BIGINT) FROM transactions
+         WHERE unmatched IS NOT NULL AND substr(occurred_at, 1, 10) BETWEEN $1 AND $2
+         GROUP BY currency ORDER BY currency",
+        &[since.into(), until.into()],
+    )?;
     db.rollback();
     let int = |v: &V| v.int().unwrap_or(0);
     let partners = partners
@@ -111,16 +174,73 @@ pub fn report(
             last_activity: row[6].clone().text(),
             status: row[7].clone().text(),
             registered: int(&row[8]) == 1,
+            revenue: Vec::new(),
         })
-        .collect();
-    let days = days
+        .collect::<Vec<_>>();
+    let mut partners = partners;
+    for row in money {
+        let key = row[0].clone().text().unwrap_or_default();
+        let revenue = Revenue {
+            currency: row[1].clone().text().unwrap_or_default(),
+            sales: int(&row[2]),
+            refunds: int(&row[3]),
+            paying_customers: int(&row[4]),
+        };
+        match partners.iter_mut().find(|p| p.partner_key == key) {
+            Some(partner) => partner.revenue.push(revenue),
+            None => partners.push(PartnerRow {
+                partner_key: key,
+                clicks: 0,
+                suppressed_clicks: 0,
+                signups: 0,
+                contested: 0,
+                conversions: 0,
+                last_activity: None,
+                status: None,
+                registered: false,
+                revenue: vec![revenue],
+            }),
+        }
+    }
+    partners.sort_by(|a, b| a.partner_key.cmp(&b.partner_key));
+    let mut days: std::collections::BTreeMap<String, DayRow> = days
         .into_iter()
-        .map(|row| DayRow {
-            day: row[0].clone().text().unwrap_or_default(),
-            clicks: int(&row[1]),
-            signups: int(&row[2]),
-            conversions: int(&row[3]),
+        .map(|row| {
+            let day = row[0].clone().text().unwrap_or_default();
+            let counts = DayRow {
+                day: day.clone(),
+                clicks: int(&row[1]),
+                signups: int(&row[2]),
+                conversions: int(&row[3]),
+                revenue: Vec::new(),
+            };
+            (day, counts)
         })
         .collect();
-    Ok((partners, days))
+    for row in money_days {
+        let day = row[0].clone().text().unwrap_or_default();
+        let entry = days.entry(day.clone()).or_insert_with(|| DayRow {
+            day,
+            clicks: 0,
+            signups: 0,
+            conversions: 0,
+            revenue: Vec::new(),
+        });
+        entry
+            .revenue
+            .push((row[1].clone().text().unwrap_or_default(), int(&row[2])));
+    }
+    let unmatched = unmatched
+        .into_iter()
+        .map(|row| Unmatched {
+            currency: row[0].clone().text().unwrap_or_default(),
+            transactions: int(&row[1]),
+            amount: int(&row[2]),
+        })
+        .collect();
+    Ok(Report {
+        partners,
+        days: days.into_values().collect(),
+        unmatched,
+    })
 }

@@ -1,0 +1,254 @@
+//! Money in: sales and refunds from every source, each stored once per source (the database's
+//! unique index, on both engines), credited to the partner the credit rule names for the customer
+//! at that moment; and the billing systems' customer ids (provider keys) bound to the site's
+//! customers.
+
+use super::engine::{first_text, Db, DbError, V};
+
+/// A sale or refund to record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewTransaction {
+    /// `stripe`, `conversion`, `partnerstack`, `partnero`, `import`.
+    pub source: &'static str,
+    /// The source's own id: unique per source.
+    pub source_id: String,
+    /// `sale` or `refund`.
+    pub kind: &'static str,
+    /// Minor units of `currency`; negative for a refund.
+    pub amount: i64,
+    /// ISO 4217, upper case.
+    pub currency: String,
+    /// The customer's program, when known.
+    pub public_key: Option<String>,
+    /// The customer, when one matched.
+    pub customer_key: Option<String>,
+    /// What the source relates it to (a Stripe charge).
+    pub reference: Option<String>,
+    /// Why no customer matched, when none did.
+    pub unmatched: Option<String>,
+    /// When it happened.
+    pub occurred_at: String,
+    /// The source's details, as JSON.
+    pub body: String,
+    /// The partner to credit when the source itself names one (a conversion's click); otherwise
+    /// the customer's credited partner is taken.
+    pub partner_key: Option<String>,
+}
+
+/// What recording a transaction did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recorded {
+    /// The transaction's id.
+    pub id: i64,
+    /// False when the source sent it before: nothing changed.
+    pub created: bool,
+    /// The partner credited, if any.
+    pub partner_key: Option<String>,
+}
+
+/// Stores `t` unless its source stored it before; answers what is stored either way.
+pub fn record(db: &mut Db, t: &NewTransaction, received_at: &str) -> Result<Recorded, DbError> {
+    let (public_key, customer_key) = (t.public_key.as_deref(), t.customer_key.as_deref());
+    let partner_key = match (&t.partner_key, public_key, customer_key) {
+        (Some(partner), _, _) => Some(partner.clone()),
+        (None, Some(public_key), Some(customer_key)) => credited(db, public_key, customer_key)?,
+        _ => None,
+    };
+    let changed = db.execute(
+        "INSERT INTO transactions (source, source_id, kind, amount, currency, public_key,
+                                   customer_key, partner_key, reference, unmatched, occurred_at,
+                                   received_at, body)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+         ON CONFLICT DO NOTHING",
+        &[
+            t.source.into(),
+            t.source_id.as_str().into(),
+            t.kind.into(),
+            t.amount.into(),
+            t.currency.as_str().into(),
+            public_key.into(),
+            customer_key.into(),
+            partner_key.as_deref().into(),
+            t.reference.as_deref().into(),
+            t.unmatched.as_deref().into(),
+            t.occurred_at.as_str().into(),
+            received_at.into(),
+            t.body.as_str().into(),
+        ],
+    )?;
+    let row = db.first(
+        "SELECT id, partner_key FROM transactions WHERE source = $1 AND source_id = $2",
+        &[t.source.into(), t.source_id.as_str().into()],
+    )?;
+    let (id, partner_key) = match row.as_deref() {
+        Some([V::Int(id), partner]) => (*id, partner.clone().text()),
+        _ => return Err(DbError::new("the transaction was not stored")),
+    };
+    Ok(Recorded {
+        id,
+        created: changed == 1,
+        partner_key,
+    })
+}
+
+/// The partner the credit rule names for a customer now.
+pub fn credited(
+    db: &mut Db,
+    public_key: &str,
+    customer_key: &str,
+) -> Result<Option<String>, DbError> {
+    db.first(
+        "SELECT partner_key FROM customers WHERE public_key = $1 AND customer_key = $2",
+        &[public_key.into(), customer_key.into()],
+    )
+    .map(first_text)
+}
+
+/// A customer by key: in `public_key`'s program, or, without one, the only program that has it.
+pub fn customer_by_key(
+    db: &mut Db,
+    public_key: Option<&str>,
+    customer_key: &str,
+) -> Result<Option<(String, String)>, DbError> {
+    let rows = db.query(
+        "SELECT public_key FROM customers
+         WHERE customer_key = $1 AND (CAST($2 AS TEXT) IS NULL OR public_key = $2) LIMIT 2",
+        &[customer_key.into(), public_key.into()],
+    )?;
+    Ok(match rows.as_slice() {
+        [row] => row[0].clone().text().map(|p| (p, customer_key.to_owned())),
+        _ => None,
+    })
+}
+
+/// The customer whose earliest claim carried `email` (any case).
+pub fn customer_by_email(db: &mut Db, email: &str) -> Result<Option<(String, String)>, DbError> {
+    let row = db.first(
+        "SELECT public_key, customer_key FROM records
+         WHERE kind = 'signup' AND email = $1 AND public_key IS NOT NULL ORDER BY id LIMIT 1",
+        &[email.to_ascii_lowercase().as_str().into()],
+    )?;
+    Ok(row.and_then(|row| {
+        let mut row = row.into_iter();
+        Some((row.next()?.text()?, row.next()?.text()?))
+    }))
+}
+
+/// Binds a billing system's customer id to a customer (a later binding replaces it).
+pub fn bind(
+    db: &mut Db,
+    provider: &str,
+    provider_key: &str,
+    customer: &(String, String),
+) -> Result<(), DbError> {
+    db.execute(
+        "INSERT INTO provider_keys (provider, provider_key, public_key, customer_key)
+         VALUES ($1, $2, $3, $4)
+         ON CONFLICT (provider, provider_key) DO UPDATE
+             SET public_key = excluded.public_key, customer_key = excluded.customer_key",
+        &[
+            provider.into(),
+            provider_key.into(),
+            customer.0.as_str().into(),
+            customer.1.as_str().into(),
+        ],
+    )
+    .map(drop)
+}
+
+/// The customer a billing system's customer id is bound to.
+pub fn bound(
+    db: &mut Db,
+    provider: &str,
+    provider_key: &str,
+) -> Result<Option<(String, String)>, DbError> {
+    let row = db.first(
+        "SELECT public_key, customer_key FROM provider_keys
+         WHERE provider = $1 AND provider_key = $2",
+        &[provider.into(), provider_key.into()],
+    )?;
+    Ok(row.and_then(|row| {
+        let mut row = row.into_iter();
+        Some((row.next()?.text()?, row.next()?.text()?))
+    }))
+}
+
+/// How much of `reference` (a charge) is refunded so far, in minor units (a positive number).
+pub fn refunded(db: &mut Db, source: &str, reference: &str) -> Result<i64, DbError> {
+    let row = db.first(
+        "SELECT CAST(COALESCE(SUM(-amount), 0) AS BIGINT) FROM transactions
+         WHERE source = $1 AND reference = $2 AND kind = 'refund'",
+        &[source.into(), reference.into()],
+    )?;
+    Ok(row.and_then(|r| r[0].int()).unwrap_or(0))
+}
+
+/// Credits an unmatched transaction to `customer` (by hand): `None` when there is no such
+/// transaction; `Some(false)` when it was matched already (nothing changes).
+pub fn attribute(
+    db: &mut Db,
+    id: i64,
+    customer: &(String, String),
+) -> Result<Option<bool>, DbError> {
+    let exists = db.first(
+        "SELECT unmatched FROM transactions WHERE id = $1",
+        &[id.into()],
+    )?;
+    let Some(row) = exists else {
+        return Ok(None);
+    };
+    if row[0] == V::Null {
+        return Ok(Some(false));
+    }
+    let partner = credited(db, &customer.0, &customer.1)?;
+    db.execute(
+        "UPDATE transactions SET public_key = $2, customer_key = $3, partner_key = $4,
+                                 unmatched = NULL
+         WHERE id = $1 AND unmatched IS NOT NULL",
+        &[
+            id.into(),
+            customer.0.as_str().into(),
+            customer.1.as_str().into(),
+            partner.as_deref().into(),
+        ],
+    )?;
+    Ok(Some(true))
+}
+
+/// One transaction as the API shows it.
+pub fn get(db: &mut Db, id: i64) -> Result<Option<serde_json::Value>, DbError> {
+    let row = db.first(
+        "SELECT id, source, source_id, kind, amount, currency, public_key, customer_key,
+                partner_key, unmatched, occurred_at, received_at
+         FROM transactions WHERE id = $1",
+        &[id.into()],
+    )?;
+    Ok(row.map(|row| {
+        let json = |v: &V| match v {
+            V::Null => serde_json::Value::Null,
+            V::Int(n) => (*n).into(),
+            V::Text(t) => t.clone().into(),
+        };
+        let names = [
+            "id",
+            "source",
+            "source_id",
+            "kind",
+            "amount",
+            "currency",
+            "public_key",
+            "customer_key",
+            "partner_key",
+            "unmatched",
+            "occurred_at",
+            "received_at",
+        ];
+        serde_json::Value::Object(
+            names
+                .iter()
+                .zip(&row)
+                .map(|(name, value)| ((*name).to_owned(), json(value)))
+                .collect(),
+        )
+    }))
+}

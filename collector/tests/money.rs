@@ -1,0 +1,363 @@
+//! Money in: Stripe's webhooks, signed by Stripe's own library (the `stripe` npm package,
+//! offline), with event bodies in the shapes of Stripe's published fixtures; conversions as
+//! sales; payments that match no customer, credited by hand. On SQLite and PostgreSQL.
+
+mod common;
+
+#[allow(unused_imports)]
+use common::prelude::*;
+use common::*;
+
+const WEBHOOK_SECRET: &str = "whsec_test_reftrack";
+
+/// `Stripe-Signature` headers for `payloads`, from `stripe.webhooks.generateTestHeaderString`
+/// (and each accepted by `stripe.webhooks.constructEvent`); `timestamp` to sign as of another time.
+fn sign_all(payloads: &[String], secret: &str, timestamp: Option<i64>) -> Vec<String> {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/common/stripe-sign.cjs");
+    let mut command = Command::new("node");
+    command.arg(script).arg(secret);
+    if let Some(t) = timestamp {
+        command.arg(t.to_string());
+    }
+    let mut child = command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("node runs");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(serde_json::to_string(payloads).unwrap().as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "Stripe's library signs the events");
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// A Stripe `Event` around `object`, as Stripe sends it.
+fn event(id: &str, kind: &str, object: Value) -> String {
+    json!({
+        "id": id,
+        "object": "event",
+        "api_version": "2025-06-30.basil",
+        "created": 1_795_000_000,
+        "data": { "object": object },
+        "livemode": false,
+        "pending_webhooks": 1,
+        "request": { "id": null, "idempotency_key": null },
+        "type": kind,
+    })
+    .to_string()
+}
+
+fn invoice(id: &str, customer: &str, amount: i64, currency: &str) -> Value {
+    json!({
+        "id": id, "object": "invoice", "amount_due": amount, "amount_paid": amount,
+        "amount_remaining": 0, "billing_reason": "subscription_cycle", "currency": currency,
+        "customer": customer, "livemode": false, "status": "paid",
+        "lines": { "object": "list", "data": [], "has_more": false },
+    })
+}
+
+fn post_events(server: &Server, payloads: &[String]) -> Vec<Reply> {
+    let headers = sign_all(payloads, WEBHOOK_SECRET, None);
+    payloads
+        .iter()
+        .zip(&headers)
+        .map(|(body, signature)| {
+            server.request(
+                "POST",
+                "/webhooks/stripe",
+                &[
+                    ("Stripe-Signature", signature),
+                    ("Content-Type", "application/json; charset=utf-8"),
+                ],
+                body.as_bytes(),
+            )
+        })
+        .collect()
+}
+
+fn auth() -> [(&'static str, &'static str); 1] {
+    [("Authorization", "Bearer test-secret")]
+}
+
+fn revenue(server: &Server, partner: &str) -> Value {
+    let report = server.request("GET", "/v1/partners", &auth(), b"").json();
+    report["partners"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["partner_key"] == partner)
+        .map(|p| p["revenue"].clone())
+        .unwrap_or(Value::Null)
+}
+
+#[test]
+fn a_recorded_stripe_sequence_stores_the_money_once_to_the_cent() {
+    let (server, _) = server(&[
+        "--site-url",
+        "https://www.acme.test/",
+        "--stripe-webhook-secret",
+        "whsec_rotated_out",
+        "--stripe-webhook-secret",
+        WEBHOOK_SECRET,
+    ]);
+    // The visitor came through Alex's link and signed up on the site.
+    let xid = xid_of(&click(&server, "/r/alex", &[]));
+    let mut claim = signup(1);
+    claim["customer_key"] = json!("cus_site_1");
+    claim["partner_key"] = json!("alex");
+    claim["xid"] = json!(xid);
+    assert_eq!(server.post_signup(&claim).status, 201);
+
+    let sequence = vec![
+        event(
+            "evt_checkout",
+            "checkout.session.completed",
+            json!({
+                "id": "cs_test_1", "object": "checkout.session", "mode": "subscription",
+                "client_reference_id": xid, "customer": "cus_Stripe1",
+                "customer_details": { "email": "user1@example.com" },
+                "metadata": { "customer_key": "cus_site_1" }, "payment_status": "paid",
+                "amount_total": 4900, "currency": "eur",
+            }),
+        ),
+        event(
+            "evt_charge",
+            "charge.succeeded",
+            json!({"id": "ch_1", "object": "charge", "amount": 4900, "currency": "eur",
+                   "customer": "cus_Stripe1", "paid": true, "amount_refunded": 0}),
+        ),
+        event(
+            "evt_inv1",
+            "invoice.paid",
+            invoice("in_1", "cus_Stripe1", 4900, "eur"),
+        ),
+        event(
+            "evt_inv2",
+            "invoice.paid",
+            invoice("in_2", "cus_Stripe1", 4900, "eur"),
+        ),
+        event(
+            "evt_inv3",
+            "invoice.paid",
+            invoice("in_3", "cus_Stripe1", 4900, "eur"),
+        ),
+        // A 30 % refund of one charge, then a further one: each records what is new.
+        event(
+            "evt_refund1",
+            "charge.refunded",
+            json!({"id": "ch_1", "object": "charge", "amount": 4900, "currency": "eur",
+                   "customer": "cus_Stripe1", "amount_refunded": 1470, "refunded": false}),
+        ),
+        event(
+            "evt_refund2",
+            "charge.refunded",
+            json!({"id": "ch_1", "object": "charge", "amount": 4900, "currency": "eur",
+                   "customer": "cus_Stripe1", "amount_refunded": 2000, "refunded": false}),
+        ),
+    ];
+    for (n, reply) in post_events(&server, &sequence).iter().enumerate() {
+        assert_eq!(reply.status, 200, "event {n}: {}", reply.body);
+        assert_eq!(reply.json()["received"], true);
+    }
+    let expected = json!([{
+        "currency": "EUR", "sales": 14700, "refunds": 2000, "net": 12700, "paying_customers": 1,
+    }]);
+    assert_eq!(revenue(&server, "alex"), expected);
+
+    // Stripe redelivers every event (in another order, too): nothing changes.
+    let mut again = sequence.clone();
+    again.reverse();
+    for reply in post_events(&server, &again) {
+        assert_eq!(reply.status, 200, "{}", reply.body);
+    }
+    assert_eq!(
+        revenue(&server, "alex"),
+        expected,
+        "to the cent after redelivery"
+    );
+
+    // The checkout confirmed the click's claim: the customer is Alex's, confirmed.
+    let list = server.list();
+    let confirmed = list
+        .iter()
+        .find(|r| r["customer_key"] == "cus_site_1" && r["credit"]["credited"] == true)
+        .unwrap();
+    assert_eq!(confirmed["credit"]["standing"], "confirmed", "{confirmed}");
+    assert_eq!(
+        list.iter()
+            .filter(|r| r["customer_key"] == "cus_site_1")
+            .count(),
+        2,
+        "the browser's claim and the checkout's, the checkout's once"
+    );
+
+    // A lost dispute of the charge is a refund of its amount.
+    let dispute = event(
+        "evt_dispute",
+        "charge.dispute.closed",
+        json!({"id": "dp_1", "object": "dispute", "amount": 2900, "currency": "eur",
+               "charge": "ch_1", "status": "lost", "reason": "fraudulent"}),
+    );
+    for _ in 0..2 {
+        assert_eq!(
+            post_events(&server, std::slice::from_ref(&dispute))[0].status,
+            200
+        );
+    }
+    assert_eq!(revenue(&server, "alex")[0]["refunds"], 4900);
+}
+
+#[test]
+fn a_payment_no_customer_matches_is_kept_and_credited_by_hand() {
+    let (server, _) = server(&[
+        "--site-url",
+        "https://www.acme.test/",
+        "--stripe-webhook-secret",
+        WEBHOOK_SECRET,
+    ]);
+    let xid = xid_of(&click(&server, "/r/sam", &[]));
+    let mut claim = signup(2);
+    claim["customer_key"] = json!("cus_site_2");
+    claim["partner_key"] = json!("sam");
+    claim["xid"] = json!(xid);
+    assert_eq!(server.post_signup(&claim).status, 201);
+    let paid = event(
+        "evt_orphan",
+        "invoice.paid",
+        invoice("in_9", "cus_Unknown", 1000, "usd"),
+    );
+    let reply = &post_events(&server, std::slice::from_ref(&paid))[0];
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let outcome = reply.json()["outcome"].as_str().unwrap().to_owned();
+    assert!(
+        outcome.starts_with("recorded sale 1000 USD as transaction"),
+        "{outcome}"
+    );
+    let id: i64 = outcome.rsplit(' ').next().unwrap().parse().unwrap();
+    let stored = server
+        .request("GET", &format!("/v1/transactions/{id}"), &auth(), b"")
+        .json();
+    assert!(stored["unmatched"]
+        .as_str()
+        .unwrap()
+        .starts_with("no customer is bound to Stripe customer cus_Unknown"));
+    let report = server.request("GET", "/v1/partners", &auth(), b"").json();
+    assert_eq!(
+        report["unmatched"],
+        json!([{"currency": "USD", "transactions": 1, "amount": 1000}])
+    );
+
+    let path = format!("/v1/transactions/{id}/attribute");
+    let body = json!({"customer_key": "cus_site_2"}).to_string();
+    let credited = server.request("POST", &path, &auth(), body.as_bytes());
+    assert_eq!(credited.status, 200, "{}", credited.body);
+    assert_eq!(credited.json()["partner_key"], "sam");
+    assert_eq!(
+        server
+            .request("POST", &path, &auth(), body.as_bytes())
+            .status,
+        409,
+        "a credited payment stays where it is"
+    );
+    assert_eq!(revenue(&server, "sam")[0]["sales"], 1000);
+    let nobody = json!({"customer_key": "nobody"}).to_string();
+    assert_eq!(
+        server
+            .request(
+                "POST",
+                "/v1/transactions/999999/attribute",
+                &auth(),
+                nobody.as_bytes()
+            )
+            .status,
+        404
+    );
+}
+
+#[test]
+fn webhooks_without_a_valid_signature_store_nothing() {
+    let (server, _) = server(&["--stripe-webhook-secret", WEBHOOK_SECRET]);
+    let paid = event(
+        "evt_1",
+        "invoice.paid",
+        invoice("in_1", "cus_A", 1000, "usd"),
+    );
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let wrong = sign_all(std::slice::from_ref(&paid), "whsec_someone_else", None);
+    let stale = sign_all(std::slice::from_ref(&paid), WEBHOOK_SECRET, Some(now - 301));
+    for (header, reason) in [
+        (wrong[0].as_str(), "no v1 signature matches"),
+        (
+            stale[0].as_str(),
+            "the Stripe-Signature timestamp is more than 300 s",
+        ),
+        ("", "Stripe-Signature is missing"),
+    ] {
+        let reply = server.request(
+            "POST",
+            "/webhooks/stripe",
+            &[("Stripe-Signature", header)],
+            paid.as_bytes(),
+        );
+        assert_eq!(reply.status, 400, "{}", reply.body);
+        assert!(reply.error().starts_with(reason), "{}", reply.body);
+    }
+    // Tampered after signing.
+    let header = sign_all(std::slice::from_ref(&paid), WEBHOOK_SECRET, None);
+    let tampered = paid.replace("1000", "9000");
+    let reply = server.request(
+        "POST",
+        "/webhooks/stripe",
+        &[("Stripe-Signature", &header[0])],
+        tampered.as_bytes(),
+    );
+    assert_eq!(reply.status, 400);
+    let report = server.request("GET", "/v1/partners", &auth(), b"").json();
+    assert_eq!(report["unmatched"], json!([]), "nothing stored: {report}");
+    // A live-mode event, to a collector that records test mode: acknowledged, ignored.
+    let live = paid.replace("\"livemode\":false", "\"livemode\":true");
+    let reply = &post_events(&server, std::slice::from_ref(&live))[0];
+    assert_eq!(reply.status, 200);
+    assert!(reply.json()["outcome"]
+        .as_str()
+        .unwrap()
+        .starts_with("ignored: a live-mode event"));
+    // No secret configured: refused with the reason.
+    let (bare, _) = common::server(&[]);
+    let reply = bare.request("POST", "/webhooks/stripe", &[], paid.as_bytes());
+    assert_eq!(reply.status, 400);
+    assert!(reply.error().contains("--stripe-webhook-secret"));
+}
+
+#[test]
+fn conversions_with_an_amount_are_sales_and_a_renewal_is_a_new_one() {
+    let (server, _) = server(&["--site-url", "https://www.acme.test/"]);
+    let xid = xid_of(&click(&server, "/r/lee", &[]));
+    let conversion = |key: &str, amount: i64| {
+        let body = json!({"xid": xid, "customer_key": "cus_lee", "amount": amount,
+                          "currency": "gbp", "transaction_key": key})
+        .to_string();
+        server.request("POST", "/conversion/xid", &auth(), body.as_bytes())
+    };
+    assert_eq!(conversion("order_1", 2500).status, 201);
+    assert_eq!(conversion("order_2", 2500).status, 201, "a renewal");
+    let again = conversion("order_1", 2500);
+    assert_eq!(
+        (again.status, again.json()["status"].clone()),
+        (200, json!("duplicate"))
+    );
+    assert_eq!(
+        revenue(&server, "lee"),
+        json!([{"currency": "GBP", "sales": 5000, "refunds": 0, "net": 5000, "paying_customers": 1}])
+    );
+    let report = server.request("GET", "/v1/partners", &auth(), b"").json();
+    let today = report["days"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(today["revenue"], json!({"GBP": 5000}), "{report}");
+}
