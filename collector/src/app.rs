@@ -86,7 +86,12 @@ pub fn app(config: &Config, store: Store) -> (Router, Shared) {
                     .get(partners::show)
                     .patch(partners::change),
             )
-            .route("/v1/transactions/{id}", get(transactions::show))
+            .route("/api/v2/transactions", post(transactions::partnerstack))
+            .route("/v1/transactions", post(transactions::partnero))
+            .route(
+                "/v1/transactions/{id}",
+                get(transactions::show).delete(transactions::partnero_delete),
+            )
             .route(
                 "/v1/transactions/{id}/attribute",
                 post(transactions::attribute),

@@ -103,6 +103,10 @@ pub struct Config {
     #[arg(long, env = "REFTRACK_STRIPE_LIVEMODE")]
     pub stripe_livemode: bool,
 
+    /// The currency of amounts that name none (Partnero's transactions take the program's).
+    #[arg(long, env = "REFTRACK_CURRENCY", default_value = "USD", value_parser = currency)]
+    pub currency: String,
+
     /// Click ids issued elsewhere (a CSV file: xid,partner_key,clicked_at), loaded at start so that
     /// conversions and signups naming them are credited, as if clicked here.
     #[arg(long, env = "REFTRACK_IMPORT_XIDS")]
@@ -173,6 +177,10 @@ fn at_least_one(text: &str) -> Result<usize, String> {
 
 fn target(text: &str) -> Result<Target, String> {
     Ok(Target::parse(text))
+}
+
+fn currency(text: &str) -> Result<String, String> {
+    crate::domain::money::currency(text)
 }
 
 fn non_empty(text: &str) -> Result<String, String> {

@@ -45,20 +45,29 @@ fn request(method: &str, path: &str, from: [u8; 4], token: Option<&str>) -> Requ
 }
 
 /// Every authenticated route of the table, as a client would call it.
-const AUTHENTICATED: [(&str, &str); 4] = [
+const AUTHENTICATED: [(&str, &str); 12] = [
     ("GET", "/v1/signups"),
     ("POST", "/conversion/xid"),
     ("POST", "/v1/customers"),
     ("GET", "/v1/partners"),
+    ("POST", "/v1/partners/alex"),
+    ("GET", "/v1/partners/alex"),
+    ("PATCH", "/v1/partners/alex"),
+    ("GET", "/v1/transactions/1"),
+    ("POST", "/v1/transactions/1/attribute"),
+    ("POST", "/api/v2/transactions"),
+    ("POST", "/v1/transactions"),
+    ("DELETE", "/v1/transactions/pn_1"),
 ];
 
 #[tokio::test]
 async fn every_authenticated_route_refuses_without_the_token_and_opens_with_it() {
     let app = router(&[]);
-    for (method, path) in AUTHENTICATED {
+    // Each route from an address of its own: ten wrong tokens from one address are limited.
+    for (n, (method, path)) in (10u8..).zip(AUTHENTICATED) {
         let reply = app
             .clone()
-            .oneshot(request(method, path, [192, 0, 2, 1], None))
+            .oneshot(request(method, path, [192, 0, 2, n], None))
             .await
             .unwrap();
         assert_eq!(reply.status(), StatusCode::UNAUTHORIZED, "{method} {path}");
@@ -81,6 +90,7 @@ async fn the_public_and_browser_routes_are_rate_limited() {
     for (method, path) in [
         ("GET", "/healthz"),
         ("POST", "/v1/signups"),
+        ("POST", "/v1/clicks"),
         ("GET", "/r/alex-smith"),
     ] {
         let mut statuses = Vec::new();
@@ -94,6 +104,31 @@ async fn the_public_and_browser_routes_are_rate_limited() {
         }
         assert_eq!(statuses.last(), Some(&429), "{method} {path}: {statuses:?}");
     }
+}
+
+#[tokio::test]
+async fn the_stripe_webhook_runs_only_behind_a_valid_signature() {
+    let app = router(&["--stripe-webhook-secret", "whsec_x"]);
+    let mut unsigned = request("POST", "/webhooks/stripe", [192, 0, 2, 3], Some("s3cret"));
+    unsigned
+        .headers_mut()
+        .insert("stripe-signature", "t=1,v1=00".parse().unwrap());
+    let reply = app.clone().oneshot(unsigned).await.unwrap();
+    assert_eq!(
+        reply.status(),
+        StatusCode::BAD_REQUEST,
+        "the bearer token is no signature"
+    );
+    // A handler that needs the signature, mounted elsewhere by mistake, refuses too.
+    async fn webhook(_: reftrack_collector::http::StripeSigned) -> &'static str {
+        "ran"
+    }
+    let wrong = Router::new().route("/oops", axum::routing::post(webhook));
+    let reply = wrong
+        .oneshot(request("POST", "/oops", [192, 0, 2, 9], None))
+        .await
+        .unwrap();
+    assert_eq!(reply.status(), StatusCode::BAD_REQUEST);
 }
 
 #[tokio::test]

@@ -361,3 +361,102 @@ fn conversions_with_an_amount_are_sales_and_a_renewal_is_a_new_one() {
     let today = report["days"].as_array().unwrap().last().unwrap().clone();
     assert_eq!(today["revenue"], json!({"GBP": 5000}), "{report}");
 }
+
+#[test]
+fn partnerstack_and_partnero_transactions_are_stored_once_in_their_shapes() {
+    let (server, _) = server(&["--site-url", "https://www.acme.test/", "--currency", "EUR"]);
+    let xid = xid_of(&click(&server, "/r/kim", &[]));
+    let mut claim = signup(3);
+    claim["customer_key"] = json!("cus_site_3");
+    claim["email"] = json!("Kim.Buyer@example.com");
+    claim["partner_key"] = json!("kim");
+    claim["xid"] = json!(xid);
+    assert_eq!(server.post_signup(&claim).status, 201);
+    let post = |path: &str, body: Value| {
+        server.request("POST", path, &auth(), body.to_string().as_bytes())
+    };
+
+    // PartnerStack: cents, the site's key as customer_external_key; a refund is negative.
+    let sale = json!({"customer_external_key": "cus_site_3", "amount": 12000, "currency": "usd",
+                      "key": "ps_tx_1", "product_key": "pro", "metadata": {"plan": "pro"}});
+    let first = post("/api/v2/transactions", sale.clone());
+    assert_eq!(first.status, 200, "{}", first.body);
+    assert_eq!(first.json()["data"]["partner_key"], "kim");
+    assert_eq!(first.json()["message"], "Transaction created");
+    let again = post("/api/v2/transactions", sale);
+    assert_eq!(
+        again.json()["data"]["id"],
+        first.json()["data"]["id"],
+        "the same key: the same"
+    );
+    assert_eq!(again.json()["message"], "Transaction exists");
+    let refund = json!({"customer_email": "kim.buyer@example.com", "amount": -2000,
+                        "currency": "USD", "key": "ps_tx_2"});
+    assert_eq!(post("/api/v2/transactions", refund).status, 200);
+    let bad = post(
+        "/api/v2/transactions",
+        json!({"customer_key": "c", "amount": 1, "currency": "usd", "key": "k"}),
+    );
+    assert_eq!(
+        (bad.status, bad.error()),
+        (400, "key must be 4 to 255 characters".into())
+    );
+
+    // Partnero: major units in the program's currency (--currency), one or a batch; DELETE reverses.
+    let one = post(
+        "/v1/transactions",
+        json!({"customer": {"key": "cus_site_3"}, "key": "pn_1",
+                                              "amount": 99.99, "product_type": "monthly"}),
+    );
+    assert_eq!(one.status, 201, "{}", one.body);
+    assert_eq!(
+        (
+            one.json()["status"].clone(),
+            one.json()["data"]["amount"].clone()
+        ),
+        (json!(1), json!(9999))
+    );
+    let batch = post(
+        "/v1/transactions",
+        json!({"transactions": [
+            {"customer": {"email": "kim.buyer@example.com"}, "key": "pn_2", "amount": 10},
+            {"customer": {"key": "cus_site_3"}, "key": "pn_3", "amount": 0.01, "currency": "eur"},
+        ]}),
+    );
+    assert_eq!(batch.status, 201, "{}", batch.body);
+    assert_eq!(batch.json()["data"].as_array().unwrap().len(), 2);
+    let invalid = post(
+        "/v1/transactions",
+        json!({"transactions": [
+            {"customer": {"key": "cus_site_3"}, "key": "pn_4", "amount": 5},
+            {"customer": {"key": "cus_site_3"}, "key": "pn_5", "amount": 1.234},
+        ]}),
+    );
+    assert_eq!(invalid.status, 422);
+    assert!(invalid.json()["message"]
+        .as_str()
+        .unwrap()
+        .starts_with("transactions[1]: amount 1.234 has more decimals"));
+    for _ in 0..2 {
+        let deleted = server.request("DELETE", "/v1/transactions/pn_1", &auth(), b"");
+        assert_eq!(
+            (deleted.status, deleted.json()["status"].clone()),
+            (200, json!(1))
+        );
+    }
+    assert_eq!(
+        server
+            .request("DELETE", "/v1/transactions/nope", &auth(), b"")
+            .status,
+        404
+    );
+
+    assert_eq!(
+        revenue(&server, "kim"),
+        json!([
+            {"currency": "EUR", "sales": 9999 + 1000 + 1, "refunds": 9999, "net": 1001, "paying_customers": 1},
+            {"currency": "USD", "sales": 12000, "refunds": 2000, "net": 10000, "paying_customers": 1},
+        ]),
+        "pn_4 was not stored: the batch is all or nothing"
+    );
+}

@@ -7,6 +7,7 @@ pub mod credit;
 mod fields;
 pub mod imports;
 pub mod links;
+pub mod money;
 pub mod partnero;
 pub mod registry;
 pub mod signing;

@@ -56,6 +56,8 @@ pub struct AppState {
     pub clicks_per_address: u32,
     /// The signing secrets of Stripe's webhook endpoint (`--stripe-webhook-secret`).
     pub stripe_secrets: Vec<String>,
+    /// The currency of amounts that name none (Partnero's), `--currency`.
+    pub currency: String,
     /// Which of Stripe's modes is recorded (`--stripe-livemode`); the other is acknowledged.
     pub stripe_livemode: bool,
     /// The refusal log's limiter.
@@ -91,6 +93,7 @@ impl AppState {
             clicks_per_address: config.clicks_per_address,
             stripe_secrets: config.stripe_webhook_secrets.clone(),
             stripe_livemode: config.stripe_livemode,
+            currency: config.currency.clone(),
             refusals: RefusalLog::default(),
             health: tokio::sync::Mutex::new(None),
             db_timeout: Duration::from_secs(config.db_timeout),

@@ -1,13 +1,18 @@
-//! `GET /v1/transactions/{id}` and `POST /v1/transactions/{id}/attribute`: a payment, and the
-//! crediting by hand of one that matched no customer when it arrived.
+//! Payments through the APIs: `GET /v1/transactions/{id}` and `POST
+//! /v1/transactions/{id}/attribute` (a payment, and the crediting by hand of one that matched no
+//! customer when it arrived); PartnerStack's `POST /api/v2/transactions`; Partnero's
+//! `POST /v1/transactions` and `DELETE /v1/transactions/{key}`.
 
+use crate::domain::money::{self as money_api, ApiPayment, Payer};
 use crate::domain::validate;
 use crate::http::{ApiError, Authorized, LimitedBody, Shared};
-use crate::store::money;
+use crate::store::money::{self, NewTransaction, Recorded};
+use crate::store::{Db, DbError};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use serde_json::{json, Value};
 
 /// The transaction, or `404`.
 pub async fn show(
@@ -56,5 +61,146 @@ pub async fn attribute(
             format!("transaction {id} is credited already"),
         )),
         Err(reason) => Err(ApiError::not_found(reason)),
+    }
+}
+
+/// Records one payment an API posted, once per (`source`, `key`): matched to its customer (by
+/// key or email), or, when none matches, kept with why (Partnero's `create_customer` takes the
+/// key as the customer's all the same).
+fn record_payment(
+    state: &Shared,
+    db: &mut Db,
+    source: &'static str,
+    payment: &ApiPayment,
+    received_at: &str,
+) -> Result<Recorded, DbError> {
+    let customer = match &payment.payer {
+        Payer::Key(key) => money::customer_by_key(db, None, key)?,
+        Payer::Email(email) => money::customer_by_email(db, email)?,
+    };
+    let (customer, unmatched) = match (customer, &payment.payer) {
+        (Some(customer), _) => (Some(customer), None),
+        (None, Payer::Key(key)) if payment.create_customer => {
+            (Some((program(state), key.clone())), None)
+        }
+        (None, Payer::Key(key)) => (None, Some(format!("no customer {key} here"))),
+        (None, Payer::Email(email)) => (None, Some(format!("no customer signed up as {email}"))),
+    };
+    money::record(
+        db,
+        &NewTransaction {
+            source,
+            source_id: payment.key.clone(),
+            kind: if payment.amount < 0 { "refund" } else { "sale" },
+            amount: payment.amount,
+            currency: payment.currency.clone(),
+            public_key: customer.as_ref().map(|c| c.0.clone()),
+            customer_key: customer.map(|c| c.1),
+            reference: None,
+            unmatched,
+            occurred_at: received_at.to_owned(),
+            body: Value::Object(payment.details.clone()).to_string(),
+            partner_key: None,
+        },
+        received_at,
+    )
+}
+
+/// The program a customer created through Partnero's API belongs to (as `POST /v1/customers`).
+fn program(state: &Shared) -> String {
+    state
+        .public_keys
+        .first()
+        .cloned()
+        .unwrap_or_else(|| "partnero".into())
+}
+
+fn payment_json(payment: &ApiPayment, recorded: &Recorded) -> Value {
+    json!({
+        "id": recorded.id,
+        "key": payment.key,
+        "amount": payment.amount,
+        "currency": payment.currency,
+        "partner_key": recorded.partner_key,
+        "created": recorded.created,
+    })
+}
+
+/// PartnerStack's `POST /api/v2/transactions`, answered in its shape: `200 {"data": {…},
+/// "message": …, "status": 200}`; the same `key` again changes nothing and answers the same.
+pub async fn partnerstack(
+    _: Authorized,
+    State(state): State<Shared>,
+    LimitedBody(body): LimitedBody,
+) -> Result<Response, ApiError> {
+    let payment = money_api::partnerstack(&body).map_err(ApiError::bad_request)?;
+    let (shared, received_at, p) = (state.clone(), state.now_iso(), payment.clone());
+    let recorded = state
+        .store
+        .write(move |db| record_payment(&shared, db, "partnerstack", &p, &received_at))
+        .await?;
+    Ok(Json(json!({
+        "data": payment_json(&payment, &recorded),
+        "message": if recorded.created { "Transaction created" } else { "Transaction exists" },
+        "status": 200,
+    }))
+    .into_response())
+}
+
+/// Partnero's `POST /v1/transactions` (one, or a batch), answered in its shape:
+/// `201 {"data": …, "status": 1}`; `422 {"message": …, "status": 0}` for what does not validate,
+/// and then nothing of the batch is stored.
+pub async fn partnero(
+    _: Authorized,
+    State(state): State<Shared>,
+    LimitedBody(body): LimitedBody,
+) -> Result<Response, ApiError> {
+    let payments = money_api::partnero(&body, &state.currency)
+        .map_err(|reason| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, reason).partnero())?;
+    let batch = payments.len() > 1;
+    let (shared, received_at, p) = (state.clone(), state.now_iso(), payments.clone());
+    let recorded = state
+        .store
+        .write(move |db| {
+            p.iter()
+                .map(|payment| record_payment(&shared, db, "partnero", payment, &received_at))
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .await
+        .map_err(|e| ApiError::from(e).partnero())?;
+    let data: Vec<Value> = payments
+        .iter()
+        .zip(&recorded)
+        .map(|(payment, recorded)| payment_json(payment, recorded))
+        .collect();
+    let data = if batch {
+        Value::Array(data)
+    } else {
+        data.into_iter().next().unwrap_or_default()
+    };
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({ "data": data, "status": 1 })),
+    )
+        .into_response())
+}
+
+/// Partnero's `DELETE /v1/transactions/{key}`: reverses that transaction with a refund of its
+/// amount (never an edit of what was recorded); again, nothing more. `404` for an unknown key.
+pub async fn partnero_delete(
+    _: Authorized,
+    State(state): State<Shared>,
+    Path(key): Path<String>,
+) -> Result<Response, ApiError> {
+    let received_at = state.now_iso();
+    let k = key.clone();
+    let reversed = state
+        .store
+        .write(move |db| money::reverse(db, "partnero", &k, &received_at))
+        .await
+        .map_err(|e| ApiError::from(e).partnero())?;
+    match reversed {
+        Some(_) => Ok(Json(json!({ "status": 1 })).into_response()),
+        None => Err(ApiError::not_found(format!("no transaction {key}")).partnero()),
     }
 }

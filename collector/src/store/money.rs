@@ -183,6 +183,48 @@ pub fn refunded(db: &mut Db, source: &str, reference: &str) -> Result<i64, DbErr
     Ok(row.and_then(|r| r[0].int()).unwrap_or(0))
 }
 
+/// Reverses `source`'s transaction `source_id` with a refund of its amount (`{source_id}/reversed`),
+/// once: `None` when the source has no such transaction.
+pub fn reverse(
+    db: &mut Db,
+    source: &'static str,
+    source_id: &str,
+    received_at: &str,
+) -> Result<Option<Recorded>, DbError> {
+    let row = db.first(
+        "SELECT amount, currency, public_key, customer_key, partner_key, unmatched
+         FROM transactions WHERE source = $1 AND source_id = $2",
+        &[source.into(), source_id.into()],
+    )?;
+    let Some(row) = row else {
+        return Ok(None);
+    };
+    let mut row = row.into_iter();
+    let amount = row.next().and_then(|v| v.int()).unwrap_or(0);
+    let mut text = || row.next().and_then(V::text);
+    let (currency, public_key, customer_key, partner_key, unmatched) =
+        (text(), text(), text(), text(), text());
+    record(
+        db,
+        &NewTransaction {
+            source,
+            source_id: format!("{source_id}/reversed"),
+            kind: "refund",
+            amount: -amount,
+            currency: currency.unwrap_or_default(),
+            public_key,
+            customer_key,
+            reference: Some(source_id.to_owned()),
+            unmatched,
+            occurred_at: received_at.to_owned(),
+            body: "{}".into(),
+            partner_key,
+        },
+        received_at,
+    )
+    .map(Some)
+}
+
 /// Credits an unmatched transaction to `customer` (by hand): `None` when there is no such
 /// transaction; `Some(false)` when it was matched already (nothing changes).
 pub fn attribute(
