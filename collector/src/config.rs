@@ -22,7 +22,7 @@ pub struct Config {
 
     /// An SQLite file, created if missing, or a PostgreSQL URL
     /// (postgres://user:password@host:port/database) that several collectors share.
-    #[arg(long, env = "REFTRACK_DB", default_value = "reftrack.db", value_parser = target)]
+    #[arg(long, env = "REFTRACK_DB", default_value = "reftrack.db", value_parser = target, global = true)]
     pub db: Target,
 
     /// Bearer token of the authenticated routes; without it they answer 401.
@@ -104,7 +104,7 @@ pub struct Config {
     pub stripe_livemode: bool,
 
     /// The currency of amounts that name none (Partnero's transactions take the program's).
-    #[arg(long, env = "REFTRACK_CURRENCY", default_value = "USD", value_parser = currency)]
+    #[arg(long, env = "REFTRACK_CURRENCY", default_value = "USD", value_parser = currency, global = true)]
     pub currency: String,
 
     /// Click ids issued elsewhere (a CSV file: xid,partner_key,clicked_at), loaded at start so that
@@ -150,6 +150,37 @@ pub struct Config {
     /// Served at /.
     #[arg(long, env = "REFTRACK_WWW", default_value = "www")]
     pub www: PathBuf,
+
+    /// Without a command, the collector serves.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// What the collector can do besides serving.
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum Command {
+    /// Imports into the store (--db), then exits.
+    Import {
+        /// What to import.
+        #[command(subcommand)]
+        what: Import,
+    },
+}
+
+/// What can be imported.
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum Import {
+    /// Payments from a CSV file whose header names its columns: customer_key and/or email,
+    /// amount (major units, 49.00) or amount_minor (minor units, 4900), currency, key (the
+    /// transaction's own id: a key imported before is skipped), date (optional). Prints what it
+    /// created, skipped and could not match, with line numbers.
+    Transactions {
+        /// The CSV file.
+        file: PathBuf,
+        /// Read and match every line, store nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
 }
 
 impl Config {
@@ -286,6 +317,26 @@ mod tests {
         .unwrap();
         assert_eq!(c.dist, PathBuf::from("b"));
         assert_eq!(c.allow_origins, ["http://a.test", "http://b.test"]);
+    }
+
+    #[test]
+    fn the_import_command_takes_the_database_before_or_after() {
+        let c = parse(&[
+            "import",
+            "transactions",
+            "pay.csv",
+            "--db",
+            "x.db",
+            "--dry-run",
+        ])
+        .unwrap();
+        assert_eq!(c.db, Target::Sqlite("x.db".into()));
+        assert!(matches!(
+            c.command,
+            Some(Command::Import {
+                what: Import::Transactions { dry_run: true, .. }
+            })
+        ));
     }
 
     #[test]

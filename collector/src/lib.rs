@@ -8,7 +8,8 @@
 //! - [`http`]: state, errors, extractors, the protecting layers, static files;
 //! - [`store`]: the group-committing writer, bounded readers, queries, migrations, both engines;
 //! - [`domain`]: pure rules (validation, credit, partner links);
-//! - [`server`]: the accept loop, connection caps, drain; [`config`]: the flags.
+//! - [`server`]: the accept loop, connection caps, drain; [`config`]: the flags;
+//! - [`import`]: `reftrack-collector import transactions FILE.csv`.
 
 #![deny(missing_docs)]
 
@@ -16,6 +17,7 @@ pub mod app;
 pub mod config;
 pub mod domain;
 pub mod http;
+pub mod import;
 pub mod routes;
 pub mod server;
 pub mod store;
@@ -56,6 +58,14 @@ pub async fn run(config: Config) -> ExitCode {
                 return ExitCode::from(1);
             }
         }
+    }
+    if let Some(config::Command::Import {
+        what: config::Import::Transactions { file, dry_run },
+    }) = &config.command
+    {
+        let code = import::transactions(&store, file, *dry_run).await;
+        let _ = tokio::task::spawn_blocking(move || store.close()).await;
+        return code;
     }
     let listener = match tokio::net::TcpListener::bind(&config.listen).await {
         Ok(listener) => listener,

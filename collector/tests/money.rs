@@ -460,3 +460,87 @@ fn partnerstack_and_partnero_transactions_are_stored_once_in_their_shapes() {
         "pn_4 was not stored: the batch is all or nothing"
     );
 }
+
+#[test]
+fn a_csv_import_is_idempotent_and_says_what_it_did_line_by_line() {
+    let dir = temp_dir();
+    let db = dir.join("reftrack.db");
+    let url = database(&db);
+    {
+        let server = Server::start_on(
+            &url,
+            &dir,
+            &["--secret", SECRET, "--site-url", "https://www.acme.test/"],
+            Stdio::inherit(),
+        );
+        let xid = xid_of(&click(&server, "/r/ivy", &[]));
+        let mut claim = signup(4);
+        claim["customer_key"] = json!("cus_imp_1");
+        claim["email"] = json!("ivy.buyer@example.com");
+        claim["partner_key"] = json!("ivy");
+        claim["xid"] = json!(xid);
+        assert_eq!(server.post_signup(&claim).status, 201);
+    }
+    let csv = dir.join("payments.csv");
+    std::fs::write(
+        &csv,
+        "key,customer_key,email,amount,currency,date\n\
+         inv_1,cus_imp_1,,49.00,eur,2026-11-01\n\
+         inv_2,,IVY.BUYER@example.com,49.00,EUR,2026-12-01T09:00:00Z\n\
+         inv_3,cus_imp_1,,12.345,eur,\n\
+         inv_4,someone_else,,5,usd,\n\
+         \n\
+         inv_5,cus_imp_1,,-10.00,eur,2026-12-02\n",
+    )
+    .unwrap();
+    let import = |extra: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_reftrack-collector"))
+            .args(["import", "transactions"])
+            .arg(&csv)
+            .args(["--db", &url])
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (
+            String::from_utf8_lossy(&out.stdout).trim().to_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (dry, _) = import(&["--dry-run"]);
+    assert_eq!(
+        dry,
+        "dry run, nothing stored: 6 lines: 4 created (1 matching no customer), 0 skipped (imported before), 1 not imported"
+    );
+    let (summary, lines) = import(&[]);
+    assert_eq!(
+        summary,
+        "6 lines: 4 created (1 matching no customer), 0 skipped (imported before), 1 not imported"
+    );
+    assert!(
+        lines.contains("line 4: not imported: amount 12.345 has more decimals than EUR has (2)"),
+        "{lines}"
+    );
+    assert!(
+        lines.contains("line 5: stored, but no customer matches it"),
+        "{lines}"
+    );
+    let (again, lines) = import(&[]);
+    assert_eq!(
+        again,
+        "6 lines: 0 created (0 matching no customer), 4 skipped (imported before), 1 not imported"
+    );
+    assert!(
+        lines.contains("line 2: skipped: its key was imported before"),
+        "{lines}"
+    );
+    let server = Server::start_on(&url, &dir, &["--secret", SECRET], Stdio::inherit());
+    assert_eq!(
+        revenue(&server, "ivy"),
+        json!([{"currency": "EUR", "sales": 9800, "refunds": 1000, "net": 8800, "paying_customers": 1}])
+    );
+}

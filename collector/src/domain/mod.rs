@@ -6,6 +6,7 @@ pub mod conversion;
 pub mod credit;
 mod fields;
 pub mod imports;
+pub mod imports_csv;
 pub mod links;
 pub mod money;
 pub mod partnero;
