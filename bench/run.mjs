@@ -275,3 +275,49 @@ for (const [engine, r] of results) {
   if (!same) process.exitCode = 1;
 }
 if (!process.env.REFTRACK_PG) console.log('  (PostgreSQL skipped: run through npm run bench, which starts a cluster)');
+
+// --- money in: signed Stripe events, and the report over a million transactions ------------
+// bench/load posts distinct invoice.paid events, signed as Stripe signs them, for a Stripe
+// customer no one bound: each is stored once, unmatched, and counted back from the report.
+const STRIPE_SECRET = 'whsec_bench_load';
+const STRIPE_TARGETS = { 'SQLite (synchronous=FULL)': 5000, 'PostgreSQL (fsync on)': 3000 };
+const REPORT_ROWS = Number(process.env.BENCH_TRANSACTIONS ?? 1_000_000);
+const REPORT_TARGET_MS = 250;
+const pgDatabase = (name) => {
+  execFileSync('psql', ['-q', `${process.env.REFTRACK_PG}/postgres`, '-c', `CREATE DATABASE ${name}`]);
+  return ['--db', `${process.env.REFTRACK_PG}/${name}`];
+};
+const report = async (port) => (await fetch(`http://127.0.0.1:${port}/v1/partners`, { headers: { Authorization: `Bearer ${SECRET}` } })).json();
+console.log(`\nmoney in: signed Stripe invoice.paid events, ${CONNECTIONS} keep-alive connections for ${SECONDS} s`);
+for (const [engine, args] of engines) {
+  const own = args.length ? pgDatabase('bench_stripe') : [];
+  const collector = await startCollector({ www: join(root, 'bench/site'), args: ['--rate-limit', '0', '--stripe-webhook-secret', STRIPE_SECRET, ...own] });
+  const [acknowledged, failed, elapsed] = execFileSync(loadBin, ['stripe', `127.0.0.1:${collector.port}`, String(CONNECTIONS), String(SECONDS), STRIPE_SECRET])
+    .toString().trim().split(' ').map(Number);
+  const stored = (await report(collector.port)).unmatched.find((u) => u.currency === 'USD')?.transactions ?? 0;
+  await collector.stop();
+  const perSecond = acknowledged / elapsed;
+  const target = STRIPE_TARGETS[engine];
+  console.log(`  ${engine}: ${perSecond.toFixed(0)} events/s acknowledged (${acknowledged} acknowledged, ${failed} failed, ` +
+    `${stored} stored${stored === acknowledged ? ' = acknowledged' : ' ≠ acknowledged!'}); target ≥ ${target}: ${perSecond >= target ? 'met' : 'NOT met'}`);
+  if (stored !== acknowledged) process.exitCode = 1;
+}
+console.log(`\nthe partner report (GET /v1/partners) over ${REPORT_ROWS} stored transactions (1,000 partners, 3 currencies), median of 7:`);
+for (const [engine, args] of engines) {
+  const own = args.length ? pgDatabase('bench_report') : [];
+  const collector = await startCollector({ www: join(root, 'bench/site'), args: own });
+  const target = args.length ? own[1] : collector.db;
+  const [, fillSeconds] = execFileSync(loadBin, ['fill', target, String(REPORT_ROWS)]).toString().trim().split(' ').map(Number);
+  const times = [];
+  let partners = 0;
+  for (let i = 0; i < 7; i++) {
+    const started = performance.now();
+    const body = await report(collector.port);
+    times.push(performance.now() - started);
+    partners = body.partners.length;
+  }
+  await collector.stop();
+  const ms = median(times);
+  console.log(`  ${engine}: ${ms.toFixed(0)} ms (min ${Math.min(...times).toFixed(0)}, max ${Math.max(...times).toFixed(0)}; ` +
+    `${partners} partners; filled in ${fillSeconds.toFixed(1)} s); target ≤ ${REPORT_TARGET_MS} ms: ${ms <= REPORT_TARGET_MS ? 'met' : 'NOT met'}`);
+}

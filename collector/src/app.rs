@@ -77,6 +77,7 @@ pub fn app(config: &Config, store: Store) -> (Router, Shared) {
     let authenticated =
         Guarded::new(move |routes| routes.route_layer(layer(s.clone(), guards::authenticated)))
             .route("/v1/signups", get(signups::list))
+            .route("/v1/signups.csv", get(signups::export))
             .route("/conversion/xid", post(conversions::create))
             .route("/v1/customers", post(customers::create))
             .route("/v1/partners", get(partners::report))

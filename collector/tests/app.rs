@@ -45,8 +45,9 @@ fn request(method: &str, path: &str, from: [u8; 4], token: Option<&str>) -> Requ
 }
 
 /// Every authenticated route of the table, as a client would call it.
-const AUTHENTICATED: [(&str, &str); 12] = [
+const AUTHENTICATED: [(&str, &str); 13] = [
     ("GET", "/v1/signups"),
+    ("GET", "/v1/signups.csv"),
     ("POST", "/conversion/xid"),
     ("POST", "/v1/customers"),
     ("GET", "/v1/partners"),

@@ -493,3 +493,68 @@ fn a_listing_read_slowly_does_not_hold_up_signups() {
     );
     assert!(rows.iter().all(|r| r["customer_key"] != "cus_99999"));
 }
+
+#[test]
+fn the_listing_and_its_csv_export_cover_a_date_range_and_keep_formulas_as_text() {
+    const DAY: i64 = 86_400_000;
+    let (server, _, set_clock) = clocked(&[]);
+    let start = 1_795_000_000_000; // 2026-11-18
+    for n in 0..3 {
+        set_clock(start + n * DAY);
+        let mut body = signup(600 + n as usize);
+        if n == 1 {
+            body["name"] = json!("=HYPERLINK(\"http://evil.example\",\"Jane\")");
+        }
+        assert_eq!(server.post_signup(&body).status, 201);
+    }
+    let auth = [("Authorization", format!("Bearer {SECRET}"))];
+    let auth: Vec<(&str, &str)> = auth.iter().map(|(n, v)| (*n, v.as_str())).collect();
+    let page = server.request(
+        "GET",
+        "/v1/signups?since=2026-11-19&until=2026-11-19",
+        &auth,
+        b"",
+    );
+    let rows: Vec<Value> = serde_json::from_str(&page.body).unwrap();
+    assert_eq!(rows.len(), 1);
+    assert!(rows[0]["received_at"]
+        .as_str()
+        .unwrap()
+        .starts_with("2026-11-19"));
+    // Paging keeps the range in its next link.
+    let first = server.request("GET", "/v1/signups?limit=1&since=2026-11-18", &auth, b"");
+    assert!(
+        first
+            .header("link")
+            .unwrap()
+            .contains("&since=2026-11-18&until="),
+        "{:?}",
+        first.header("link")
+    );
+
+    let csv = server.request("GET", "/v1/signups.csv?since=2026-11-19", &auth, b"");
+    assert_eq!(csv.status, 200);
+    assert_eq!(csv.header("content-type"), Some("text/csv; charset=utf-8"));
+    assert!(csv
+        .header("content-disposition")
+        .unwrap()
+        .contains("reftrack-records-2026-11-19-9999-12-31.csv"));
+    let lines: Vec<&str> = csv.body.split("\r\n").filter(|l| !l.is_empty()).collect();
+    assert_eq!(lines.len(), 3, "the header and two records: {}", csv.body);
+    assert!(lines[0].starts_with("received_at,type,event_id,"));
+    assert!(
+        lines[2].contains("\"'=HYPERLINK(\"\"http://evil.example\"\",\"\"Jane\"\")\""),
+        "the formula stays text: {}",
+        lines[2]
+    );
+    assert_eq!(
+        server.request("GET", "/v1/signups.csv", &[], b"").status,
+        401
+    );
+    assert_eq!(
+        server
+            .request("GET", "/v1/signups?since=yesterday", &auth, b"")
+            .status,
+        400
+    );
+}

@@ -3,6 +3,12 @@
 //! - `reftrack-load run ADDR CONNECTIONS SECONDS [THREADS]`: CONNECTIONS keep-alive HTTP/1.1
 //!   connections each post distinct signups to `ADDR/v1/signups`, one after another, for SECONDS;
 //!   prints `acknowledged failed seconds` (2xx answers, other answers or broken connections).
+//! - `reftrack-load stripe ADDR CONNECTIONS SECONDS SECRET [THREADS]`: the same with distinct
+//!   Stripe `invoice.paid` events to `ADDR/webhooks/stripe`, each signed with SECRET as Stripe
+//!   signs (`Stripe-Signature: t=…,v1=hex(HMAC-SHA256(secret, "t.body"))`).
+//! - `reftrack-load fill DB N`: N transactions (1,000 partners, 100,000 customers, three
+//!   currencies, one refund in ten) written straight into a collector's database (an SQLite path
+//!   or a `postgres://` URL), in one statement; for timing the report over them.
 //! - `reftrack-load noop`: a server that answers every request `201` with a signup-sized JSON body
 //!   and does nothing else: the client against it is the client's own ceiling.
 //!
@@ -19,20 +25,30 @@ fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let threads = |i: usize| args.get(i).and_then(|t| t.parse().ok()).unwrap_or(1);
     match args.first().map(String::as_str) {
-        Some("run") if args.len() >= 4 => {
-            let runtime = runtime(threads(4));
+        Some(mode @ ("run" | "stripe")) if args.len() >= 4 => {
+            let kind = match mode {
+                "stripe" => Kind::Stripe(args.get(4).expect("SECRET").clone()),
+                _ => Kind::Signup,
+            };
+            let runtime = runtime(threads(if mode == "stripe" { 5 } else { 4 }));
             let (addr, connections, seconds) = (
                 args[1].clone(),
                 args[2].parse().expect("CONNECTIONS"),
                 args[3].parse().expect("SECONDS"),
             );
-            let (ok, failed, elapsed) = runtime.block_on(run(addr, connections, seconds));
+            let (ok, failed, elapsed) = runtime.block_on(run(addr, connections, seconds, kind));
             println!("{ok} {failed} {elapsed:.3}");
+        }
+        Some("fill") if args.len() >= 3 => {
+            let n: u64 = args[2].parse().expect("N");
+            let started = Instant::now();
+            fill(&args[1], n);
+            println!("{n} {:.3}", started.elapsed().as_secs_f64());
         }
         Some("noop") => runtime(threads(1)).block_on(noop()),
         _ => {
             eprintln!(
-                "usage: reftrack-load run ADDR CONNECTIONS SECONDS [THREADS] | noop [THREADS]"
+                "usage: reftrack-load run ADDR CONNECTIONS SECONDS [THREADS] | stripe ADDR CONNECTIONS SECONDS SECRET [THREADS] | fill DB N | noop [THREADS]"
             );
             std::process::exit(2);
         }
@@ -47,15 +63,24 @@ fn runtime(threads: usize) -> tokio::runtime::Runtime {
         .expect("a runtime")
 }
 
-async fn run(addr: String, connections: usize, seconds: f64) -> (u64, u64, f64) {
+/// What the clients post.
+#[derive(Clone)]
+enum Kind {
+    /// Distinct signups to `/v1/signups`.
+    Signup,
+    /// Distinct `invoice.paid` events to `/webhooks/stripe`, signed with this secret.
+    Stripe(String),
+}
+
+async fn run(addr: String, connections: usize, seconds: f64, kind: Kind) -> (u64, u64, f64) {
     let next = Arc::new(AtomicU64::new(0));
     let stop = Arc::new(AtomicBool::new(false));
     let run = std::process::id();
     let started = Instant::now();
     let clients: Vec<_> = (0..connections)
         .map(|_| {
-            let (addr, next, stop) = (addr.clone(), next.clone(), stop.clone());
-            tokio::spawn(async move { client(&addr, run, &next, &stop).await })
+            let (addr, next, stop, kind) = (addr.clone(), next.clone(), stop.clone(), kind.clone());
+            tokio::spawn(async move { client(&addr, run, &next, &stop, &kind).await })
         })
         .collect();
     tokio::time::sleep(Duration::from_secs_f64(seconds)).await;
@@ -70,7 +95,13 @@ async fn run(addr: String, connections: usize, seconds: f64) -> (u64, u64, f64) 
 }
 
 /// One connection's loop: post, read the answer, count it; reconnect when the server closes.
-async fn client(addr: &str, run: u32, next: &AtomicU64, stop: &AtomicBool) -> (u64, u64) {
+async fn client(
+    addr: &str,
+    run: u32,
+    next: &AtomicU64,
+    stop: &AtomicBool,
+    kind: &Kind,
+) -> (u64, u64) {
     let (mut ok, mut failed) = (0, 0);
     let mut buffer = Vec::with_capacity(4096);
     let mut stream: Option<TcpStream> = None;
@@ -90,19 +121,10 @@ async fn client(addr: &str, run: u32, next: &AtomicU64, stop: &AtomicBool) -> (u
             },
         };
         let n = next.fetch_add(1, Ordering::Relaxed);
-        let body = format!(
-            concat!(
-                r#"{{"event_id":"{:08x}-0000-4000-8000-{:012}","type":"signup","public_key":"pk_bench_load","#,
-                r#""customer_key":"load_{}_{}","email":"load{}@example.com","partner_key":"alex-smith","#,
-                r#""xid":"clk_load","origin":"bench","page_url":"http://bench/","referrer":null,"#,
-                r#""user_agent":"bench","sub_ids":[],"meta":{{}},"created_at":"2026-11-23T00:00:00.000Z"}}"#
-            ),
-            run, n, run, n, n
-        );
-        let request = format!(
-            "POST /v1/signups HTTP/1.1\r\nHost: {addr}\r\nContent-Type: text/plain;charset=UTF-8\r\nContent-Length: {}\r\n\r\n{body}",
-            body.len()
-        );
+        let request = match kind {
+            Kind::Signup => signup(addr, run, n),
+            Kind::Stripe(secret) => stripe_event(addr, run, n, secret),
+        };
         let status = match exchange(connection, request.as_bytes(), &mut buffer).await {
             Some(status) => status,
             None => {
@@ -117,6 +139,89 @@ async fn client(addr: &str, run: u32, next: &AtomicU64, stop: &AtomicBool) -> (u
         }
     }
     (ok, failed)
+}
+
+fn signup(addr: &str, run: u32, n: u64) -> String {
+    let body = format!(
+        concat!(
+            r#"{{"event_id":"{:08x}-0000-4000-8000-{:012}","type":"signup","public_key":"pk_bench_load","#,
+            r#""customer_key":"load_{}_{}","email":"load{}@example.com","partner_key":"alex-smith","#,
+            r#""xid":"clk_load","origin":"bench","page_url":"http://bench/","referrer":null,"#,
+            r#""user_agent":"bench","sub_ids":[],"meta":{{}},"created_at":"2026-11-23T00:00:00.000Z"}}"#
+        ),
+        run, n, run, n, n
+    );
+    format!(
+        "POST /v1/signups HTTP/1.1\r\nHost: {addr}\r\nContent-Type: text/plain;charset=UTF-8\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+}
+
+/// An `invoice.paid` event for a Stripe customer no one bound (so it is stored unmatched), signed.
+fn stripe_event(addr: &str, run: u32, n: u64, secret: &str) -> String {
+    use hmac::{Hmac, Mac};
+    let body = format!(
+        concat!(
+            r#"{{"id":"evt_load_{}_{}","object":"event","api_version":"2025-06-30.basil","#,
+            r#""created":1795000000,"livemode":false,"pending_webhooks":1,"type":"invoice.paid","#,
+            r#""request":{{"id":null,"idempotency_key":null}},"data":{{"object":{{"#,
+            r#""id":"in_load_{}_{}","object":"invoice","amount_due":4900,"amount_paid":4900,"#,
+            r#""amount_remaining":0,"currency":"usd","customer":"cus_load","status":"paid","#,
+            r#""billing_reason":"subscription_cycle","livemode":false}}}}}}"#
+        ),
+        run, n, run, n
+    );
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let mut mac = <Hmac<sha2::Sha256> as Mac>::new_from_slice(secret.as_bytes()).expect("a key");
+    mac.update(format!("{t}.").as_bytes());
+    mac.update(body.as_bytes());
+    let signature: String = mac
+        .finalize()
+        .into_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!(
+        "POST /webhooks/stripe HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json; charset=utf-8\r\nStripe-Signature: t={t},v1={signature}\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+}
+
+/// Writes N transactions and 1,000 registered partners into the database at `db`, which a
+/// collector has created.
+fn fill(db: &str, n: u64) {
+    let partners = "INSERT INTO partners (partner_key, status, registered, created_at)
+        WITH RECURSIVE p(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM p WHERE i < 999)
+        SELECT 'partner_' || i, 'active', 1, '2026-11-01T00:00:00.000Z' FROM p";
+    let transactions = format!(
+        "INSERT INTO transactions (source, source_id, kind, amount, currency, public_key,
+                                   customer_key, partner_key, occurred_at, received_at, body)
+         WITH RECURSIVE t(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM t WHERE i < {n})
+         SELECT 'bench', 'bench_' || i,
+                CASE WHEN i % 10 = 0 THEN 'refund' ELSE 'sale' END,
+                CASE WHEN i % 10 = 0 THEN -1000 ELSE 4900 END,
+                CASE i % 3 WHEN 0 THEN 'USD' WHEN 1 THEN 'EUR' ELSE 'GBP' END,
+                'pk_bench', 'cus_' || (i % 100000), 'partner_' || (i % 1000),
+                '2026-11-' || CASE WHEN i % 28 < 9 THEN '0' ELSE '' END || (1 + i % 28)
+                    || 'T12:00:00.000Z',
+                '2026-11-30T12:00:00.000Z', '{{}}'
+         FROM t"
+    );
+    if db.starts_with("postgres://") || db.starts_with("postgresql://") {
+        let mut client = postgres::Client::connect(db, postgres::NoTls).expect("PostgreSQL");
+        client.batch_execute(partners).expect("partners");
+        client.batch_execute(&transactions).expect("transactions");
+        client.batch_execute("ANALYZE").expect("analyze");
+    } else {
+        let conn = rusqlite::Connection::open(db).expect("SQLite");
+        conn.busy_timeout(Duration::from_secs(30))
+            .expect("busy timeout");
+        conn.execute_batch(partners).expect("partners");
+        conn.execute_batch(&transactions).expect("transactions");
+        conn.execute_batch("ANALYZE").expect("analyze");
+    }
 }
 
 /// Writes `request` and reads one answer; its status, or `None` when the connection broke.

@@ -4,6 +4,7 @@
 
 pub mod conversion;
 pub mod credit;
+pub mod csv;
 mod fields;
 pub mod imports;
 pub mod imports_csv;

@@ -35,6 +35,17 @@ pub fn uuid_v4() -> Option<String> {
     Some(reftrack::core::signup::uuid_v4(bytes))
 }
 
+/// Whether `text` is a day as the API takes one: `YYYY-MM-DD`.
+pub fn is_day(text: &str) -> bool {
+    let b = text.as_bytes();
+    b.len() == 10
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && b.iter()
+            .enumerate()
+            .all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit())
+}
+
 /// Milliseconds since the epoch of a UTC time written `YYYY-MM-DD`, `YYYY-MM-DDTHH:MM:SSZ` or
 /// with milliseconds (`…:SS.sssZ`); `None` for anything else.
 pub fn parse_iso8601(text: &str) -> Option<i64> {

@@ -2,6 +2,7 @@
 //! `POST`, `GET` and `PATCH /v1/partners/{key}`.
 
 use crate::domain::registry;
+use crate::domain::time::is_day;
 use crate::http::{ApiError, Authorized, LimitedBody, Shared};
 use crate::store::{partners, report};
 use axum::extract::{Path, Query, State};
@@ -162,14 +163,4 @@ fn partner_key(key: &str) -> Result<String, ApiError> {
     PartnerKey::parse(key)
         .map(|k| k.as_str().to_owned())
         .map_err(|_| ApiError::bad_request(format!("{key} is not a partner key")))
-}
-
-fn is_day(text: &str) -> bool {
-    let b = text.as_bytes();
-    b.len() == 10
-        && b[4] == b'-'
-        && b[7] == b'-'
-        && b.iter()
-            .enumerate()
-            .all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit())
 }

@@ -2,7 +2,9 @@
 
 use super::{save, saved_answer};
 use crate::domain::credit::{self, Standing, Uncredited};
+use crate::domain::csv;
 use crate::domain::signing::{self, Signature};
+use crate::domain::time::is_day;
 use crate::domain::validate::{self, Record};
 use crate::http::{ApiError, Authorized, LimitedBody, Shared};
 use crate::store::{clicks, partners, records, Db, DbError};
@@ -87,7 +89,70 @@ fn claimed(
     Ok(Ok(record))
 }
 
-/// `GET /v1/signups?limit=&before=`: one page of records, newest first, streamed as a JSON array
+/// `since` and `until` (`YYYY-MM-DD`, both included) of a listing or an export; every day without.
+fn days(query: &HashMap<String, String>) -> Result<records::Days, ApiError> {
+    let day = |name: &str, default: &str| match query.get(name).map(|d| d.trim()) {
+        None | Some("") => Ok(default.to_owned()),
+        Some(d) if is_day(d) => Ok(d.to_owned()),
+        Some(d) => Err(ApiError::bad_request(format!(
+            "{name}={d}: expected a date, YYYY-MM-DD"
+        ))),
+    };
+    let all = records::Days::all();
+    Ok(records::Days {
+        since: day("since", &all.since)?,
+        until: day("until", &all.until)?,
+    })
+}
+
+/// `GET /v1/signups.csv?since=&until=`: every record received in the range, newest first, as a
+/// CSV a spreadsheet opens safely (formula-like text kept as text), streamed from one snapshot.
+pub async fn export(
+    _: Authorized,
+    State(state): State<Shared>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Result<Response, ApiError> {
+    let days = days(&query)?;
+    let filename = format!("reftrack-records-{}-{}.csv", days.since, days.until);
+    let (chunks, body) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(16);
+    let readers = state.store.reader();
+    let slot = readers.slot().await?;
+    tokio::task::spawn_blocking(move || {
+        let _slot = slot;
+        let mut header = csv::RECORD_COLUMNS.join(",");
+        header.push_str("\r\n");
+        if chunks.blocking_send(Ok(Bytes::from(header))).is_err() {
+            return;
+        }
+        let result = readers.with(|db| {
+            db.begin_read()?;
+            records::each_listed(db, 0, i64::MAX, &days, |row| {
+                chunks
+                    .blocking_send(Ok(Bytes::from(csv::record_line(&row))))
+                    .is_ok()
+            })
+        });
+        if let Err(error) = result {
+            tracing::error!(%error, "database error");
+            let _ = chunks.blocking_send(Err(std::io::Error::other(error.to_string())));
+        }
+    });
+    let stream =
+        futures_util::StreamExt::fuse(futures_util::stream::unfold(body, |mut body| async {
+            body.recv().await.map(|chunk| (chunk, body))
+        }));
+    Ok(Response::builder()
+        .header(header::CONTENT_TYPE, "text/csv; charset=utf-8")
+        .header(
+            header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"{filename}\""),
+        )
+        .header(header::CACHE_CONTROL, "no-store")
+        .body(Body::from_stream(stream))
+        .unwrap_or_default())
+}
+
+/// `GET /v1/signups?limit=&before=&since=&until=`: one page of records, newest first, streamed as a JSON array
 /// (at most [`MAX_PAGE`] rows, default 100). When older rows remain, `Link: <…>; rel="next"` and
 /// `X-Next-Before` give the cursor of the next page. Reads use their own connection and snapshot:
 /// signups keep being stored meanwhile.
@@ -114,6 +179,7 @@ pub async fn list(
             ))
         }
     };
+    let days = days(&query)?;
     let (chunks, body) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(16);
     let (head, first) = tokio::sync::oneshot::channel();
     let readers = state.store.reader();
@@ -123,7 +189,7 @@ pub async fn list(
         let mut head = Some(head);
         let result = readers.with(|db| {
             db.begin_read()?;
-            let span = records::page(db, before, limit)?;
+            let span = records::page(db, before, limit, &days)?;
             let _ = head
                 .take()
                 .map(|h| h.send(Ok(span.map(|(low, _, older)| (low, older)))));
@@ -131,7 +197,7 @@ pub async fn list(
                 return Ok(());
             };
             let mut separator = "[";
-            records::each_listed(db, low, high, |row| {
+            records::each_listed(db, low, high, &days, |row| {
                 let chunk = format!("{separator}{row}");
                 separator = ",";
                 chunks.blocking_send(Ok(Bytes::from(chunk))).is_ok()
@@ -159,10 +225,18 @@ pub async fn list(
         .header(header::CONTENT_TYPE, "application/json")
         .header(header::CACHE_CONTROL, "no-store");
     if let Some((low, true)) = span {
+        let range = match (query.get("since"), query.get("until")) {
+            (None, None) => String::new(),
+            (since, until) => format!(
+                "&since={}&until={}",
+                since.map_or("", String::as_str),
+                until.map_or("", String::as_str)
+            ),
+        };
         response = response
             .header(
                 header::LINK,
-                format!("</v1/signups?limit={limit}&before={low}>; rel=\"next\""),
+                format!("</v1/signups?limit={limit}&before={low}{range}>; rel=\"next\""),
             )
             .header("x-next-before", low.to_string());
     }

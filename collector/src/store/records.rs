@@ -106,21 +106,56 @@ pub fn xid_partner(db: &mut Db, xid: &str) -> Result<Option<String>, DbError> {
     .map(first_text)
 }
 
-/// The page of the listing below `before` (a row id; the newest first): the ids it spans, and
-/// whether older rows remain. `None` when the page is empty.
-pub fn page(db: &mut Db, before: i64, limit: i64) -> Result<Option<(i64, i64, bool)>, DbError> {
+/// The days a listing covers (`YYYY-MM-DD`, both included), by the day a record was received.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Days {
+    /// The first day.
+    pub since: String,
+    /// The last day.
+    pub until: String,
+}
+
+impl Days {
+    /// Every day.
+    pub fn all() -> Days {
+        Days {
+            since: "0000-01-01".into(),
+            until: "9999-12-31".into(),
+        }
+    }
+}
+
+/// The page of the listing below `before` (a row id; the newest first) within `days`: the ids it
+/// spans, and whether older rows remain. `None` when the page is empty.
+pub fn page(
+    db: &mut Db,
+    before: i64,
+    limit: i64,
+    days: &Days,
+) -> Result<Option<(i64, i64, bool)>, DbError> {
     let span = db.first(
         "SELECT MIN(id), MAX(id) FROM
-             (SELECT id FROM records WHERE id < $1 ORDER BY id DESC LIMIT $2) AS page",
-        &[before.into(), limit.into()],
+             (SELECT id FROM records WHERE id < $1 AND substr(received_at, 1, 10) BETWEEN $3 AND $4
+              ORDER BY id DESC LIMIT $2) AS page",
+        &[
+            before.into(),
+            limit.into(),
+            days.since.as_str().into(),
+            days.until.as_str().into(),
+        ],
     )?;
     let Some([V::Int(low), V::Int(high)]) = span.as_deref() else {
         return Ok(None);
     };
     let older = db
         .first(
-            "SELECT id FROM records WHERE id < $1 LIMIT 1",
-            &[(*low).into()],
+            "SELECT id FROM records
+             WHERE id < $1 AND substr(received_at, 1, 10) BETWEEN $2 AND $3 LIMIT 1",
+            &[
+                (*low).into(),
+                days.since.as_str().into(),
+                days.until.as_str().into(),
+            ],
         )?
         .is_some();
     Ok(Some((*low, *high, older)))
@@ -130,11 +165,13 @@ pub fn page(db: &mut Db, before: i64, limit: i64) -> Result<Option<(i64, i64, bo
 /// `received_at`, the partner it names as `partner_key` (its click's, when it carried one), and
 /// `claimed_partner_key` when its click named another partner than it did; for a signup, `credit`:
 /// whether this claim is the one credited for its customer, what backs it, why, and whether the
-/// customer is contested. `each` stops the reading by answering `false`.
+/// customer is contested; only those received within `days`. `each` stops the reading by
+/// answering `false`.
 pub fn each_listed(
     db: &mut Db,
     low: i64,
     high: i64,
+    days: &Days,
     mut each: impl FnMut(Value) -> bool,
 ) -> Result<(), DbError> {
     db.for_each(
@@ -145,8 +182,14 @@ pub fn each_listed(
          LEFT JOIN customers c
              ON r.kind = 'signup' AND c.public_key = r.public_key
             AND c.customer_key = r.customer_key
-         WHERE r.id >= $1 AND r.id <= $2 ORDER BY r.id DESC",
-        &[low.into(), high.into()],
+         WHERE r.id >= $1 AND r.id <= $2 AND substr(r.received_at, 1, 10) BETWEEN $3 AND $4
+         ORDER BY r.id DESC",
+        &[
+            low.into(),
+            high.into(),
+            days.since.as_str().into(),
+            days.until.as_str().into(),
+        ],
         |row| each(listed(row)),
     )
 }
