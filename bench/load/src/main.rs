@@ -203,24 +203,41 @@ fn fill(db: &str, n: u64) {
                 CASE WHEN i % 10 = 0 THEN 'refund' ELSE 'sale' END,
                 CASE WHEN i % 10 = 0 THEN -1000 ELSE 4900 END,
                 CASE i % 3 WHEN 0 THEN 'USD' WHEN 1 THEN 'EUR' ELSE 'GBP' END,
-                'pk_bench', 'cus_' || (i % 100000), 'partner_' || (i % 1000),
+                'pk_bench', 'cus_' || (i % 100000), 'partner_' || ((i / 10) % 1000),
                 '2026-11-' || CASE WHEN i % 28 < 9 THEN '0' ELSE '' END || (1 + i % 28)
                     || 'T12:00:00.000Z',
                 '2026-11-30T12:00:00.000Z', '{{}}'
          FROM t"
     );
+    // The report's running sums, as the collector keeps them when it stores a transaction (and
+    // as its migration computes them for transactions stored before them).
+    let sums = "
+        INSERT INTO revenue_days (partner_key, public_key, day, currency, sales, refunds)
+            SELECT partner_key, COALESCE(public_key, ''), substr(occurred_at, 1, 10), currency,
+                   SUM(CASE WHEN amount > 0 THEN amount ELSE 0 END),
+                   SUM(CASE WHEN amount < 0 THEN -amount ELSE 0 END)
+            FROM transactions WHERE partner_key IS NOT NULL AND source = 'bench'
+            GROUP BY partner_key, COALESCE(public_key, ''), substr(occurred_at, 1, 10), currency;
+        INSERT INTO paying_customers (partner_key, currency, public_key, customer_key, first_day)
+            SELECT partner_key, currency, COALESCE(public_key, ''), customer_key,
+                   MIN(substr(occurred_at, 1, 10))
+            FROM transactions
+            WHERE partner_key IS NOT NULL AND customer_key IS NOT NULL AND amount > 0
+              AND source = 'bench'
+            GROUP BY partner_key, currency, COALESCE(public_key, ''), customer_key;
+        ANALYZE;";
     if db.starts_with("postgres://") || db.starts_with("postgresql://") {
         let mut client = postgres::Client::connect(db, postgres::NoTls).expect("PostgreSQL");
         client.batch_execute(partners).expect("partners");
         client.batch_execute(&transactions).expect("transactions");
-        client.batch_execute("ANALYZE").expect("analyze");
+        client.batch_execute(sums).expect("sums");
     } else {
         let conn = rusqlite::Connection::open(db).expect("SQLite");
         conn.busy_timeout(Duration::from_secs(30))
             .expect("busy timeout");
         conn.execute_batch(partners).expect("partners");
         conn.execute_batch(&transactions).expect("transactions");
-        conn.execute_batch("ANALYZE").expect("analyze");
+        conn.execute_batch(sums).expect("sums");
     }
 }
 

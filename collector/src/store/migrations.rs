@@ -149,6 +149,36 @@ INSERT INTO transactions (source, source_id, kind, amount, currency, customer_ke
     SELECT 'conversion', COALESCE(transaction_key, event_id), 'sale', amount, currency,
            customer_key, partner_key, received_at, received_at, '{}'
     FROM records WHERE kind = 'conversion' AND amount IS NOT NULL AND amount > 0;
+CREATE INDEX unmatched_transactions ON transactions (occurred_at) WHERE unmatched IS NOT NULL;
+CREATE TABLE revenue_days (
+    partner_key TEXT NOT NULL,
+    public_key  TEXT NOT NULL,
+    day         TEXT NOT NULL,
+    currency    TEXT NOT NULL,
+    sales       BIGINT NOT NULL,
+    refunds     BIGINT NOT NULL,
+    PRIMARY KEY (partner_key, public_key, day, currency)
+);
+CREATE TABLE paying_customers (
+    partner_key  TEXT NOT NULL,
+    currency     TEXT NOT NULL,
+    public_key   TEXT NOT NULL,
+    customer_key TEXT NOT NULL,
+    first_day    TEXT NOT NULL,
+    PRIMARY KEY (partner_key, currency, public_key, customer_key)
+);
+INSERT INTO revenue_days (partner_key, public_key, day, currency, sales, refunds)
+    SELECT partner_key, COALESCE(public_key, ''), substr(occurred_at, 1, 10), currency,
+           SUM(CASE WHEN amount > 0 THEN amount ELSE 0 END),
+           SUM(CASE WHEN amount < 0 THEN -amount ELSE 0 END)
+    FROM transactions WHERE partner_key IS NOT NULL
+    GROUP BY partner_key, COALESCE(public_key, ''), substr(occurred_at, 1, 10), currency;
+INSERT INTO paying_customers (partner_key, currency, public_key, customer_key, first_day)
+    SELECT partner_key, currency, COALESCE(public_key, ''), customer_key,
+           MIN(substr(occurred_at, 1, 10))
+    FROM transactions
+    WHERE partner_key IS NOT NULL AND customer_key IS NOT NULL AND amount > 0
+    GROUP BY partner_key, currency, COALESCE(public_key, ''), customer_key;
 ",
 ];
 

@@ -84,11 +84,76 @@ pub fn record(db: &mut Db, t: &NewTransaction, received_at: &str) -> Result<Reco
         Some([V::Int(id), partner]) => (*id, partner.clone().text()),
         _ => return Err(DbError::new("the transaction was not stored")),
     };
+    if let (1, Some(partner)) = (changed, &partner_key) {
+        let credited = Credited {
+            partner_key: partner,
+            public_key: public_key.unwrap_or_default(),
+            customer_key,
+            day: &t.occurred_at[..t.occurred_at.len().min(10)],
+            currency: &t.currency,
+            amount: t.amount,
+        };
+        count(db, &credited)?;
+    }
     Ok(Recorded {
         id,
         created: changed == 1,
         partner_key,
     })
+}
+
+/// A transaction credited to a partner, as the report's running sums count it.
+struct Credited<'a> {
+    partner_key: &'a str,
+    public_key: &'a str,
+    customer_key: Option<&'a str>,
+    day: &'a str,
+    currency: &'a str,
+    amount: i64,
+}
+
+/// Adds a credited transaction to the report's sums, in the transaction that stores it: the
+/// day's sales or refunds of its partner, and for a sale, the customer as paying (from its first
+/// paying day). The report reads these, not every transaction.
+fn count(db: &mut Db, c: &Credited<'_>) -> Result<(), DbError> {
+    let (sales, refunds) = if c.amount >= 0 {
+        (c.amount, 0)
+    } else {
+        (0, -c.amount)
+    };
+    db.execute(
+        "INSERT INTO revenue_days (partner_key, public_key, day, currency, sales, refunds)
+         VALUES ($1, $2, $3, $4, $5, $6)
+         ON CONFLICT (partner_key, public_key, day, currency) DO UPDATE SET
+             sales = revenue_days.sales + excluded.sales,
+             refunds = revenue_days.refunds + excluded.refunds",
+        &[
+            c.partner_key.into(),
+            c.public_key.into(),
+            c.day.into(),
+            c.currency.into(),
+            sales.into(),
+            refunds.into(),
+        ],
+    )?;
+    if let (Some(customer_key), true) = (c.customer_key, c.amount > 0) {
+        db.execute(
+            "INSERT INTO paying_customers (partner_key, currency, public_key, customer_key,
+                                           first_day)
+             VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (partner_key, currency, public_key, customer_key) DO UPDATE SET
+                 first_day = CASE WHEN excluded.first_day < paying_customers.first_day
+                                  THEN excluded.first_day ELSE paying_customers.first_day END",
+            &[
+                c.partner_key.into(),
+                c.currency.into(),
+                c.public_key.into(),
+                customer_key.into(),
+                c.day.into(),
+            ],
+        )?;
+    }
+    Ok(())
 }
 
 /// The partner the credit rule names for a customer now.
@@ -243,6 +308,25 @@ pub fn attribute(
         return Ok(Some(false));
     }
     let partner = credited(db, &customer.0, &customer.1)?;
+    let row = db
+        .first(
+            "SELECT amount, currency, occurred_at FROM transactions WHERE id = $1",
+            &[id.into()],
+        )?
+        .unwrap_or_default();
+    if let (Some(partner), [V::Int(amount), V::Text(currency), V::Text(at)]) =
+        (&partner, row.as_slice())
+    {
+        let credited = Credited {
+            partner_key: partner,
+            public_key: &customer.0,
+            customer_key: Some(&customer.1),
+            day: &at[..at.len().min(10)],
+            currency,
+            amount: *amount,
+        };
+        count(db, &credited)?;
+    }
     db.execute(
         "UPDATE transactions SET public_key = $2, customer_key = $3, partner_key = $4,
                                  unmatched = NULL

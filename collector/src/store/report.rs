@@ -36,7 +36,8 @@ pub struct Revenue {
     pub sales: i64,
     /// Refunds (a positive number).
     pub refunds: i64,
-    /// Customers with a sale.
+    /// Customers whose first payment credited to the partner (in this currency) falls in the
+    /// range.
     pub paying_customers: i64,
 }
 
@@ -135,30 +136,32 @@ pub fn report(
          GROUP BY day ORDER BY day",
         &range,
     )?;
+    // Money from the running sums kept as transactions are stored: a read of their size, not of
+    // every transaction.
     let money = db.query(
-        "SELECT partner_key, currency,
-                CAST(SUM(CASE WHEN kind = 'sale' THEN amount ELSE 0 END) AS BIGINT),
-                CAST(SUM(CASE WHEN kind = 'refund' THEN -amount ELSE 0 END) AS BIGINT),
-                COUNT(DISTINCT CASE WHEN kind = 'sale' THEN customer_key END)
-         FROM transactions
-         WHERE partner_key IS NOT NULL AND substr(occurred_at, 1, 10) BETWEEN $1 AND $2
-           AND (CAST($3 AS TEXT) IS NULL OR public_key = $3)
+        "SELECT partner_key, currency, CAST(SUM(sales) AS BIGINT), CAST(SUM(refunds) AS BIGINT)
+         FROM revenue_days
+         WHERE day BETWEEN $1 AND $2 AND (CAST($3 AS TEXT) IS NULL OR public_key = $3)
          GROUP BY partner_key, currency ORDER BY partner_key, currency",
         &range,
     )?;
+    let paying = db.query(
+        "SELECT partner_key, currency, COUNT(*) FROM paying_customers
+         WHERE first_day BETWEEN $1 AND $2 AND (CAST($3 AS TEXT) IS NULL OR public_key = $3)
+         GROUP BY partner_key, currency",
+        &range,
+    )?;
     let money_days = db.query(
-        "SELECT substr(occurred_at, 1, 10) AS day, currency, CAST(SUM(amount) AS BIGINT)
-         FROM transactions
-         WHERE partner_key IS NOT NULL AND substr(occurred_at, 1, 10) BETWEEN $1 AND $2
-           AND (CAST($3 AS TEXT) IS NULL OR public_key = $3)
+        "SELECT day, currency, CAST(SUM(sales - refunds) AS BIGINT) FROM revenue_days
+         WHERE day BETWEEN $1 AND $2 AND (CAST($3 AS TEXT) IS NULL OR public_key = $3)
          GROUP BY day, currency ORDER BY day, currency",
         &range,
     )?;
     let unmatched = db.query(
         "SELECT currency, COUNT(*), CAST(SUM(amount) AS BIGINT) FROM transactions
-         WHERE unmatched IS NOT NULL AND substr(occurred_at, 1, 10) BETWEEN $1 AND $2
+         WHERE unmatched IS NOT NULL AND occurred_at >= $1 AND occurred_at < $2
          GROUP BY currency ORDER BY currency",
-        &[since.into(), until.into()],
+        &[since.into(), format!("{until}~").as_str().into()],
     )?;
     db.rollback();
     let int = |v: &V| v.int().unwrap_or(0);
@@ -178,13 +181,27 @@ pub fn report(
         })
         .collect::<Vec<_>>();
     let mut partners = partners;
+    let paying: std::collections::HashMap<(String, String), i64> = paying
+        .into_iter()
+        .map(|row| {
+            let key = (
+                row[0].clone().text().unwrap_or_default(),
+                row[1].clone().text().unwrap_or_default(),
+            );
+            (key, int(&row[2]))
+        })
+        .collect();
     for row in money {
         let key = row[0].clone().text().unwrap_or_default();
+        let currency = row[1].clone().text().unwrap_or_default();
         let revenue = Revenue {
-            currency: row[1].clone().text().unwrap_or_default(),
+            paying_customers: paying
+                .get(&(key.clone(), currency.clone()))
+                .copied()
+                .unwrap_or(0),
+            currency,
             sales: int(&row[2]),
             refunds: int(&row[3]),
-            paying_customers: int(&row[4]),
         };
         match partners.iter_mut().find(|p| p.partner_key == key) {
             Some(partner) => partner.revenue.push(revenue),
