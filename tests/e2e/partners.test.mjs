@@ -87,7 +87,8 @@ test('a partner link, a signup, a conversion by xid: the dashboard shows 1 click
   const row = await page.$$eval('#partners tr[data-partner="alex"] td', (cells) => cells.map((c) => c.textContent));
   assert.deepEqual(row.slice(0, 8), ['alex (unregistered)', '1', '0', '1', '0', '1', '100.0 %', '100.0 %']);
   assert.equal(row[8], '$49.00', 'the conversion of 4900 USD cents, as revenue');
-  assert.equal(await page.$$eval('#chart rect', (bars) => bars.length), 2, 'one day: a clicks bar and a signups bar');
+  assert.equal(await page.$$eval('#chart rect', (bars) => bars.length), 3, 'one day: a clicks, a signups and a conversions bar');
+  assert.equal(await page.$$eval('#chart polyline', (lines) => lines.length), 1, 'the net revenue line');
   // The link builder makes /r/ links.
   await page.fill('#link-partner', 'jane-doe');
   await page.fill('#link-to', '/pricing');
@@ -97,8 +98,8 @@ test('a partner link, a signup, a conversion by xid: the dashboard shows 1 click
   const [download] = await Promise.all([page.waitForEvent('download'), page.click('#csv')]);
   const csv = await (await download.createReadStream()).toArray();
   const text = Buffer.concat(csv).toString('utf8');
-  assert.match(text, /^received_at,type,event_id,public_key,customer_key,email,name,partner_key,xid,verified,credited,standing,contested,amount,currency,page_url\r\n/);
-  assert.ok(text.includes(`"${email}"`) && text.includes('"4900","USD"'), text);
+  assert.match(text, /^received_at,type,event_id,public_key,customer_key,email,name,partner_key,xid,verified,credited,standing,contested,amount,currency,transaction_key,page_url\r\n/);
+  assert.ok(text.includes(`"${email}"`) && text.includes('4900,"USD"'), text);
   assert.deepEqual(page.errors, []);
   await context.close();
 });
@@ -151,5 +152,46 @@ test('a signed signup is confirmed; one with a wrong customer_hash is rejected, 
   const queue = await page.evaluate(() => localStorage.getItem('reftrack_queue'));
   assert.ok(!queue || !queue.includes(forged.event_id), 'not kept for a retry');
   assert.equal((await collector.signups()).filter((s) => s.customer_key === other).length, 0);
+  await context.close();
+});
+
+test('the dashboard with 110 records: pages through the server, a password token never pre-filled, fits a 390 px phone', async () => {
+  for (let n = 0; n < 110; n++) {
+    const body = { event_id: `00000000-0000-4000-9000-${String(n).padStart(12, '0')}`, type: 'signup', public_key: 'pk_demo_acme',
+      customer_key: `paging_${n}`, name: n === 0 ? '=HYPERLINK("http://evil.example","Jane")' : `Person ${n}`, partner_key: 'paging' };
+    // The collector takes bursts of 100 from one address: past them, wait as it asks.
+    let response;
+    while ((response = await fetch(`http://127.0.0.1:${port}/v1/signups`, { method: 'POST', body: JSON.stringify(body) })).status === 429) {
+      await new Promise((ok) => setTimeout(ok, 1000 * Number(response.headers.get('retry-after') ?? 1)));
+    }
+    assert.equal(response.status, 201);
+  }
+  const context = await browser.newContext({ viewport: { width: 390, height: 844 } });
+  const page = await context.newPage();
+  await page.goto(`http://www.acme.test:${port}/dashboard.html`);
+  assert.equal(await page.getAttribute('#token', 'type'), 'password');
+  assert.equal(await page.inputValue('#token'), '', 'not pre-filled');
+  await page.fill('#token', SECRET);
+  await page.click('#auth button');
+  await page.waitForFunction(() => /^records 1–100 of \d+/.test(document.getElementById('page').textContent));
+  const total = Number((await page.textContent('#page')).match(/of (\d+)/)[1]);
+  assert.ok(total >= 110, `${total}`);
+  assert.equal(await page.$$eval('#rows tr', (rows) => rows.length), 100);
+  await page.click('#next');
+  await page.waitForFunction(() => /^records 101–/.test(document.getElementById('page').textContent));
+  assert.equal(await page.$$eval('#rows tr', (rows) => rows.length), total - 100);
+  assert.equal(await page.isDisabled('#next'), true);
+  await page.click('#previous');
+  await page.waitForFunction(() => /^records 1–100/.test(document.getElementById('page').textContent));
+  // Names are shown as text, and nothing makes the phone's page scroll sideways.
+  assert.ok((await page.textContent('#rows')).includes('Person 1'));
+  assert.ok(await page.evaluate(() => document.documentElement.scrollWidth <= 390), 'no sideways scroll at 390 px');
+  const navBottom = await page.evaluate(() => document.querySelector('header').getBoundingClientRect().right);
+  assert.ok(navBottom <= 390, `the navigation fits: ${navBottom}`);
+  // The date range applies to the list: a range with nothing in it shows nothing.
+  await page.fill('#since', '2001-01-01');
+  await page.fill('#until', '2001-01-02');
+  await page.click('#auth button');
+  await page.waitForFunction(() => document.getElementById('page').textContent === 'no records in this range');
   await context.close();
 });

@@ -152,7 +152,8 @@ pub async fn export(
         .unwrap_or_default())
 }
 
-/// `GET /v1/signups?limit=&before=&since=&until=`: one page of records, newest first, streamed as a JSON array
+/// `GET /v1/signups?limit=&before=&since=&until=&count=`: one page of records (with `count=1`,
+/// `X-Total-Count`: how many the range holds), newest first, streamed as a JSON array
 /// (at most [`MAX_PAGE`] rows, default 100). When older rows remain, `Link: <…>; rel="next"` and
 /// `X-Next-Before` give the cursor of the next page. Reads use their own connection and snapshot:
 /// signups keep being stored meanwhile.
@@ -180,6 +181,7 @@ pub async fn list(
         }
     };
     let days = days(&query)?;
+    let count = query.get("count").is_some_and(|c| c == "1" || c == "true");
     let (chunks, body) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(16);
     let (head, first) = tokio::sync::oneshot::channel();
     let readers = state.store.reader();
@@ -189,10 +191,14 @@ pub async fn list(
         let mut head = Some(head);
         let result = readers.with(|db| {
             db.begin_read()?;
+            let total = match count {
+                true => Some(records::count(db, &days)?),
+                false => None,
+            };
             let span = records::page(db, before, limit, &days)?;
             let _ = head
                 .take()
-                .map(|h| h.send(Ok(span.map(|(low, _, older)| (low, older)))));
+                .map(|h| h.send(Ok((span.map(|(low, _, older)| (low, older)), total))));
             let Some((low, high, _)) = span else {
                 return Ok(());
             };
@@ -212,8 +218,8 @@ pub async fn list(
             let _ = chunks.blocking_send(Ok(Bytes::from_static(b"]")));
         }
     });
-    let span = match tokio::time::timeout(state.store_timeout(), first).await {
-        Ok(Ok(Ok(span))) => span,
+    let (span, total) = match tokio::time::timeout(state.store_timeout(), first).await {
+        Ok(Ok(Ok(head))) => head,
         Ok(Ok(Err(Some(error)))) => return Err(error.into()),
         _ => {
             return Err(ApiError::unavailable(
@@ -224,6 +230,9 @@ pub async fn list(
     let mut response = Response::builder()
         .header(header::CONTENT_TYPE, "application/json")
         .header(header::CACHE_CONTROL, "no-store");
+    if let Some(total) = total {
+        response = response.header("x-total-count", total.to_string());
+    }
     if let Some((low, true)) = span {
         let range = match (query.get("since"), query.get("until")) {
             (None, None) => String::new(),

@@ -125,6 +125,15 @@ impl Days {
     }
 }
 
+/// How many records were received within `days`.
+pub fn count(db: &mut Db, days: &Days) -> Result<i64, DbError> {
+    let row = db.first(
+        "SELECT COUNT(*) FROM records WHERE substr(received_at, 1, 10) BETWEEN $1 AND $2",
+        &[days.since.as_str().into(), days.until.as_str().into()],
+    )?;
+    Ok(row.and_then(|r| r[0].int()).unwrap_or(0))
+}
+
 /// The page of the listing below `before` (a row id; the newest first) within `days`: the ids it
 /// spans, and whether older rows remain. `None` when the page is empty.
 pub fn page(
