@@ -4,8 +4,7 @@
 //! number, progress on standard error for large files.
 
 use crate::domain::imports_csv::{Columns, Row};
-use crate::domain::money::Payer;
-use crate::store::money::{self, NewTransaction};
+use crate::store::money;
 use crate::store::{Db, DbError, Store};
 use std::io::BufRead;
 use std::path::Path;
@@ -15,44 +14,21 @@ use std::time::{Duration, UNIX_EPOCH};
 /// Lines stored per transaction (each group is one commit).
 const CHUNK: usize = 1000;
 
-/// Imports `file` into `store`; exit 1 when the file cannot be read at all.
 /// Stores each read line (its number and what it holds): whether it was new, and matched.
 fn store_rows(
     db: &mut Db,
     rows: &[(usize, Row)],
     at: &str,
 ) -> Result<Vec<(usize, bool, bool)>, DbError> {
-    let mut out = Vec::with_capacity(rows.len());
-    for (line, (payment, date)) in rows {
-        let customer = match &payment.payer {
-            Payer::Key(key) => money::customer_by_key(db, None, key)?,
-            Payer::Email(email) => money::customer_by_email(db, email)?,
-        };
-        let occurred_at = date.map_or(at.to_owned(), |ms| {
-            crate::domain::time::iso8601(UNIX_EPOCH + Duration::from_millis(ms.max(0) as u64))
-        });
-        let matched = customer.is_some();
-        let recorded = money::record(
-            db,
-            &NewTransaction {
-                source: "import",
-                source_id: payment.key.clone(),
-                kind: if payment.amount < 0 { "refund" } else { "sale" },
-                amount: payment.amount,
-                currency: payment.currency.clone(),
-                public_key: customer.as_ref().map(|c| c.0.clone()),
-                customer_key: customer.map(|c| c.1),
-                reference: None,
-                unmatched: (!matched).then(|| "no customer with that key or email".into()),
-                occurred_at,
-                body: "{}".into(),
-                partner_key: None,
-            },
-            at,
-        )?;
-        out.push((*line, recorded.created, matched));
-    }
-    Ok(out)
+    rows.iter()
+        .map(|(line, (payment, date))| {
+            let occurred_at = date.map_or(at.to_owned(), |ms| {
+                crate::domain::time::iso8601(UNIX_EPOCH + Duration::from_millis(ms.max(0) as u64))
+            });
+            let (recorded, matched) = money::pay(db, "import", payment, None, &occurred_at, at)?;
+            Ok((*line, recorded.created, matched))
+        })
+        .collect()
 }
 
 /// Imports `file` into `store`; exit 1 when the file cannot be read at all.

@@ -21,7 +21,7 @@ pub fn check(secret: Option<&str>, customer_key: &str, hash: Option<&str>) -> Si
     let (Some(secret), Some(hash)) = (secret, hash) else {
         return Signature::Absent;
     };
-    let Some(bytes) = unhex(hash) else {
+    let Some(bytes) = unhex(hash).filter(|b| b.len() == 32) else {
         return Signature::Wrong;
     };
     match mac(secret, customer_key).verify_slice(&bytes) {
@@ -48,8 +48,9 @@ fn mac(secret: &str, customer_key: &str) -> Hmac<Sha256> {
     mac
 }
 
-fn unhex(text: &str) -> Option<Vec<u8>> {
-    if text.len() != 64 {
+/// The bytes of hexadecimal `text` (either case); `None` for anything else.
+pub(crate) fn unhex(text: &str) -> Option<Vec<u8>> {
+    if !text.len().is_multiple_of(2) {
         return None;
     }
     let digit = |c: u8| (c as char).to_digit(16);

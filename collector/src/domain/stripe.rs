@@ -1,6 +1,7 @@
 //! Stripe's webhooks: the `Stripe-Signature` check as Stripe documents it, and the payments its
 //! events carry, read into what the store keeps. Plain functions over the raw body and the time.
 
+use super::signing::unhex;
 use hmac::{Hmac, Mac};
 use serde_json::Value;
 use sha2::Sha256;
@@ -72,17 +73,6 @@ pub fn verify(
         return Err(Refusal::Stale);
     }
     Ok(())
-}
-
-fn unhex(text: &str) -> Option<Vec<u8>> {
-    if !text.len().is_multiple_of(2) {
-        return None;
-    }
-    let digit = |c: u8| (c as char).to_digit(16);
-    text.as_bytes()
-        .chunks(2)
-        .map(|pair| Some((digit(pair[0])? * 16 + digit(pair[1])?) as u8))
-        .collect()
 }
 
 /// What one Stripe event asks of the store.

@@ -3,11 +3,10 @@
 //! customer when it arrived); PartnerStack's `POST /api/v2/transactions`; Partnero's
 //! `POST /v1/transactions` and `DELETE /v1/transactions/{key}`.
 
-use crate::domain::money::{self as money_api, ApiPayment, Payer};
+use crate::domain::money::{self as money_api, ApiPayment};
 use crate::domain::validate;
 use crate::http::{ApiError, Authorized, LimitedBody, Shared};
-use crate::store::money::{self, NewTransaction, Recorded};
-use crate::store::{Db, DbError};
+use crate::store::money::{self, Recorded};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -64,48 +63,6 @@ pub async fn attribute(
     }
 }
 
-/// Records one payment an API posted, once per (`source`, `key`): matched to its customer (by
-/// key or email), or, when none matches, kept with why (Partnero's `create_customer` takes the
-/// key as the customer's all the same).
-fn record_payment(
-    state: &Shared,
-    db: &mut Db,
-    source: &'static str,
-    payment: &ApiPayment,
-    received_at: &str,
-) -> Result<Recorded, DbError> {
-    let customer = match &payment.payer {
-        Payer::Key(key) => money::customer_by_key(db, None, key)?,
-        Payer::Email(email) => money::customer_by_email(db, email)?,
-    };
-    let (customer, unmatched) = match (customer, &payment.payer) {
-        (Some(customer), _) => (Some(customer), None),
-        (None, Payer::Key(key)) if payment.create_customer => {
-            (Some((program(state), key.clone())), None)
-        }
-        (None, Payer::Key(key)) => (None, Some(format!("no customer {key} here"))),
-        (None, Payer::Email(email)) => (None, Some(format!("no customer signed up as {email}"))),
-    };
-    money::record(
-        db,
-        &NewTransaction {
-            source,
-            source_id: payment.key.clone(),
-            kind: if payment.amount < 0 { "refund" } else { "sale" },
-            amount: payment.amount,
-            currency: payment.currency.clone(),
-            public_key: customer.as_ref().map(|c| c.0.clone()),
-            customer_key: customer.map(|c| c.1),
-            reference: None,
-            unmatched,
-            occurred_at: received_at.to_owned(),
-            body: Value::Object(payment.details.clone()).to_string(),
-            partner_key: None,
-        },
-        received_at,
-    )
-}
-
 /// The program a customer created through Partnero's API belongs to (as `POST /v1/customers`).
 fn program(state: &Shared) -> String {
     state
@@ -134,10 +91,12 @@ pub async fn partnerstack(
     LimitedBody(body): LimitedBody,
 ) -> Result<Response, ApiError> {
     let payment = money_api::partnerstack(&body).map_err(ApiError::bad_request)?;
-    let (shared, received_at, p) = (state.clone(), state.now_iso(), payment.clone());
+    let (received_at, p) = (state.now_iso(), payment.clone());
     let recorded = state
         .store
-        .write(move |db| record_payment(&shared, db, "partnerstack", &p, &received_at))
+        .write(move |db| {
+            money::pay(db, "partnerstack", &p, None, &received_at, &received_at).map(|(r, _)| r)
+        })
         .await?;
     Ok(Json(json!({
         "data": payment_json(&payment, &recorded),
@@ -163,7 +122,18 @@ pub async fn partnero(
         .store
         .write(move |db| {
             p.iter()
-                .map(|payment| record_payment(&shared, db, "partnero", payment, &received_at))
+                .map(|payment| {
+                    let create_in = payment.create_customer.then(|| program(&shared));
+                    money::pay(
+                        db,
+                        "partnero",
+                        payment,
+                        create_in.as_deref(),
+                        &received_at,
+                        &received_at,
+                    )
+                    .map(|(recorded, _)| recorded)
+                })
                 .collect::<Result<Vec<_>, _>>()
         })
         .await

@@ -4,6 +4,7 @@
 //! customers.
 
 use super::engine::{first_text, Db, DbError, V};
+use crate::domain::money::{ApiPayment, Payer};
 
 /// A sale or refund to record.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -154,6 +155,50 @@ fn count(db: &mut Db, c: &Credited<'_>) -> Result<(), DbError> {
         )?;
     }
     Ok(())
+}
+
+/// Records a payment an API or a file gave (`source`, its `key` unique per source), matched to
+/// its customer by key or email. One that matches none is kept with why, unless `create_in`
+/// names the program to take its key as a customer's all the same (Partnero's
+/// `create_customer`). Answers what was recorded, and whether a customer matched.
+pub fn pay(
+    db: &mut Db,
+    source: &'static str,
+    payment: &ApiPayment,
+    create_in: Option<&str>,
+    occurred_at: &str,
+    received_at: &str,
+) -> Result<(Recorded, bool), DbError> {
+    let found = match &payment.payer {
+        Payer::Key(key) => customer_by_key(db, None, key)?,
+        Payer::Email(email) => customer_by_email(db, email)?,
+    };
+    let matched = found.is_some();
+    let (customer, unmatched) = match (found, &payment.payer, create_in) {
+        (Some(customer), _, _) => (Some(customer), None),
+        (None, Payer::Key(key), Some(program)) => (Some((program.to_owned(), key.clone())), None),
+        (None, Payer::Key(key), None) => (None, Some(format!("no customer {key} here"))),
+        (None, Payer::Email(email), _) => (None, Some(format!("no customer signed up as {email}"))),
+    };
+    let recorded = record(
+        db,
+        &NewTransaction {
+            source,
+            source_id: payment.key.clone(),
+            kind: if payment.amount < 0 { "refund" } else { "sale" },
+            amount: payment.amount,
+            currency: payment.currency.clone(),
+            public_key: customer.as_ref().map(|c| c.0.clone()),
+            customer_key: customer.map(|c| c.1),
+            reference: None,
+            unmatched,
+            occurred_at: occurred_at.to_owned(),
+            body: serde_json::Value::Object(payment.details.clone()).to_string(),
+            partner_key: None,
+        },
+        received_at,
+    )?;
+    Ok((recorded, matched))
 }
 
 /// The partner the credit rule names for a customer now.
