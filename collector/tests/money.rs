@@ -544,3 +544,84 @@ fn a_csv_import_is_idempotent_and_says_what_it_did_line_by_line() {
         json!([{"currency": "EUR", "sales": 9800, "refunds": 1000, "net": 8800, "paying_customers": 1}])
     );
 }
+
+#[test]
+fn stripe_customers_bind_by_metadata_then_by_a_known_email() {
+    let (server, _) = server(&[
+        "--site-url",
+        "https://www.acme.test/",
+        "--stripe-webhook-secret",
+        WEBHOOK_SECRET,
+    ]);
+    for (n, (customer, email, partner)) in [
+        ("cus_meta", "meta@example.com", "ann"),
+        ("cus_mail", "Mail.Person@example.com", "ben"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let xid = xid_of(&click(&server, &format!("/r/{partner}"), &[]));
+        let mut claim = signup(10 + n);
+        claim["customer_key"] = json!(customer);
+        claim["email"] = json!(email);
+        claim["partner_key"] = json!(partner);
+        claim["xid"] = json!(xid);
+        assert_eq!(server.post_signup(&claim).status, 201);
+    }
+    let events = vec![
+        event(
+            "evt_c1",
+            "customer.created",
+            json!({"id": "cus_S_meta", "object": "customer", "email": "other@example.com",
+                   "metadata": {"customer_key": "cus_meta"}}),
+        ),
+        event(
+            "evt_c2",
+            "customer.updated",
+            json!({"id": "cus_S_mail", "object": "customer", "email": "mail.person@EXAMPLE.com",
+                   "metadata": {}}),
+        ),
+        event(
+            "evt_c3",
+            "customer.created",
+            json!({"id": "cus_S_none", "object": "customer", "email": "stranger@example.com",
+                   "metadata": {}}),
+        ),
+        event(
+            "evt_i1",
+            "invoice.paid",
+            invoice("in_m1", "cus_S_meta", 1200, "usd"),
+        ),
+        event(
+            "evt_i2",
+            "invoice.paid",
+            invoice("in_m2", "cus_S_mail", 3400, "usd"),
+        ),
+        event(
+            "evt_i3",
+            "invoice.paid",
+            invoice("in_m3", "cus_S_none", 5600, "usd"),
+        ),
+    ];
+    let replies = post_events(&server, &events);
+    assert!(replies.iter().all(|r| r.status == 200));
+    assert!(replies[2].json()["outcome"]
+        .as_str()
+        .unwrap()
+        .starts_with("not bound: cus_S_none names no known customer"));
+    assert_eq!(
+        revenue(&server, "ann")[0]["sales"],
+        1200,
+        "bound by metadata.customer_key"
+    );
+    assert_eq!(
+        revenue(&server, "ben")[0]["sales"],
+        3400,
+        "bound by the signup's email"
+    );
+    let report = server.request("GET", "/v1/partners", &auth(), b"").json();
+    assert_eq!(
+        report["unmatched"],
+        json!([{"currency": "USD", "transactions": 1, "amount": 5600}])
+    );
+}
