@@ -202,8 +202,6 @@ pub enum Uncredited {
     UnknownXid,
     /// A Partnero customer names a partner neither registered nor clicked here.
     UnknownPartner,
-    /// A Partnero customer the site's server created already.
-    Exists,
 }
 
 #[cfg(test)]
