@@ -209,6 +209,19 @@ fn a_recorded_stripe_sequence_stores_the_money_once_to_the_cent() {
         );
     }
     assert_eq!(revenue(&server, "alex")[0]["refunds"], 4900);
+    // A further refund of the charge after the dispute: the dispute is no part of the charge's
+    // refunded total, so the new 500 is recorded.
+    let later = event(
+        "evt_refund3",
+        "charge.refunded",
+        json!({"id": "ch_1", "object": "charge", "amount": 4900, "currency": "eur",
+               "customer": "cus_Stripe1", "amount_refunded": 2500, "refunded": false}),
+    );
+    assert_eq!(
+        post_events(&server, std::slice::from_ref(&later))[0].status,
+        200
+    );
+    assert_eq!(revenue(&server, "alex")[0]["refunds"], 5400);
 }
 
 #[test]
@@ -329,6 +342,27 @@ fn webhooks_without_a_valid_signature_store_nothing() {
         .as_str()
         .unwrap()
         .starts_with("ignored: a live-mode event"));
+    // An address that keeps sending bad signatures is limited before its body is read.
+    let statuses: Vec<u16> = (0..12)
+        .map(|_| {
+            server
+                .request_from(
+                    "127.0.0.5",
+                    "POST",
+                    "/webhooks/stripe",
+                    &[("Stripe-Signature", "t=1,v1=00")],
+                    paid.as_bytes(),
+                )
+                .status
+        })
+        .collect();
+    assert_eq!(statuses[..10], [400; 10], "{statuses:?}");
+    assert_eq!(statuses[10..], [429; 2], "{statuses:?}");
+    assert_eq!(
+        post_events(&server, std::slice::from_ref(&paid))[0].status,
+        200,
+        "Stripe, from its own address, is not held up"
+    );
     // No secret configured: refused with the reason.
     let (bare, _) = common::server(&[]);
     let reply = bare.request("POST", "/webhooks/stripe", &[], paid.as_bytes());
@@ -449,6 +483,13 @@ fn partnerstack_and_partnero_transactions_are_stored_once_in_their_shapes() {
             .request("DELETE", "/v1/transactions/nope", &auth(), b"")
             .status,
         404
+    );
+    let refund_of_refund =
+        server.request("DELETE", "/v1/transactions/pn_1%2Freversed", &auth(), b"");
+    assert_eq!(
+        refund_of_refund.status, 404,
+        "only a sale is reversed: {}",
+        refund_of_refund.body
     );
 
     assert_eq!(

@@ -62,8 +62,17 @@ fn same(a: &[u8], b: &[u8]) -> bool {
 
 /// The webhook router's layer: the body (at most [`MAX_WEBHOOK_BODY`]) must carry a valid
 /// `Stripe-Signature` for one of `--stripe-webhook-secret`, within 300 s; otherwise `400` with
-/// why, and nothing runs. The checked body travels on as [`StripeSigned`].
+/// why, and nothing runs. An address that sends 10 bad signatures is answered `429` before its
+/// body is read, one more try per 5 s. The checked body travels on as [`StripeSigned`].
 pub async fn stripe_signed(State(state): State<Shared>, request: Request, next: Next) -> Response {
+    let ClientIp(ip) = ClientIp::of(&state, request.extensions(), request.headers());
+    if let Err(seconds) = state.failed_tokens.peek(ip, Instant::now()) {
+        return ApiError::too_many(
+            format!("too many bad signatures from this address; retry in {seconds} s"),
+            seconds,
+        )
+        .into_response();
+    }
     if state.stripe_secrets.is_empty() {
         return ApiError::bad_request(
             "this collector has no --stripe-webhook-secret: Stripe's events cannot be checked",
@@ -95,6 +104,8 @@ pub async fn stripe_signed(State(state): State<Shared>, request: Request, next: 
         .and_then(|v| v.to_str().ok());
     let now = state.now_ms() / 1000;
     if let Err(refusal) = stripe::verify(header, &bytes, &state.stripe_secrets, now) {
+        // An address that keeps sending bad signatures is not Stripe: limited as wrong tokens are.
+        let _ = state.failed_tokens.check(ip, Instant::now());
         return ApiError::bad_request(refusal.reason()).into_response();
     }
     parts.extensions.insert(StripeSigned(bytes.clone()));

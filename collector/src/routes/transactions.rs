@@ -171,6 +171,6 @@ pub async fn partnero_delete(
         .map_err(|e| ApiError::from(e).partnero())?;
     match reversed {
         Some(_) => Ok(Json(json!({ "status": 1 })).into_response()),
-        None => Err(ApiError::not_found(format!("no transaction {key}")).partnero()),
+        None => Err(ApiError::not_found(format!("no sale {key} to reverse")).partnero()),
     }
 }

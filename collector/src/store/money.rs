@@ -293,8 +293,8 @@ pub fn refunded(db: &mut Db, source: &str, reference: &str) -> Result<i64, DbErr
     Ok(row.and_then(|r| r[0].int()).unwrap_or(0))
 }
 
-/// Reverses `source`'s transaction `source_id` with a refund of its amount (`{source_id}/reversed`),
-/// once: `None` when the source has no such transaction.
+/// Reverses `source`'s sale `source_id` with a refund of its amount (`{source_id}/reversed`),
+/// once: `None` when the source has no such sale (a refund is not reversed).
 pub fn reverse(
     db: &mut Db,
     source: &'static str,
@@ -303,7 +303,7 @@ pub fn reverse(
 ) -> Result<Option<Recorded>, DbError> {
     let row = db.first(
         "SELECT amount, currency, public_key, customer_key, partner_key, unmatched
-         FROM transactions WHERE source = $1 AND source_id = $2",
+         FROM transactions WHERE source = $1 AND source_id = $2 AND kind = 'sale'",
         &[source.into(), source_id.into()],
     )?;
     let Some(row) = row else {
