@@ -60,3 +60,30 @@ fn new_event_id() -> Result<String, ApiError> {
     crate::domain::time::uuid_v4()
         .ok_or_else(|| ApiError::unavailable("no randomness for an event id; retry later"))
 }
+
+/// `since` and `until` (`YYYY-MM-DD`, both included) of a report, listing or export; every day
+/// without them.
+fn days(query: &std::collections::HashMap<String, String>) -> Result<records::Days, ApiError> {
+    let day = |name: &str, default: &str| match query.get(name).map(|d| d.trim()) {
+        None | Some("") => Ok(default.to_owned()),
+        Some(d) if crate::domain::time::is_day(d) => Ok(d.to_owned()),
+        Some(d) => Err(ApiError::bad_request(format!(
+            "{name}={d}: expected a date, YYYY-MM-DD"
+        ))),
+    };
+    let all = records::Days::all();
+    Ok(records::Days {
+        since: day("since", &all.since)?,
+        until: day("until", &all.until)?,
+    })
+}
+
+/// A response body streamed from the chunks a blocking reader sends.
+fn streamed(
+    chunks: tokio::sync::mpsc::Receiver<Result<axum::body::Bytes, std::io::Error>>,
+) -> axum::body::Body {
+    axum::body::Body::from_stream(futures_util::StreamExt::fuse(futures_util::stream::unfold(
+        chunks,
+        |mut chunks| async { chunks.recv().await.map(|chunk| (chunk, chunks)) },
+    )))
+}

@@ -1,10 +1,10 @@
 //! `GET /v1/partners?since=&until=&public_key=`: the partner report; and the registry,
 //! `POST`, `GET` and `PATCH /v1/partners/{key}`.
 
+use super::days;
 use crate::domain::registry;
-use crate::domain::time::is_day;
 use crate::http::{ApiError, Authorized, LimitedBody, Shared};
-use crate::store::{partners, report};
+use crate::store::{partners, records, report};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -22,16 +22,7 @@ pub async fn report(
     State(state): State<Shared>,
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
-    let day = |name: &str, default: &str| -> Result<String, ApiError> {
-        match query.get(name).map(|d| d.trim()) {
-            None | Some("") => Ok(default.to_owned()),
-            Some(d) if is_day(d) => Ok(d.to_owned()),
-            Some(d) => Err(ApiError::bad_request(format!(
-                "{name}={d}: expected a date, YYYY-MM-DD"
-            ))),
-        }
-    };
-    let (since, until) = (day("since", "0000-01-01")?, day("until", "9999-12-31")?);
+    let records::Days { since, until } = days(&query)?;
     let program = match query.get("public_key").map(|k| k.trim()) {
         None | Some("") => None,
         Some(key) if is_public_key(key) => Some(key.to_owned()),

@@ -1,10 +1,9 @@
 //! `POST /v1/signups` (contract §7) and `GET /v1/signups` (the paged, streamed listing).
 
-use super::{save, saved_answer};
+use super::{days, save, saved_answer, streamed};
 use crate::domain::credit::{self, Standing, Uncredited};
 use crate::domain::csv;
 use crate::domain::signing::{self, Signature};
-use crate::domain::time::is_day;
 use crate::domain::validate::{self, Record};
 use crate::http::{ApiError, Authorized, LimitedBody, Shared};
 use crate::store::{clicks, partners, records, Db, DbError};
@@ -89,22 +88,6 @@ fn claimed(
     Ok(Ok(record))
 }
 
-/// `since` and `until` (`YYYY-MM-DD`, both included) of a listing or an export; every day without.
-fn days(query: &HashMap<String, String>) -> Result<records::Days, ApiError> {
-    let day = |name: &str, default: &str| match query.get(name).map(|d| d.trim()) {
-        None | Some("") => Ok(default.to_owned()),
-        Some(d) if is_day(d) => Ok(d.to_owned()),
-        Some(d) => Err(ApiError::bad_request(format!(
-            "{name}={d}: expected a date, YYYY-MM-DD"
-        ))),
-    };
-    let all = records::Days::all();
-    Ok(records::Days {
-        since: day("since", &all.since)?,
-        until: day("until", &all.until)?,
-    })
-}
-
 /// `GET /v1/signups.csv?since=&until=`: every record received in the range, newest first, as a
 /// CSV a spreadsheet opens safely (formula-like text kept as text), streamed from one snapshot.
 pub async fn export(
@@ -137,10 +120,6 @@ pub async fn export(
             let _ = chunks.blocking_send(Err(std::io::Error::other(error.to_string())));
         }
     });
-    let stream =
-        futures_util::StreamExt::fuse(futures_util::stream::unfold(body, |mut body| async {
-            body.recv().await.map(|chunk| (chunk, body))
-        }));
     Ok(Response::builder()
         .header(header::CONTENT_TYPE, "text/csv; charset=utf-8")
         .header(
@@ -148,7 +127,7 @@ pub async fn export(
             format!("attachment; filename=\"{filename}\""),
         )
         .header(header::CACHE_CONTROL, "no-store")
-        .body(Body::from_stream(stream))
+        .body(streamed(body))
         .unwrap_or_default())
 }
 
@@ -251,10 +230,7 @@ pub async fn list(
     }
     let body = match span {
         None => Body::from("[]"),
-        Some(_) => Body::from_stream(futures_util::StreamExt::fuse(futures_util::stream::unfold(
-            body,
-            |mut body| async { body.recv().await.map(|chunk| (chunk, body)) },
-        ))),
+        Some(_) => streamed(body),
     };
     Ok(response.body(body).unwrap_or_default())
 }

@@ -9,7 +9,7 @@ use crate::domain::stripe::{self, Payment, Transaction};
 use crate::domain::validate::Record;
 use crate::http::{ApiError, Shared, StripeSigned};
 use crate::store::money::{self, NewTransaction};
-use crate::store::{claims, clicks, records, Db, DbError};
+use crate::store::{clicks, records, Db, DbError};
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -148,8 +148,9 @@ fn confirm_click(
         currency: None,
         transaction_key: None,
     };
+    // A new claim decides its customer's credit as it is stored; a redelivered one changes
+    // nothing.
     records::save(db, &record, received_at)?;
-    claims::recompute(db, &customer.0, &customer.1)?;
     Ok(format!(
         "bound to customer {}; claim confirmed for partner {partner}",
         customer.1
