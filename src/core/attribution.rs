@@ -110,20 +110,6 @@ pub fn decide(
 }
 
 #[cfg(test)]
-mod landing_tests {
-    use super::clicks_url;
-
-    #[test]
-    fn landings_go_beside_the_signup_route() {
-        assert_eq!(
-            clicks_url("https://c.acme.test/v1/signups").as_deref(),
-            Some("https://c.acme.test/v1/clicks")
-        );
-        assert_eq!(clicks_url("https://www.acme.test/api/reftrack"), None);
-    }
-}
-
-#[cfg(test)]
 mod tests {
     use super::*;
 
@@ -241,5 +227,14 @@ mod tests {
             Attribution::from_cookies("ps_partner_key=bob; ps_xid=a\"b"),
             stored("bob", None)
         );
+    }
+
+    #[test]
+    fn landings_go_beside_the_signup_route() {
+        assert_eq!(
+            clicks_url("https://c.acme.test/v1/signups").as_deref(),
+            Some("https://c.acme.test/v1/clicks")
+        );
+        assert_eq!(clicks_url("https://www.acme.test/api/reftrack"), None);
     }
 }
