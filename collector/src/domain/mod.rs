@@ -12,6 +12,7 @@ pub mod links;
 pub mod money;
 pub mod partnero;
 pub mod registry;
+pub mod rewards;
 pub mod signing;
 pub mod stripe;
 pub mod time;

@@ -132,7 +132,8 @@ pub struct Transaction {
     pub currency: String,
     /// The Stripe customer it belongs to.
     pub provider_key: Option<String>,
-    /// For a refund: the charge, whose invoice's sale it reverses.
+    /// For a sale, the charge that paid it (when the event says); for a refund, the charge it
+    /// refunds, whose sale it reverses.
     pub charge: Option<String>,
     /// For a refund of a charge: the total refunded so far, from which the delta is taken.
     pub refunded_total: Option<i64>,
@@ -189,7 +190,9 @@ pub fn payment(event: &Value) -> Payment {
                 amount,
                 currency: currency(),
                 provider_key: text(&object["customer"]),
-                charge: None,
+                // The charge that paid it (API versions before 2025-03-31), so that its refunds
+                // reverse this sale's commission; without it they reverse the customer's latest.
+                charge: text(&object["charge"]),
                 refunded_total: None,
                 created,
             }),

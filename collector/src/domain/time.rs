@@ -92,6 +92,35 @@ pub fn parse_iso8601(text: &str) -> Option<i64> {
     Some(((days * 24 + hour) * 60 + minute) * 60_000 + second * 1000 + milli)
 }
 
+/// The day `days` days after `day` (`YYYY-MM-DD`, UTC); `None` when `day` is not a day.
+pub fn add_days(day: &str, days: i64) -> Option<String> {
+    let ms = parse_iso8601(day.get(..10)?)?;
+    let at = ms.checked_add(days.checked_mul(86_400_000)?)?;
+    let at = u64::try_from(at).ok()?;
+    Some(iso8601(UNIX_EPOCH + std::time::Duration::from_millis(at))[..10].to_owned())
+}
+
+/// The same day of the month `months` months after `day`, or the month's last day when it is
+/// shorter (`2026-01-31` plus one month is `2026-02-28`); `None` when `day` is not a day.
+pub fn add_months(day: &str, months: i64) -> Option<String> {
+    parse_iso8601(day.get(..10)?)?;
+    let number = |range: std::ops::Range<usize>| day.get(range)?.parse::<i64>().ok();
+    let (year, month, date) = (number(0..4)?, number(5..7)?, number(8..10)?);
+    let index = year.checked_mul(12)? + (month - 1) + months;
+    let (year, month) = (index.div_euclid(12), index.rem_euclid(12) + 1);
+    if !(0..=9999).contains(&year) {
+        return None;
+    }
+    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+    let last = match month {
+        2 if leap => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    };
+    Some(format!("{year:04}-{month:02}-{:02}", date.min(last)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -126,6 +155,20 @@ mod tests {
         ] {
             assert_eq!(parse_iso8601(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn days_and_months_are_added_on_the_calendar() {
+        assert_eq!(add_days("2026-12-07", 30).as_deref(), Some("2027-01-06"));
+        assert_eq!(add_days("2028-02-28T23:00:00Z", 1).as_deref(), Some("2028-02-29"));
+        assert_eq!(add_days("2026-12-07", 0).as_deref(), Some("2026-12-07"));
+        assert_eq!(add_days("2026-12-07", -7).as_deref(), Some("2026-11-30"));
+        assert_eq!(add_months("2026-01-31", 1).as_deref(), Some("2026-02-28"));
+        assert_eq!(add_months("2028-01-31", 1).as_deref(), Some("2028-02-29"));
+        assert_eq!(add_months("2026-11-15", 12).as_deref(), Some("2027-11-15"));
+        assert_eq!(add_months("2026-12-07", 1).as_deref(), Some("2027-01-07"));
+        assert_eq!(add_days("soon", 1), None);
+        assert_eq!(add_months("2026-13-01", 1), None);
     }
 
     #[test]

@@ -37,6 +37,7 @@ pub async fn attribute(
 ) -> Result<Response, ApiError> {
     let (customer_key, public_key) =
         validate::customer_ref(&body).map_err(ApiError::bad_request)?;
+    let at = state.now_iso();
     let done = state
         .store
         .write(move |db| {
@@ -46,7 +47,7 @@ pub async fn attribute(
                     "no customer {customer_key} (give public_key when several programs have it)"
                 )));
             };
-            Ok(match money::attribute(db, id, &customer)? {
+            Ok(match money::attribute(db, id, &customer, &at)? {
                 None => Err(format!("no transaction {id}")),
                 Some(false) => Ok(None),
                 Some(true) => Ok(money::get(db, id)?),

@@ -202,8 +202,12 @@ fn transaction(db: &mut Db, t: &Transaction, received_at: &str) -> Result<String
             currency: t.currency.clone(),
             public_key: customer.as_ref().map(|c| c.0.clone()),
             customer_key: customer.map(|c| c.1),
-            // Only a charge's refunds make up its refunded total; a dispute is apart from it.
-            reference: t.refunded_total.and(t.charge.clone()),
+            // A sale names the charge that paid it; only a charge's refunds make up its
+            // refunded total, and a dispute is apart from it.
+            reference: match t.kind {
+                "sale" => t.charge.clone(),
+                _ => t.refunded_total.and(t.charge.clone()),
+            },
             unmatched,
             occurred_at: crate::domain::time::iso8601(
                 std::time::UNIX_EPOCH + std::time::Duration::from_secs(t.created.max(0) as u64),

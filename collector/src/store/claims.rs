@@ -2,11 +2,12 @@
 //! the rule (`domain::credit`) from all of its claims, in the transaction that stored the claim.
 
 use super::engine::{Db, DbError, V};
+use super::ledger;
 use crate::domain::credit::{self, Claim, Credit, Standing};
 
 /// After a new claim (`id`, its partner and standing, `received_at`): the customer's first claim
 /// decides alone, stored in one statement; a later one decides anew from all of them
-/// ([`recompute`]). Two first claims at once cannot both be first: the second waits on the first's
+/// ([`recompute`]). The signup rewards follow the decision, in the same transaction. Two first claims at once cannot both be first: the second waits on the first's
 /// row (the primary key) and then recomputes under the lock.
 pub fn claimed(
     db: &mut Db,
@@ -30,10 +31,20 @@ pub fn claimed(
             received_at.into(),
         ],
     )?;
-    if first == 1 {
-        return Ok(credit);
-    }
-    recompute(db, public_key, customer_key)
+    let credit = if first == 1 {
+        credit
+    } else {
+        recompute(db, public_key, customer_key)?
+    };
+    ledger::credited(
+        db,
+        public_key,
+        customer_key,
+        credit.partner_key.as_deref(),
+        first == 1,
+        received_at,
+    )?;
+    Ok(credit)
 }
 
 /// Decides `customer_key`'s credit in `public_key` from all of its claims and stores the answer.

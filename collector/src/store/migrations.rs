@@ -6,7 +6,7 @@ use super::engine::{Db, DbError};
 /// The schema: entry `i` takes a database from version `i` to `i + 1`. `{id}` is the row id
 /// column and `{body_partner_key}` and `{body_email}` read those fields out of the JSON body, in
 /// each dialect.
-const MIGRATIONS: [&str; 5] = [
+const MIGRATIONS: [&str; 6] = [
     // Version 1, as the first collector wrote it (before `schema_version` existed).
     "
 CREATE TABLE IF NOT EXISTS records (
@@ -179,6 +179,100 @@ INSERT INTO paying_customers (partner_key, currency, public_key, customer_key, f
     FROM transactions
     WHERE partner_key IS NOT NULL AND customer_key IS NOT NULL AND amount > 0
     GROUP BY partner_key, currency, COALESCE(public_key, ''), customer_key;
+",
+    // Version 6: money out. Reward rules (every version kept: a rule applies to what is recorded
+    // after it), the append-only commission ledger, refunds allocated to the sales they refund,
+    // payouts and the entries each settled (an entry once: the primary key), and two running sums
+    // kept in the transactions that change them: what is unsettled per partner, currency and due
+    // day, and each partner's totals per currency.
+    "
+CREATE TABLE reward_rules (
+    id           {id},
+    public_key   TEXT NOT NULL,
+    partner_key  TEXT NOT NULL,
+    event        TEXT NOT NULL,
+    kind         TEXT NOT NULL,
+    basis_points BIGINT,
+    amount       BIGINT,
+    currency     TEXT,
+    months       BIGINT,
+    holding_days BIGINT NOT NULL,
+    set_at       TEXT NOT NULL
+);
+CREATE INDEX reward_rules_by_slot ON reward_rules (event, public_key, partner_key, id);
+CREATE TABLE commissions (
+    id             {id},
+    partner_key    TEXT NOT NULL,
+    public_key     TEXT NOT NULL,
+    customer_key   TEXT,
+    kind           TEXT NOT NULL,
+    event          TEXT NOT NULL,
+    amount         BIGINT NOT NULL,
+    currency       TEXT NOT NULL,
+    transaction_id BIGINT,
+    reverses       BIGINT,
+    refunded       BIGINT,
+    rule_id        BIGINT,
+    note           TEXT,
+    occurred_at    TEXT NOT NULL,
+    due_on         TEXT NOT NULL,
+    recorded_at    TEXT NOT NULL
+);
+CREATE UNIQUE INDEX earned_per_sale ON commissions (transaction_id)
+    WHERE kind = 'earned' AND event = 'sale';
+CREATE UNIQUE INDEX earned_per_signup ON commissions (public_key, customer_key, partner_key)
+    WHERE kind = 'earned' AND event = 'signup';
+CREATE UNIQUE INDEX reversed_per_refund ON commissions (reverses, transaction_id)
+    WHERE kind = 'reversed' AND event = 'refund';
+CREATE UNIQUE INDEX reversed_signup ON commissions (reverses)
+    WHERE kind = 'reversed' AND event = 'signup';
+CREATE INDEX commissions_by_due ON commissions (partner_key, currency, due_on);
+CREATE INDEX commissions_by_recorded ON commissions (partner_key, recorded_at);
+CREATE INDEX commissions_by_customer ON commissions (public_key, customer_key)
+    WHERE event = 'signup';
+CREATE TABLE refund_allocations (
+    refund_id BIGINT NOT NULL,
+    sale_id   BIGINT NOT NULL,
+    amount    BIGINT NOT NULL,
+    PRIMARY KEY (refund_id, sale_id)
+);
+CREATE INDEX refunds_by_sale ON refund_allocations (sale_id);
+CREATE INDEX sales_by_customer ON transactions (public_key, customer_key, occurred_at)
+    WHERE kind = 'sale';
+CREATE TABLE payouts (
+    id          {id},
+    partner_key TEXT NOT NULL,
+    currency    TEXT NOT NULL,
+    amount      BIGINT NOT NULL,
+    reference   TEXT NOT NULL UNIQUE,
+    note        TEXT,
+    paid_at     TEXT NOT NULL,
+    recorded_at TEXT NOT NULL,
+    entries     BIGINT NOT NULL
+);
+CREATE INDEX payouts_by_partner ON payouts (partner_key, recorded_at);
+CREATE TABLE settlements (
+    entry_id  BIGINT PRIMARY KEY,
+    payout_id BIGINT NOT NULL
+);
+CREATE INDEX settlements_by_payout ON settlements (payout_id);
+CREATE TABLE unsettled_days (
+    partner_key TEXT NOT NULL,
+    currency    TEXT NOT NULL,
+    due_on      TEXT NOT NULL,
+    amount      BIGINT NOT NULL,
+    entries     BIGINT NOT NULL,
+    PRIMARY KEY (partner_key, currency, due_on)
+);
+CREATE TABLE ledger_totals (
+    partner_key TEXT NOT NULL,
+    currency    TEXT NOT NULL,
+    earned      BIGINT NOT NULL,
+    reversed    BIGINT NOT NULL,
+    adjustments BIGINT NOT NULL,
+    paid        BIGINT NOT NULL,
+    PRIMARY KEY (partner_key, currency)
+);
 ",
 ];
 

@@ -14,6 +14,7 @@ pub mod claims;
 pub mod clicks;
 mod dialect;
 pub mod engine;
+pub mod ledger;
 mod migrations;
 pub mod money;
 pub mod partners;

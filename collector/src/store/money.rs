@@ -4,6 +4,7 @@
 //! customers.
 
 use super::engine::{first_text, Db, DbError, V};
+use super::ledger;
 use crate::domain::money::{ApiPayment, Payer};
 
 /// A sale or refund to record.
@@ -95,6 +96,22 @@ pub fn record(db: &mut Db, t: &NewTransaction, received_at: &str) -> Result<Reco
             amount: t.amount,
         };
         count(db, &credited)?;
+    }
+    if changed == 1 {
+        let payment = ledger::Payment {
+            id,
+            kind: t.kind.to_owned(),
+            amount: t.amount,
+            currency: t.currency.clone(),
+            source: t.source.to_owned(),
+            source_id: t.source_id.clone(),
+            reference: t.reference.clone(),
+            public_key: t.public_key.clone(),
+            customer_key: t.customer_key.clone(),
+            partner_key: partner_key.clone(),
+            occurred_at: t.occurred_at.clone(),
+        };
+        ledger::paid(db, &payment, received_at)?;
     }
     Ok(Recorded {
         id,
@@ -335,12 +352,14 @@ pub fn reverse(
     .map(Some)
 }
 
-/// Credits an unmatched transaction to `customer` (by hand): `None` when there is no such
-/// transaction; `Some(false)` when it was matched already (nothing changes).
+/// Credits an unmatched transaction to `customer` (by hand, at `at`), with its commission:
+/// `None` when there is no such transaction; `Some(false)` when it was matched already (nothing
+/// changes).
 pub fn attribute(
     db: &mut Db,
     id: i64,
     customer: &(String, String),
+    at: &str,
 ) -> Result<Option<bool>, DbError> {
     let exists = db.first(
         "SELECT unmatched FROM transactions WHERE id = $1",
@@ -383,6 +402,10 @@ pub fn attribute(
             partner.as_deref().into(),
         ],
     )?;
+    // Its commission, by the rule in force now.
+    if let Some(payment) = ledger::payment(db, id)? {
+        ledger::paid(db, &payment, at)?;
+    }
     Ok(Some(true))
 }
 
