@@ -16,7 +16,8 @@
 use crate::config::Config;
 use crate::http::{files, guards, AppState, Shared};
 use crate::routes::{
-    clicks, conversions, customers, health, links, partners, signups, transactions, webhooks,
+    clicks, conversions, customers, health, links, partners, payouts, rewards, signups,
+    transactions, webhooks,
 };
 use crate::store::Store;
 use axum::http::{header, HeaderValue};
@@ -96,6 +97,19 @@ pub fn app(config: &Config, store: Store) -> (Router, Shared) {
             .route(
                 "/v1/transactions/{id}/attribute",
                 post(transactions::attribute),
+            )
+            .route("/v1/rewards", get(rewards::list).put(rewards::set))
+            .route("/v1/rewards/preview", post(rewards::preview))
+            .route("/v1/payouts/due", get(payouts::due))
+            .route("/v1/payouts", post(payouts::create))
+            .route(
+                "/v1/partners/{key}/adjustments",
+                post(payouts::adjust),
+            )
+            .route("/v1/partners/{key}/statement", get(payouts::statement))
+            .route(
+                "/v1/partners/{key}/statement.csv",
+                get(payouts::statement_csv),
             );
 
     let s = state.clone();

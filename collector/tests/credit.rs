@@ -9,21 +9,6 @@ use common::*;
 
 const SIGNUP_SECRET: &str = "site-server-secret";
 
-/// `hex(HMAC-SHA256(secret, customer_key))`, as the site's server computes it (here with Node's
-/// own crypto, a real client of the rule, not the collector's code).
-fn customer_hash(secret: &str, customer_key: &str) -> String {
-    let out = Command::new("node")
-        .args([
-            "-e",
-            "process.stdout.write(require('crypto').createHmac('sha256', process.argv[1]).update(process.argv[2]).digest('hex'))",
-            secret,
-            customer_key,
-        ])
-        .output()
-        .expect("node runs");
-    String::from_utf8(out.stdout).unwrap()
-}
-
 /// A signup claiming `customer` for `partner`, carrying `xid`.
 fn claim(n: usize, customer: &str, partner: &str, xid: Option<&str>) -> Value {
     let mut body = signup(n);
@@ -34,10 +19,6 @@ fn claim(n: usize, customer: &str, partner: &str, xid: Option<&str>) -> Value {
     body["partner_key"] = json!(partner);
     body["xid"] = json!(xid);
     body
-}
-
-fn auth() -> [(&'static str, &'static str); 1] {
-    [("Authorization", "Bearer test-secret")]
 }
 
 fn report(server: &Server, query: &str) -> Value {

@@ -79,10 +79,6 @@ fn post_events(server: &Server, payloads: &[String]) -> Vec<Reply> {
         .collect()
 }
 
-fn auth() -> [(&'static str, &'static str); 1] {
-    [("Authorization", "Bearer test-secret")]
-}
-
 fn revenue(server: &Server, partner: &str) -> Value {
     let report = server.request("GET", "/v1/partners", &auth(), b"").json();
     report["partners"]

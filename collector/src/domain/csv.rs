@@ -26,6 +26,57 @@ pub const RECORD_COLUMNS: [&str; 17] = [
     "page_url",
 ];
 
+/// The columns of a partner's statement, in order.
+pub const STATEMENT_COLUMNS: [&str; 22] = [
+    "recorded_at",
+    "type",
+    "id",
+    "kind",
+    "on",
+    "amount",
+    "currency",
+    "balance",
+    "state",
+    "due_on",
+    "payout_reference",
+    "transaction_id",
+    "source",
+    "source_id",
+    "transaction_kind",
+    "transaction_amount",
+    "occurred_at",
+    "public_key",
+    "customer_key",
+    "rule_id",
+    "reverses",
+    "note",
+];
+
+/// One line of a statement (as `GET /v1/partners/{key}/statement` shows it) as CSV, with its
+/// line break: an entry with its transaction, or a payout (kind `payout`, its reference).
+pub fn statement_line(line: &Value) -> String {
+    let payout = line["type"] == "payout";
+    let value = |column: &str| match column {
+        "kind" if payout => Value::from("payout"),
+        "payout_reference" if payout => line["reference"].clone(),
+        "payout_reference" => line["payout"]["reference"].clone(),
+        "transaction_id" => line["transaction"]["id"].clone(),
+        "source" | "source_id" => line["transaction"][column].clone(),
+        "transaction_kind" => line["transaction"]["kind"].clone(),
+        "transaction_amount" => line["transaction"]["amount"].clone(),
+        "state" if payout => Value::from("paid"),
+        "occurred_at" if payout => line["paid_at"].clone(),
+        other => line[other].clone(),
+    };
+    let mut text = STATEMENT_COLUMNS
+        .iter()
+        .map(|c| cell(&value(c)))
+        .collect::<Vec<_>>()
+        .join(",");
+    text.push_str("\r\n");
+    text
+}
+
 /// One cell: empty for null, the number as written for a number, quoted text otherwise.
 pub fn cell(value: &Value) -> String {
     match value {

@@ -205,22 +205,10 @@ pub fn rule(map: &Map<String, Value>, extra: &[&str]) -> Result<Rule, Invalid> {
                     format!("amount must be 0 to {MAX_FLAT} minor units"),
                 ));
             }
-            let currency = match map.get("currency") {
-                Some(Value::String(c)) if is_iso_4217(c) => c.clone(),
-                Some(Value::String(c)) => {
-                    return Err(invalid(
-                        "currency",
-                        format!("currency {c:?} is not an ISO 4217 code (upper case, as USD)"),
-                    ))
-                }
-                _ => {
-                    return Err(invalid(
-                        "currency",
-                        "currency (ISO 4217) is required for a flat reward",
-                    ))
-                }
-            };
-            Reward::Flat { amount, currency }
+            Reward::Flat {
+                amount,
+                currency: currency(map)?,
+            }
         }
         ("percent", Event::Sale) => {
             let basis_points = integer("basis_points")?.ok_or_else(|| {
@@ -307,6 +295,18 @@ pub fn rule_body(body: &[u8]) -> Result<Rule, Invalid> {
     rule(&map, &[])
 }
 
+/// A preview's body: a rule's fields, with `since` and `until` (`YYYY-MM-DD`, optional).
+pub fn preview_body(body: &[u8]) -> Result<(Rule, Option<String>, Option<String>), Invalid> {
+    let map = object(body).map_err(|e| invalid("body", e))?;
+    let rule = rule(&map, &["since", "until"])?;
+    let day = |name: &'static str| match map.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(d)) if super::time::is_day(d) => Ok(Some(d.clone())),
+        Some(_) => Err(invalid(name, format!("{name} must be a date, YYYY-MM-DD"))),
+    };
+    Ok((rule, day("since")?, day("until")?))
+}
+
 impl Rule {
     /// The rule as the API shows it (with its id and when it was set, when stored).
     pub fn to_json(&self) -> Value {
@@ -384,6 +384,154 @@ pub fn reversal(commission: i64, sale: i64, before: i64, refund: i64) -> i64 {
     let before = before.clamp(0, sale);
     let after = before.saturating_add(refund.max(0)).min(sale);
     share(commission, after, sale) - share(commission, before, sale)
+}
+
+/// A correction by hand.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Adjustment {
+    /// The partner.
+    pub partner_key: String,
+    /// The program, or `""`.
+    pub public_key: String,
+    /// Minor units, positive or negative, not zero.
+    pub amount: i64,
+    /// ISO 4217.
+    pub currency: String,
+    /// Why.
+    pub note: String,
+}
+
+/// A payout to record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewPayout {
+    /// The partner paid.
+    pub partner_key: String,
+    /// ISO 4217.
+    pub currency: String,
+    /// Minor units, more than zero.
+    pub amount: i64,
+    /// The transfer's own reference (unique: the same reference again is the same payout).
+    pub reference: String,
+    /// A note.
+    pub note: Option<String>,
+    /// When the money was sent (default: when recorded).
+    pub paid_at: Option<String>,
+}
+
+/// The longest payout reference and note, in bytes.
+pub const MAX_NOTE: usize = 500;
+
+/// A payout to record, read from `POST /v1/payouts`: `{ partner_key, amount, currency, reference,
+/// note?, paid_at? }`.
+pub fn payout_body(body: &[u8]) -> Result<NewPayout, Invalid> {
+    let map = object(body).map_err(|e| invalid("body", e))?;
+    only(&map, &["partner_key", "amount", "currency", "reference", "note", "paid_at"])?;
+    let f = Fields(&map);
+    let partner_key = partner(&f)?;
+    let amount = amount(&map)?;
+    if amount <= 0 {
+        return Err(invalid("amount", "amount must be more than zero (minor units)"));
+    }
+    let reference = f
+        .required("reference", 255)
+        .map_err(|e| invalid("reference", e))?;
+    let note = f.text("note", MAX_NOTE).map_err(|e| invalid("note", e))?;
+    let paid_at = match f.key("paid_at", 64).map_err(|e| invalid("paid_at", e))? {
+        None => None,
+        Some(text) => {
+            let ms = super::time::parse_iso8601(&text).ok_or_else(|| {
+                invalid("paid_at", "paid_at must be a UTC time: 2026-12-01T10:00:00Z or 2026-12-01")
+            })?;
+            let ms = u64::try_from(ms).map_err(|_| invalid("paid_at", "paid_at is before 1970"))?;
+            Some(super::time::iso8601(
+                std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms),
+            ))
+        }
+    };
+    Ok(NewPayout {
+        partner_key,
+        currency: currency(&map)?,
+        amount,
+        reference,
+        note,
+        paid_at,
+    })
+}
+
+/// An adjustment, read from `POST /v1/partners/{key}/adjustments`: `{ amount, currency, note,
+/// public_key? }`.
+pub fn adjustment_body(
+    partner_key: &str,
+    body: &[u8],
+) -> Result<Adjustment, Invalid> {
+    let map = object(body).map_err(|e| invalid("body", e))?;
+    only(&map, &["amount", "currency", "note", "public_key"])?;
+    let f = Fields(&map);
+    let amount = amount(&map)?;
+    if amount == 0 {
+        return Err(invalid("amount", "amount must not be zero (minor units; negative to take back)"));
+    }
+    let note = f
+        .required("note", MAX_NOTE)
+        .map_err(|_| invalid("note", format!("note is required: why, in at most {MAX_NOTE} bytes")))?;
+    let public_key = f
+        .key("public_key", 128)
+        .map_err(|e| invalid("public_key", e))?
+        .unwrap_or_default();
+    if !public_key.is_empty() && !reftrack::core::config::is_public_key(&public_key) {
+        return Err(invalid("public_key", format!("public_key must be {}", reftrack::core::config::PUBLIC_KEY_RULE)));
+    }
+    Ok(Adjustment {
+        partner_key: partner_key.to_owned(),
+        public_key,
+        amount,
+        currency: currency(&map)?,
+        note,
+    })
+}
+
+fn only(map: &Map<String, Value>, fields: &[&str]) -> Result<(), Invalid> {
+    match map.keys().find(|k| !fields.contains(&k.as_str())) {
+        Some(other) => Err(invalid(
+            "body",
+            format!("{other} is not a field here: {}", fields.join(", ")),
+        )),
+        None => Ok(()),
+    }
+}
+
+fn partner(f: &Fields<'_>) -> Result<String, Invalid> {
+    let key = f
+        .required("partner_key", 256)
+        .map_err(|e| invalid("partner_key", e))?;
+    if super::fields::is_token(&key) {
+        Ok(key)
+    } else {
+        Err(invalid("partner_key", format!("{key} is not a partner key")))
+    }
+}
+
+fn amount(map: &Map<String, Value>) -> Result<i64, Invalid> {
+    match map.get("amount") {
+        Some(Value::Number(n)) if n.as_i64().is_some_and(|a| a.abs() <= MAX_FLAT) => {
+            Ok(n.as_i64().unwrap_or(0))
+        }
+        _ => Err(invalid(
+            "amount",
+            format!("amount must be a whole number of minor units, at most {MAX_FLAT}"),
+        )),
+    }
+}
+
+fn currency(map: &Map<String, Value>) -> Result<String, Invalid> {
+    match map.get("currency") {
+        Some(Value::String(c)) if is_iso_4217(c) => Ok(c.clone()),
+        Some(Value::String(c)) => Err(invalid(
+            "currency",
+            format!("currency {c:?} is not an ISO 4217 code (upper case, as USD)"),
+        )),
+        _ => Err(invalid("currency", "currency (ISO 4217) is required")),
+    }
 }
 
 #[cfg(test)]

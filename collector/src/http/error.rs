@@ -26,6 +26,8 @@ pub struct ApiError {
     shape: Shape,
     retry_after: Option<u64>,
     challenge: bool,
+    field: Option<&'static str>,
+    detail: Option<serde_json::Value>,
 }
 
 /// The reason of a refusal, kept on the response for the log line.
@@ -41,12 +43,27 @@ impl ApiError {
             shape: Shape::Reftrack,
             retry_after: None,
             challenge: false,
+            field: None,
+            detail: None,
         }
     }
 
     /// `400`.
     pub fn bad_request(reason: impl Into<String>) -> ApiError {
         ApiError::new(StatusCode::BAD_REQUEST, reason)
+    }
+
+    /// `422` naming the field that does not validate: `{"error", "field"}`.
+    pub fn invalid(field: &'static str, reason: impl Into<String>) -> ApiError {
+        let mut error = ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, reason);
+        error.field = Some(field);
+        error
+    }
+
+    /// Adds what the client needs to act on the refusal to its body (`{"error", …detail}`).
+    pub fn with(mut self, detail: serde_json::Value) -> ApiError {
+        self.detail = Some(detail);
+        self
     }
 
     /// `403`.
@@ -104,7 +121,18 @@ impl From<DbError> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = match self.shape {
-            Shape::Reftrack => json!({ "error": &self.reason }),
+            Shape::Reftrack => {
+                let mut body = json!({ "error": &self.reason });
+                if let Some(field) = self.field {
+                    body["field"] = field.into();
+                }
+                if let Some(serde_json::Value::Object(detail)) = self.detail {
+                    for (key, value) in detail {
+                        body[key] = value;
+                    }
+                }
+                body
+            }
             Shape::Partnero => json!({ "message": &self.reason, "status": 0 }),
         };
         let mut response = (self.status, Json(body)).into_response();

@@ -8,6 +8,8 @@ pub mod customers;
 pub mod health;
 pub mod links;
 pub mod partners;
+pub mod payouts;
+pub mod rewards;
 pub mod signups;
 pub mod transactions;
 pub mod webhooks;

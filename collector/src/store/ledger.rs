@@ -18,7 +18,7 @@
 //! - `ledger_totals`: earned, reversed, adjustments and paid per partner and currency.
 
 use super::engine::{Db, DbError, V};
-use crate::domain::rewards::{self, Event, Reward, Rule};
+use crate::domain::rewards::{self, Adjustment, Event, NewPayout, Reward, Rule};
 use serde_json::{json, Value};
 use std::collections::HashMap;
 
@@ -599,21 +599,6 @@ pub fn credited(
     .map(drop)
 }
 
-/// A correction by hand.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Adjustment {
-    /// The partner.
-    pub partner_key: String,
-    /// The program, or `""`.
-    pub public_key: String,
-    /// Minor units, positive or negative, not zero.
-    pub amount: i64,
-    /// ISO 4217.
-    pub currency: String,
-    /// Why.
-    pub note: String,
-}
-
 /// Appends an adjustment, due at once; its entry as the statement shows it.
 pub fn adjust(db: &mut Db, a: &Adjustment, at: &str) -> Result<Value, DbError> {
     let id = enter(
@@ -638,29 +623,12 @@ pub fn adjust(db: &mut Db, a: &Adjustment, at: &str) -> Result<Value, DbError> {
     )?
     .ok_or_else(|| DbError::new("the adjustment was not stored"))?;
     let mut entries = Vec::new();
-    statement_entries(db, &a.partner_key, "", "\u{10ffff}", day(at), Some(id), |e| {
+    statement_entries(db, &a.partner_key, "", &day_end(day(at)), day(at), Some(id), |e| {
         entries.push(e)
     })?;
     entries
         .pop()
         .ok_or_else(|| DbError::new("the adjustment was not stored"))
-}
-
-/// A payout to record.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NewPayout {
-    /// The partner paid.
-    pub partner_key: String,
-    /// ISO 4217.
-    pub currency: String,
-    /// Minor units, more than zero.
-    pub amount: i64,
-    /// The transfer's own reference (unique: the same reference again is the same payout).
-    pub reference: String,
-    /// A note.
-    pub note: Option<String>,
-    /// When the money was sent (default: when recorded).
-    pub paid_at: Option<String>,
 }
 
 /// What recording a payout did.
@@ -993,7 +961,9 @@ fn statement_entries(
 
 /// A partner's statement: per currency, the balance before `since`, what was earned, reversed,
 /// adjusted and paid in the range and the balance after; and every line (entries and payouts)
-/// recorded in the range, oldest first. Days are UTC, both included.
+/// recorded in the range, oldest first, each with the running balance of its currency (what is
+/// owed after it: an entry adds its amount, a payout takes its amount off). Days are UTC, both
+/// included.
 pub fn statement(
     db: &mut Db,
     partner_key: &str,
@@ -1001,7 +971,7 @@ pub fn statement(
     until: &str,
     today: &str,
 ) -> Result<Value, DbError> {
-    let end = rewards_end(until);
+    let end = day_end(until);
     db.begin_read()?;
     let mut lines = Vec::new();
     statement_entries(db, partner_key, since, &end, today, None, |e| lines.push(e))?;
@@ -1031,7 +1001,6 @@ pub fn statement(
             }
         }
     };
-    // [opening, earned, reversed, adjustments, paid, closing]
     for row in db.query(
         "SELECT currency, CAST(SUM(amount) AS BIGINT) FROM commissions
          WHERE partner_key = $1 AND recorded_at < $2 GROUP BY currency",
@@ -1053,10 +1022,14 @@ pub fn statement(
         }
     }
     db.rollback();
-    for line in &lines {
-        let currency = line["currency"].as_str().unwrap_or_default();
+    // [opening, earned, reversed, adjustments, paid, balance]
+    for t in &mut totals {
+        t.1[5] = t.1[0];
+    }
+    for line in &mut lines {
+        let currency = line["currency"].as_str().unwrap_or_default().to_owned();
         let amount = line["amount"].as_i64().unwrap_or(0);
-        let i = slot(&mut totals, currency);
+        let i = slot(&mut totals, &currency);
         let column = match (line["type"].as_str(), line["kind"].as_str()) {
             (Some("payout"), _) => 4,
             (_, Some("earned")) => 1,
@@ -1064,6 +1037,8 @@ pub fn statement(
             _ => 3,
         };
         totals[i].1[column] += if column == 2 { -amount } else { amount };
+        totals[i].1[5] += if column == 4 { -amount } else { amount };
+        line["balance"] = totals[i].1[5].into();
     }
     totals.sort();
     let totals: Vec<Value> = totals
@@ -1082,7 +1057,7 @@ pub fn statement(
     }))
 }
 
-/// The first instant after day `until` (`YYYY-MM-DD`), as recorded times compare.
-fn rewards_end(until: &str) -> String {
-    crate::domain::time::add_days(until, 1).unwrap_or_else(|| "\u{10ffff}".into())
+/// Past every time of day `until` (`YYYY-MM-DD`), as recorded times compare (as the report's).
+fn day_end(until: &str) -> String {
+    format!("{until}~")
 }

@@ -29,6 +29,26 @@ pub mod prelude {
 
 pub const SECRET: &str = "test-secret";
 
+/// The `Authorization` header of the authenticated routes.
+pub fn auth() -> [(&'static str, &'static str); 1] {
+    [("Authorization", "Bearer test-secret")]
+}
+
+/// `hex(HMAC-SHA256(secret, customer_key))`, as the site's server computes it (here with Node's
+/// own crypto, a real client of the rule, not the collector's code).
+pub fn customer_hash(secret: &str, customer_key: &str) -> String {
+    let out = Command::new("node")
+        .args([
+            "-e",
+            "process.stdout.write(require('crypto').createHmac('sha256', process.argv[1]).update(process.argv[2]).digest('hex'))",
+            secret,
+            customer_key,
+        ])
+        .output()
+        .expect("node runs");
+    String::from_utf8(out.stdout).unwrap()
+}
+
 pub fn temp_dir() -> PathBuf {
     static N: AtomicU32 = AtomicU32::new(0);
     let nanos = SystemTime::now()
