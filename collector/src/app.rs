@@ -102,10 +102,7 @@ pub fn app(config: &Config, store: Store) -> (Router, Shared) {
             .route("/v1/rewards/preview", post(rewards::preview))
             .route("/v1/payouts/due", get(payouts::due))
             .route("/v1/payouts", post(payouts::create))
-            .route(
-                "/v1/partners/{key}/adjustments",
-                post(payouts::adjust),
-            )
+            .route("/v1/partners/{key}/adjustments", post(payouts::adjust))
             .route("/v1/partners/{key}/statement", get(payouts::statement))
             .route(
                 "/v1/partners/{key}/statement.csv",

@@ -15,8 +15,9 @@ mod common;
 use proptest::prelude::*;
 use reftrack_collector::domain::rewards::{share, Adjustment, Event, NewPayout, Reward, Rule};
 use reftrack_collector::store::engine::{Db, Target, V};
-use reftrack_collector::store::ledger::{self, Payout};
+use reftrack_collector::store::ledger;
 use reftrack_collector::store::money::{self, NewTransaction};
+use reftrack_collector::store::payouts::{self, Payout};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Mutex;
@@ -28,14 +29,41 @@ const T0: i64 = 1_795_000_000_000;
 
 #[derive(Debug, Clone)]
 enum Op {
-    Sale { customer: usize, amount: i64, euro: bool },
-    Refund { customer: usize, amount: i64, euro: bool },
-    Reverse { sale: usize },
-    Rule { partner: Option<usize>, reward: u8, value: i64, months: Option<i64>, holding: i64 },
-    Adjust { partner: usize, amount: i64 },
-    Pay { partner: usize, percent: i64, euro: bool },
-    Wait { days: i64 },
-    Redeliver { op: usize },
+    Sale {
+        customer: usize,
+        amount: i64,
+        euro: bool,
+    },
+    Refund {
+        customer: usize,
+        amount: i64,
+        euro: bool,
+    },
+    Reverse {
+        sale: usize,
+    },
+    Rule {
+        partner: Option<usize>,
+        reward: u8,
+        value: i64,
+        months: Option<i64>,
+        holding: i64,
+    },
+    Adjust {
+        partner: usize,
+        amount: i64,
+    },
+    Pay {
+        partner: usize,
+        percent: i64,
+        euro: bool,
+    },
+    Wait {
+        days: i64,
+    },
+    Redeliver {
+        op: usize,
+    },
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -82,7 +110,8 @@ fn iso(ms: i64) -> String {
 }
 
 fn rows(db: &mut Db, sql: &'static str, case: &str) -> Vec<Vec<V>> {
-    db.query(sql, &[format!("{case}%").as_str().into()]).unwrap()
+    db.query(sql, &[format!("{case}%").as_str().into()])
+        .unwrap()
 }
 
 /// Every entry of the case's partners, in id order.
@@ -153,7 +182,13 @@ impl Case {
     fn program(&self) -> String {
         format!("{}-pk", self.name)
     }
-    fn transaction(&mut self, kind: &'static str, customer: usize, amount: i64, euro: bool) -> NewTransaction {
+    fn transaction(
+        &mut self,
+        kind: &'static str,
+        customer: usize,
+        amount: i64,
+        euro: bool,
+    ) -> NewTransaction {
         self.n += 1;
         NewTransaction {
             source: "partnerstack",
@@ -176,13 +211,21 @@ impl Case {
 fn apply(db: &mut Db, case: &mut Case, op: &Op) {
     let at = iso(case.now);
     match op {
-        Op::Sale { customer, amount, euro } => {
+        Op::Sale {
+            customer,
+            amount,
+            euro,
+        } => {
             let t = case.transaction("sale", *customer, *amount, *euro);
             assert!(money::record(db, &t, &at).unwrap().created);
             case.sales.push(t.source_id.clone());
             case.delivered.push(t);
         }
-        Op::Refund { customer, amount, euro } => {
+        Op::Refund {
+            customer,
+            amount,
+            euro,
+        } => {
             let t = case.transaction("refund", *customer, -amount, *euro);
             assert!(money::record(db, &t, &at).unwrap().created);
             case.delivered.push(t);
@@ -192,10 +235,21 @@ fn apply(db: &mut Db, case: &mut Case, op: &Op) {
                 money::reverse(db, "partnerstack", &id, &at).unwrap();
             }
         }
-        Op::Rule { partner, reward, value, months, holding } => {
+        Op::Rule {
+            partner,
+            reward,
+            value,
+            months,
+            holding,
+        } => {
             let reward = match reward {
-                0 => Reward::Percent { basis_points: *value },
-                1 => Reward::Flat { amount: *value / 3, currency: "USD".into() },
+                0 => Reward::Percent {
+                    basis_points: *value,
+                },
+                1 => Reward::Flat {
+                    amount: *value / 3,
+                    currency: "USD".into(),
+                },
                 _ => Reward::None,
             };
             let rule = Rule {
@@ -217,14 +271,21 @@ fn apply(db: &mut Db, case: &mut Case, op: &Op) {
                     currency: "USD".into(),
                     note: "correction".into(),
                 };
-                ledger::adjust(db, &a, &at).unwrap();
+                payouts::adjust(db, &a, &at).unwrap();
             }
         }
-        Op::Pay { partner, percent, euro } => {
+        Op::Pay {
+            partner,
+            percent,
+            euro,
+        } => {
             let partner_key = case.partner(*partner);
             let currency = if *euro { "EUR" } else { "USD" };
-            let before = ledger::owed(db, &at[..10], Some(&partner_key)).unwrap();
-            let due = before.iter().find(|o| o.currency == currency).map_or(0, |o| o.due);
+            let before = payouts::owed(db, &at[..10], Some(&partner_key)).unwrap();
+            let due = before
+                .iter()
+                .find(|o| o.currency == currency)
+                .map_or(0, |o| o.as_of.due);
             let amount = due * percent / 100;
             case.n += 1;
             let payout = NewPayout {
@@ -239,33 +300,56 @@ fn apply(db: &mut Db, case: &mut Case, op: &Op) {
                 return;
             }
             let entries_before = entries(db, &case.name).len();
-            match ledger::pay(db, &payout, &at).unwrap() {
+            match payouts::pay(db, &payout, &at).unwrap() {
                 Payout::Created(stored) => {
                     assert_eq!(stored["amount"], amount);
-                    let after = ledger::owed(db, &at[..10], Some(&partner_key)).unwrap();
+                    let after = payouts::owed(db, &at[..10], Some(&partner_key)).unwrap();
                     let after = after.iter().find(|o| o.currency == currency).unwrap();
-                    assert_eq!(after.due, due - amount, "a payout settles exactly its amount");
+                    assert_eq!(
+                        after.as_of.due,
+                        due - amount,
+                        "a payout settles exactly its amount"
+                    );
                     // The same reference again is the same payout.
-                    assert!(matches!(ledger::pay(db, &payout, &at).unwrap(), Payout::Repeated(_)));
+                    assert!(matches!(
+                        payouts::pay(db, &payout, &at).unwrap(),
+                        Payout::Repeated(_)
+                    ));
                 }
                 Payout::TooMuch { due: said } => {
                     assert!(amount > due, "{amount} refused with {due} due");
                     assert_eq!(said, due);
                 }
-                Payout::Split { due: said, below, above } => {
+                Payout::Split {
+                    due: said,
+                    below,
+                    above,
+                } => {
                     assert_eq!(said, due);
-                    assert!(below < amount && amount < above, "{below} < {amount} < {above}");
+                    assert!(
+                        below < amount && amount < above,
+                        "{below} < {amount} < {above}"
+                    );
                 }
                 other => panic!("{other:?}"),
             }
-            assert_eq!(entries(db, &case.name).len(), entries_before, "a payout adds no entry");
+            assert_eq!(
+                entries(db, &case.name).len(),
+                entries_before,
+                "a payout adds no entry"
+            );
         }
         Op::Wait { days } => case.now += days * DAY + 1000,
         Op::Redeliver { op } => {
             if let Some(t) = case.delivered.get(*op).cloned() {
-                let (entries_before, settled_before) = (entries(db, &case.name), settled(db, &case.name));
+                let (entries_before, settled_before) =
+                    (entries(db, &case.name), settled(db, &case.name));
                 assert!(!money::record(db, &t, &at).unwrap().created);
-                assert_eq!(entries(db, &case.name), entries_before, "a redelivery changes nothing");
+                assert_eq!(
+                    entries(db, &case.name),
+                    entries_before,
+                    "a redelivery changes nothing"
+                );
                 assert_eq!(settled(db, &case.name), settled_before);
             }
         }
@@ -280,10 +364,11 @@ fn check(db: &mut Db, case: &Case, history: &[Vec<V>]) -> Vec<Vec<V>> {
     assert_eq!(&now[..history.len()], history, "no entry is ever changed");
     let summed = summed(db, &case.name, &today);
     for p in 0..2 {
-        for o in ledger::owed(db, &today, Some(&case.partner(p))).unwrap() {
+        for o in payouts::owed(db, &today, Some(&case.partner(p))).unwrap() {
+            let (b, on) = (&o.balance, &o.as_of);
             assert_eq!(
-                o.paid + o.due + o.pending,
-                o.earned - o.reversed + o.adjustments,
+                b.paid + on.due + on.pending,
+                b.earned - b.reversed + b.adjustments,
                 "{o:?}"
             );
             let fresh = summed
@@ -291,7 +376,14 @@ fn check(db: &mut Db, case: &Case, history: &[Vec<V>]) -> Vec<Vec<V>> {
                 .copied()
                 .unwrap_or_default();
             assert_eq!(
-                [o.earned, o.reversed, o.adjustments, o.paid, o.due, o.pending],
+                [
+                    b.earned,
+                    b.reversed,
+                    b.adjustments,
+                    b.paid,
+                    on.due,
+                    on.pending
+                ],
                 fresh,
                 "the running sums are the ledger's"
             );

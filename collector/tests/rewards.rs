@@ -88,9 +88,18 @@ fn a_sale_is_refunded_in_part_paid_out_refunded_after_payout_and_netted_by_the_n
     sale(&server, "sale_0001", "cus_1", 10_000);
     sale(&server, "refund_0001", "cus_1", -3000);
     let o = owed(&server, "alex-smith");
-    assert_eq!((o["earned"].clone(), o["reversed"].clone()), (json!(2000), json!(600)));
-    assert_eq!((o["due"].clone(), o["pending"].clone()), (json!(0), json!(1400)));
-    assert_eq!(o["turns_due"], json!([{"on": "2026-12-18", "amount": 1400}]));
+    assert_eq!(
+        (o["earned"].clone(), o["reversed"].clone()),
+        (json!(2000), json!(600))
+    );
+    assert_eq!(
+        (o["due"].clone(), o["pending"].clone()),
+        (json!(0), json!(1400))
+    );
+    assert_eq!(
+        o["turns_due"],
+        json!([{"on": "2026-12-18", "amount": 1400}])
+    );
     let early = call(
         &server,
         "POST",
@@ -111,14 +120,21 @@ fn a_sale_is_refunded_in_part_paid_out_refunded_after_payout_and_netted_by_the_n
     );
     assert_eq!(too_much.status, 422, "{}", too_much.body);
     assert_eq!(too_much.json()["due"], 1400);
-    assert!(too_much.error().contains("more than is due"), "{}", too_much.body);
+    assert!(
+        too_much.error().contains("more than is due"),
+        "{}",
+        too_much.body
+    );
     let payout = json!({"partner_key": "alex-smith", "amount": 1400, "currency": "USD",
                         "reference": "tr_1", "note": "December"});
     let paid = call(&server, "POST", "/v1/payouts", payout.clone());
     assert_eq!(paid.status, 201, "{}", paid.body);
     assert_eq!(paid.json()["entries"], 2);
     let again = call(&server, "POST", "/v1/payouts", payout);
-    assert_eq!((again.status, again.json()["id"].clone()), (200, paid.json()["id"].clone()));
+    assert_eq!(
+        (again.status, again.json()["id"].clone()),
+        (200, paid.json()["id"].clone())
+    );
     let other = call(
         &server,
         "POST",
@@ -127,18 +143,27 @@ fn a_sale_is_refunded_in_part_paid_out_refunded_after_payout_and_netted_by_the_n
     );
     assert_eq!(other.status, 409, "{}", other.body);
     let o = owed(&server, "alex-smith");
-    assert_eq!((o["paid"].clone(), o["due"].clone()), (json!(1400), json!(0)));
+    assert_eq!(
+        (o["paid"].clone(), o["due"].clone()),
+        (json!(1400), json!(0))
+    );
 
     // The rest is refunded after the payout: a clawback of 14.00, due at once, never a rewrite.
     set_clock(T0 + 31 * DAY + 60_000);
     sale(&server, "refund_0002", "cus_1", -7000);
     let o = owed(&server, "alex-smith");
-    assert_eq!((o["reversed"].clone(), o["due"].clone()), (json!(2000), json!(-1400)));
+    assert_eq!(
+        (o["reversed"].clone(), o["due"].clone()),
+        (json!(2000), json!(-1400))
+    );
     // A new sale earns 20.00, pending; the next payout nets the clawback out once it is due.
     sale(&server, "sale_0002", "cus_1", 10_000);
     set_clock(T0 + 62 * DAY);
     let o = owed(&server, "alex-smith");
-    assert_eq!((o["due"].clone(), o["pending"].clone()), (json!(600), json!(0)));
+    assert_eq!(
+        (o["due"].clone(), o["pending"].clone()),
+        (json!(600), json!(0))
+    );
     let netted = call(
         &server,
         "POST",
@@ -147,7 +172,10 @@ fn a_sale_is_refunded_in_part_paid_out_refunded_after_payout_and_netted_by_the_n
     );
     assert_eq!(netted.status, 201, "{}", netted.body);
     let o = owed(&server, "alex-smith");
-    assert_eq!((o["paid"].clone(), o["due"].clone()), (json!(2000), json!(0)));
+    assert_eq!(
+        (o["paid"].clone(), o["due"].clone()),
+        (json!(2000), json!(0))
+    );
 
     // The statement: every entry with its transaction, the payouts, the running balance.
     let s = statement(&server, "alex-smith");
@@ -164,7 +192,11 @@ fn a_sale_is_refunded_in_part_paid_out_refunded_after_payout_and_netted_by_the_n
                     l["state"].as_str().unwrap()
                 ),
             };
-            (what, l["amount"].as_i64().unwrap(), l["balance"].as_i64().unwrap())
+            (
+                what,
+                l["amount"].as_i64().unwrap(),
+                l["balance"].as_i64().unwrap(),
+            )
         })
         .collect();
     let expected: Vec<(String, i64, i64)> = [
@@ -203,14 +235,20 @@ fn a_rule_change_applies_to_what_is_recorded_after_it_and_terms_and_overrides_ho
         assert_eq!(reply.status, 200, "{}", reply.body);
         reply.json()
     };
-    put(json!({"on": "sale", "kind": "percent", "basis_points": 2000, "months": 1,
-               "holding_days": 0}));
+    put(
+        json!({"on": "sale", "kind": "percent", "basis_points": 2000, "months": 1,
+               "holding_days": 0}),
+    );
     sale(&server, "sale_a", "cus_1", 10_000);
     // A new default applies to later sales only; kim's override beats it, in every program.
-    put(json!({"on": "sale", "kind": "percent", "basis_points": 1000, "months": 1,
-               "holding_days": 0}));
-    put(json!({"partner_key": "kim", "on": "sale", "kind": "flat", "amount": 700,
-               "currency": "EUR", "holding_days": 0}));
+    put(
+        json!({"on": "sale", "kind": "percent", "basis_points": 1000, "months": 1,
+               "holding_days": 0}),
+    );
+    put(
+        json!({"partner_key": "kim", "on": "sale", "kind": "flat", "amount": 700,
+               "currency": "EUR", "holding_days": 0}),
+    );
     sale(&server, "sale_b", "cus_1", 10_000);
     sale(&server, "sale_c", "cus_2", 10_000);
     // A month after the customer's first payment, the term has ended (kim's is lifetime).
@@ -233,11 +271,17 @@ fn a_rule_change_applies_to_what_is_recorded_after_it_and_terms_and_overrides_ho
     };
     assert_eq!(
         earned("alex-smith"),
-        vec![("sale_a".into(), 2000, "USD".into()), ("sale_b".into(), 1000, "USD".into())]
+        vec![
+            ("sale_a".into(), 2000, "USD".into()),
+            ("sale_b".into(), 1000, "USD".into())
+        ]
     );
     assert_eq!(
         earned("kim"),
-        vec![("sale_c".into(), 700, "EUR".into()), ("sale_e".into(), 700, "EUR".into())]
+        vec![
+            ("sale_c".into(), 700, "EUR".into()),
+            ("sale_e".into(), 700, "EUR".into())
+        ]
     );
     let rules = call(&server, "GET", "/v1/rewards", Value::Null).json();
     let rules = rules["rules"].as_array().unwrap();
@@ -260,7 +304,13 @@ fn a_rule_change_applies_to_what_is_recorded_after_it_and_terms_and_overrides_ho
         json!([{"partner_key": "alex-smith", "currency": "USD", "events": 3,
                 "earned": 15_000, "reversed": 0, "net": 15_000, "current_net": 3000}])
     );
-    assert_eq!(call(&server, "GET", "/v1/rewards", Value::Null).json()["rules"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        call(&server, "GET", "/v1/rewards", Value::Null).json()["rules"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
 }
 
 #[test]
@@ -290,8 +340,14 @@ fn signup_rewards_follow_the_credit_and_adjustments_carry_their_note() {
     let reply = server.post_signup(&confirmed);
     assert_eq!(reply.status, 201, "{}", reply.body);
     let alex = owed(&server, "alex-smith");
-    assert_eq!((alex["earned"].clone(), alex["reversed"].clone(), alex["pending"].clone()),
-               (json!(500), json!(500), json!(0)));
+    assert_eq!(
+        (
+            alex["earned"].clone(),
+            alex["reversed"].clone(),
+            alex["pending"].clone()
+        ),
+        (json!(500), json!(500), json!(0))
+    );
     assert_eq!(owed(&server, "kim")["pending"], 500);
 
     // An adjustment: due at once, with its note; a formula-like note stays text in the CSV.
@@ -303,17 +359,42 @@ fn signup_rewards_follow_the_credit_and_adjustments_carry_their_note() {
         json!({"amount": -150, "currency": "USD", "note": note}),
     );
     assert_eq!(adjusted.status, 201, "{}", adjusted.body);
-    assert_eq!((adjusted.json()["state"].clone(), adjusted.json()["note"].clone()), (json!("due"), json!(note)));
+    assert_eq!(
+        (
+            adjusted.json()["state"].clone(),
+            adjusted.json()["note"].clone()
+        ),
+        (json!("due"), json!(note))
+    );
     let kim = owed(&server, "kim");
-    assert_eq!((kim["adjustments"].clone(), kim["due"].clone()), (json!(-150), json!(-150)));
-    let csv = call(&server, "GET", "/v1/partners/kim/statement.csv", Value::Null);
+    assert_eq!(
+        (kim["adjustments"].clone(), kim["due"].clone()),
+        (json!(-150), json!(-150))
+    );
+    let csv = call(
+        &server,
+        "GET",
+        "/v1/partners/kim/statement.csv",
+        Value::Null,
+    );
     assert_eq!(csv.status, 200);
-    assert!(csv.header("content-disposition").unwrap().contains("reftrack-statement-kim-"));
+    assert!(csv
+        .header("content-disposition")
+        .unwrap()
+        .contains("reftrack-statement-kim-"));
     let lines: Vec<&str> = csv.body.lines().collect();
     assert!(lines[0].starts_with("recorded_at,type,id,kind,on,amount,currency,balance,state"));
     assert_eq!(lines.len(), 3, "{}", csv.body);
-    assert!(lines[2].contains("\"'=HYPERLINK(\"\"http://evil.test\"\""), "{}", lines[2]);
-    assert!(lines[2].contains(",-150,\"USD\",350,\"due\","), "{}", lines[2]);
+    assert!(
+        lines[2].contains("\"'=HYPERLINK(\"\"http://evil.test\"\""),
+        "{}",
+        lines[2]
+    );
+    assert!(
+        lines[2].contains(",-150,\"USD\",350,\"due\","),
+        "{}",
+        lines[2]
+    );
 }
 
 #[test]
@@ -321,13 +402,34 @@ fn bad_rules_payouts_and_adjustments_are_422_naming_the_field_and_store_nothing(
     let (server, _) = server(&[]);
     for (body, field) in [
         (json!({"on": "sale", "kind": "bonus"}), "kind"),
-        (json!({"on": "sale", "kind": "percent", "basis_points": -5}), "basis_points"),
-        (json!({"on": "sale", "kind": "percent", "basis_points": 10_001}), "basis_points"),
-        (json!({"on": "sale", "kind": "flat", "amount": 500, "currency": "XYZ"}), "currency"),
-        (json!({"on": "sale", "kind": "flat", "amount": 500, "currency": "dollars"}), "currency"),
-        (json!({"on": "sale", "kind": "none", "holding_days": 3651}), "holding_days"),
-        (json!({"on": "sale", "kind": "percent", "basis_points": 10, "months": -1}), "months"),
-        (json!({"on": "sale", "kind": "percent", "basis_points": 10, "public_key": "a b"}), "public_key"),
+        (
+            json!({"on": "sale", "kind": "percent", "basis_points": -5}),
+            "basis_points",
+        ),
+        (
+            json!({"on": "sale", "kind": "percent", "basis_points": 10_001}),
+            "basis_points",
+        ),
+        (
+            json!({"on": "sale", "kind": "flat", "amount": 500, "currency": "XYZ"}),
+            "currency",
+        ),
+        (
+            json!({"on": "sale", "kind": "flat", "amount": 500, "currency": "dollars"}),
+            "currency",
+        ),
+        (
+            json!({"on": "sale", "kind": "none", "holding_days": 3651}),
+            "holding_days",
+        ),
+        (
+            json!({"on": "sale", "kind": "percent", "basis_points": 10, "months": -1}),
+            "months",
+        ),
+        (
+            json!({"on": "sale", "kind": "percent", "basis_points": 10, "public_key": "a b"}),
+            "public_key",
+        ),
         (json!({"on": "visit", "kind": "none"}), "on"),
     ] {
         let reply = call(&server, "PUT", "/v1/rewards", body.clone());
@@ -335,23 +437,62 @@ fn bad_rules_payouts_and_adjustments_are_422_naming_the_field_and_store_nothing(
         assert_eq!(reply.json()["field"], field, "{body}: {}", reply.body);
         assert!(reply.error().contains(field), "{}", reply.body);
     }
-    assert_eq!(call(&server, "GET", "/v1/rewards", Value::Null).json()["rules"], json!([]));
+    assert_eq!(
+        call(&server, "GET", "/v1/rewards", Value::Null).json()["rules"],
+        json!([])
+    );
     for (body, field) in [
-        (json!({"partner_key": "kim", "amount": 0, "currency": "USD", "reference": "r"}), "amount"),
-        (json!({"partner_key": "kim", "amount": 5, "currency": "usd", "reference": "r"}), "currency"),
-        (json!({"partner_key": "kim", "amount": 5, "currency": "USD"}), "reference"),
-        (json!({"partner_key": "k m", "amount": 5, "currency": "USD", "reference": "r"}), "partner_key"),
-        (json!({"partner_key": "kim", "amount": 5, "currency": "USD", "reference": "r", "paid_at": "soon"}), "paid_at"),
-        (json!({"partner_key": "kim", "amount": 5, "currency": "USD", "reference": "r"}), "amount"),
+        (
+            json!({"partner_key": "kim", "amount": 0, "currency": "USD", "reference": "r"}),
+            "amount",
+        ),
+        (
+            json!({"partner_key": "kim", "amount": 5, "currency": "usd", "reference": "r"}),
+            "currency",
+        ),
+        (
+            json!({"partner_key": "kim", "amount": 5, "currency": "USD"}),
+            "reference",
+        ),
+        (
+            json!({"partner_key": "k m", "amount": 5, "currency": "USD", "reference": "r"}),
+            "partner_key",
+        ),
+        (
+            json!({"partner_key": "kim", "amount": 5, "currency": "USD", "reference": "r", "paid_at": "soon"}),
+            "paid_at",
+        ),
+        (
+            json!({"partner_key": "kim", "amount": 5, "currency": "USD", "reference": "r"}),
+            "amount",
+        ),
     ] {
         let reply = call(&server, "POST", "/v1/payouts", body.clone());
-        assert_eq!((reply.status, reply.json()["field"].clone()), (422, json!(field)), "{body}: {}", reply.body);
+        assert_eq!(
+            (reply.status, reply.json()["field"].clone()),
+            (422, json!(field)),
+            "{body}: {}",
+            reply.body
+        );
     }
-    let reply = call(&server, "POST", "/v1/partners/kim/adjustments", json!({"amount": 5, "currency": "USD"}));
-    assert_eq!((reply.status, reply.json()["field"].clone()), (422, json!("note")), "{}", reply.body);
+    let reply = call(
+        &server,
+        "POST",
+        "/v1/partners/kim/adjustments",
+        json!({"amount": 5, "currency": "USD"}),
+    );
+    assert_eq!(
+        (reply.status, reply.json()["field"].clone()),
+        (422, json!("note")),
+        "{}",
+        reply.body
+    );
     let due = call(&server, "GET", "/v1/payouts/due", Value::Null).json();
     assert_eq!(due["partners"], json!([]), "nothing half-stored");
-    assert_eq!(call(&server, "GET", "/v1/payouts/due", Value::Null).status, 200);
+    assert_eq!(
+        call(&server, "GET", "/v1/payouts/due", Value::Null).status,
+        200
+    );
     let unauthorized = server.request("GET", "/v1/payouts/due", &[], b"");
     assert_eq!(unauthorized.status, 401);
 }

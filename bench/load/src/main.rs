@@ -6,6 +6,13 @@
 //! - `reftrack-load stripe ADDR CONNECTIONS SECONDS SECRET [THREADS]`: the same with distinct
 //!   Stripe `invoice.paid` events to `ADDR/webhooks/stripe`, each signed with SECRET as Stripe
 //!   signs (`Stripe-Signature: t=…,v1=hex(HMAC-SHA256(secret, "t.body"))`).
+//! - `reftrack-load sales ADDR CONNECTIONS SECONDS SECRET [THREADS]`: the same with distinct
+//!   PartnerStack sales (`POST /api/v2/transactions`, bearer SECRET) of one customer,
+//!   `cus_bench_sales`, whom the caller has signed up.
+//! - `reftrack-load fill-ledger DB PARTNERS ENTRIES TODAY`: a commission ledger of ENTRIES entries
+//!   over PARTNERS partners around the day TODAY (`YYYY-MM-DD`): ten per partner, due from 60 days
+//!   before TODAY to 25 days after it, one in seven a reversal, the four oldest paid by one payout per
+//!   partner, each recorded 30 days before it turns due; with the balances the collector keeps.
 //! - `reftrack-load fill DB N`: N transactions (1,000 partners, 100,000 customers, three
 //!   currencies, one refund in ten) written straight into a collector's database (an SQLite path
 //!   or a `postgres://` URL), in one statement; for timing the report over them.
@@ -25,12 +32,13 @@ fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let threads = |i: usize| args.get(i).and_then(|t| t.parse().ok()).unwrap_or(1);
     match args.first().map(String::as_str) {
-        Some(mode @ ("run" | "stripe")) if args.len() >= 4 => {
+        Some(mode @ ("run" | "stripe" | "sales")) if args.len() >= 4 => {
             let kind = match mode {
                 "stripe" => Kind::Stripe(args.get(4).expect("SECRET").clone()),
+                "sales" => Kind::Sale(args.get(4).expect("SECRET").clone()),
                 _ => Kind::Signup,
             };
-            let runtime = runtime(threads(if mode == "stripe" { 5 } else { 4 }));
+            let runtime = runtime(threads(if mode == "run" { 4 } else { 5 }));
             let (addr, connections, seconds) = (
                 args[1].clone(),
                 args[2].parse().expect("CONNECTIONS"),
@@ -38,6 +46,15 @@ fn main() {
             );
             let (ok, failed, elapsed) = runtime.block_on(run(addr, connections, seconds, kind));
             println!("{ok} {failed} {elapsed:.3}");
+        }
+        Some("fill-ledger") if args.len() >= 5 => {
+            let (partners, entries): (u64, u64) = (
+                args[2].parse().expect("PARTNERS"),
+                args[3].parse().expect("ENTRIES"),
+            );
+            let started = Instant::now();
+            fill_ledger(&args[1], partners, entries, &args[4]);
+            println!("{entries} {:.3}", started.elapsed().as_secs_f64());
         }
         Some("fill") if args.len() >= 3 => {
             let n: u64 = args[2].parse().expect("N");
@@ -48,7 +65,7 @@ fn main() {
         Some("noop") => runtime(threads(1)).block_on(noop()),
         _ => {
             eprintln!(
-                "usage: reftrack-load run ADDR CONNECTIONS SECONDS [THREADS] | stripe ADDR CONNECTIONS SECONDS SECRET [THREADS] | fill DB N | noop [THREADS]"
+                "usage: reftrack-load run ADDR CONNECTIONS SECONDS [THREADS] | stripe|sales ADDR CONNECTIONS SECONDS SECRET [THREADS] | fill DB N | fill-ledger DB PARTNERS ENTRIES TODAY | noop [THREADS]"
             );
             std::process::exit(2);
         }
@@ -70,6 +87,8 @@ enum Kind {
     Signup,
     /// Distinct `invoice.paid` events to `/webhooks/stripe`, signed with this secret.
     Stripe(String),
+    /// Distinct PartnerStack sales to `/api/v2/transactions`, with this bearer token.
+    Sale(String),
 }
 
 async fn run(addr: String, connections: usize, seconds: f64, kind: Kind) -> (u64, u64, f64) {
@@ -124,6 +143,7 @@ async fn client(
         let request = match kind {
             Kind::Signup => signup(addr, run, n),
             Kind::Stripe(secret) => stripe_event(addr, run, n, secret),
+            Kind::Sale(secret) => sale(addr, run, n, secret),
         };
         let status = match exchange(connection, request.as_bytes(), &mut buffer).await {
             Some(status) => status,
@@ -153,6 +173,17 @@ fn signup(addr: &str, run: u32, n: u64) -> String {
     );
     format!(
         "POST /v1/signups HTTP/1.1\r\nHost: {addr}\r\nContent-Type: text/plain;charset=UTF-8\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+}
+
+/// A PartnerStack sale of 49.00 by `cus_bench_sales`, with a key of its own.
+fn sale(addr: &str, run: u32, n: u64, secret: &str) -> String {
+    let body = format!(
+        r#"{{"customer_key":"cus_bench_sales","amount":4900,"currency":"USD","key":"sale_{run:08x}_{n}"}}"#
+    );
+    format!(
+        "POST /api/v2/transactions HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {secret}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
         body.len()
     )
 }
@@ -239,6 +270,80 @@ fn fill(db: &str, n: u64) {
         conn.execute_batch(&transactions).expect("transactions");
         conn.execute_batch(sums).expect("sums");
     }
+}
+
+/// Writes a commission ledger into the database at `db`, which a collector has created: see the
+/// module's documentation.
+fn fill_ledger(db: &str, partners: u64, entries: u64, today: &str) {
+    // Ten due days, as offsets from today; the first four are paid.
+    let offsets = [-60, -50, -40, -31, -20, -10, -1, 5, 15, 25];
+    let days: Vec<String> = offsets
+        .iter()
+        .enumerate()
+        .map(|(k, offset)| {
+            let due = add_days(today, *offset);
+            format!("({k}, '{due}', '{}')", add_days(&due, -30))
+        })
+        .collect();
+    let days = days.join(", ");
+    let commissions = format!(
+        "INSERT INTO commissions (partner_key, public_key, customer_key, kind, event, amount,
+                                  currency, transaction_id, reverses, refunded, rule_id, note,
+                                  occurred_at, due_on, recorded_at)
+         WITH RECURSIVE e(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM e WHERE i < {last}),
+              d(k, day, recorded) AS (VALUES {days})
+         SELECT 'partner_' || (e.i % {partners}), 'pk_bench', 'cus_' || e.i,
+                CASE WHEN e.i % 7 = 3 THEN 'reversed' ELSE 'earned' END,
+                CASE WHEN e.i % 7 = 3 THEN 'refund' ELSE 'sale' END,
+                CASE WHEN e.i % 7 = 3 THEN -294 ELSE 980 END,
+                CASE WHEN (e.i % {partners}) % 10 = 0 THEN 'EUR' ELSE 'USD' END,
+                NULL, NULL, NULL, NULL, NULL, d.recorded || 'T12:00:00.000Z', d.day,
+                d.recorded || 'T12:00:00.000Z'
+         FROM e JOIN d ON d.k = (e.i / {partners}) % 10",
+        last = entries.saturating_sub(1)
+    );
+    let payouts = format!(
+        "INSERT INTO payouts (partner_key, currency, amount, reference, note, paid_at,
+                              recorded_at, entries)
+         SELECT partner_key, currency, CAST(SUM(amount) AS BIGINT), 'bench_' || partner_key || '_' || currency,
+                NULL, '{paid}T00:00:00.000Z', '{paid}T00:00:00.000Z', COUNT(*)
+         FROM commissions WHERE due_on < '{paid}' GROUP BY partner_key, currency",
+        paid = add_days(today, -30)
+    );
+    let settlements = format!(
+        "INSERT INTO settlements (entry_id, payout_id)
+             SELECT c.id, p.id FROM commissions c
+             JOIN payouts p ON p.partner_key = c.partner_key AND p.currency = c.currency
+             WHERE c.due_on < '{paid}'",
+        paid = add_days(today, -30)
+    );
+    if db.starts_with("postgres://") || db.starts_with("postgresql://") {
+        let mut client = postgres::Client::connect(db, postgres::NoTls).expect("PostgreSQL");
+        client.batch_execute(&commissions).expect("commissions");
+        client.batch_execute(&payouts).expect("payouts");
+        client.batch_execute(&settlements).expect("settlements");
+    } else {
+        let conn = rusqlite::Connection::open(db).expect("SQLite");
+        conn.busy_timeout(Duration::from_secs(30))
+            .expect("busy timeout");
+        conn.execute_batch(&commissions).expect("commissions");
+        conn.execute_batch(&payouts).expect("payouts");
+        conn.execute_batch(&settlements).expect("settlements");
+    }
+    // The balances the collector keeps beside the ledger, computed by its own code, as written
+    // five days ago (the last entries were recorded then).
+    use reftrack_collector::store::engine::{Db, Target};
+    let mut store = Db::connect(&Target::parse(db), Duration::from_secs(600)).expect("the store");
+    store.begin().expect("a transaction");
+    reftrack_collector::store::payouts::rebuild_balances(&mut store, &add_days(today, -5))
+        .expect("the balances");
+    store.commit().expect("committed");
+    store.batch("ANALYZE").expect("ANALYZE");
+}
+
+/// `day` (`YYYY-MM-DD`) plus `days`, by the collector's own calendar.
+fn add_days(day: &str, days: i64) -> String {
+    reftrack_collector::domain::time::add_days(day, days).expect("TODAY is YYYY-MM-DD")
 }
 
 /// Writes `request` and reads one answer; its status, or `None` when the connection broke.

@@ -2,6 +2,7 @@
 //! credits, where a partner link may lead, and the clock's and chance's small services. Nothing
 //! here touches HTTP or a database.
 
+pub mod balance;
 pub mod conversion;
 pub mod credit;
 pub mod csv;

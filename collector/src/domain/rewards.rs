@@ -170,12 +170,8 @@ pub fn rule(map: &Map<String, Value>, extra: &[&str]) -> Result<Rule, Invalid> {
         ));
     }
     let on = match map.get("on") {
-        Some(Value::String(s)) => Event::parse(s).ok_or_else(|| {
-            invalid(
-                "on",
-                format!("on {s:?} is unknown: \"signup\" or \"sale\""),
-            )
-        })?,
+        Some(Value::String(s)) => Event::parse(s)
+            .ok_or_else(|| invalid("on", format!("on {s:?} is unknown: \"signup\" or \"sale\"")))?,
         _ => return Err(invalid("on", "on is required: \"signup\" or \"sale\"")),
     };
     let integer = |name: &'static str| -> Result<Option<i64>, Invalid> {
@@ -197,7 +193,10 @@ pub fn rule(map: &Map<String, Value>, extra: &[&str]) -> Result<Rule, Invalid> {
     let reward = match (kind, on) {
         ("flat", _) => {
             let amount = integer("amount")?.ok_or_else(|| {
-                invalid("amount", "amount (minor units) is required for a flat reward")
+                invalid(
+                    "amount",
+                    "amount (minor units) is required for a flat reward",
+                )
             })?;
             if !(0..=MAX_FLAT).contains(&amount) {
                 return Err(invalid(
@@ -425,12 +424,25 @@ pub const MAX_NOTE: usize = 500;
 /// note?, paid_at? }`.
 pub fn payout_body(body: &[u8]) -> Result<NewPayout, Invalid> {
     let map = object(body).map_err(|e| invalid("body", e))?;
-    only(&map, &["partner_key", "amount", "currency", "reference", "note", "paid_at"])?;
+    only(
+        &map,
+        &[
+            "partner_key",
+            "amount",
+            "currency",
+            "reference",
+            "note",
+            "paid_at",
+        ],
+    )?;
     let f = Fields(&map);
     let partner_key = partner(&f)?;
     let amount = amount(&map)?;
     if amount <= 0 {
-        return Err(invalid("amount", "amount must be more than zero (minor units)"));
+        return Err(invalid(
+            "amount",
+            "amount must be more than zero (minor units)",
+        ));
     }
     let reference = f
         .required("reference", 255)
@@ -440,7 +452,10 @@ pub fn payout_body(body: &[u8]) -> Result<NewPayout, Invalid> {
         None => None,
         Some(text) => {
             let ms = super::time::parse_iso8601(&text).ok_or_else(|| {
-                invalid("paid_at", "paid_at must be a UTC time: 2026-12-01T10:00:00Z or 2026-12-01")
+                invalid(
+                    "paid_at",
+                    "paid_at must be a UTC time: 2026-12-01T10:00:00Z or 2026-12-01",
+                )
             })?;
             let ms = u64::try_from(ms).map_err(|_| invalid("paid_at", "paid_at is before 1970"))?;
             Some(super::time::iso8601(
@@ -460,26 +475,35 @@ pub fn payout_body(body: &[u8]) -> Result<NewPayout, Invalid> {
 
 /// An adjustment, read from `POST /v1/partners/{key}/adjustments`: `{ amount, currency, note,
 /// public_key? }`.
-pub fn adjustment_body(
-    partner_key: &str,
-    body: &[u8],
-) -> Result<Adjustment, Invalid> {
+pub fn adjustment_body(partner_key: &str, body: &[u8]) -> Result<Adjustment, Invalid> {
     let map = object(body).map_err(|e| invalid("body", e))?;
     only(&map, &["amount", "currency", "note", "public_key"])?;
     let f = Fields(&map);
     let amount = amount(&map)?;
     if amount == 0 {
-        return Err(invalid("amount", "amount must not be zero (minor units; negative to take back)"));
+        return Err(invalid(
+            "amount",
+            "amount must not be zero (minor units; negative to take back)",
+        ));
     }
-    let note = f
-        .required("note", MAX_NOTE)
-        .map_err(|_| invalid("note", format!("note is required: why, in at most {MAX_NOTE} bytes")))?;
+    let note = f.required("note", MAX_NOTE).map_err(|_| {
+        invalid(
+            "note",
+            format!("note is required: why, in at most {MAX_NOTE} bytes"),
+        )
+    })?;
     let public_key = f
         .key("public_key", 128)
         .map_err(|e| invalid("public_key", e))?
         .unwrap_or_default();
     if !public_key.is_empty() && !reftrack::core::config::is_public_key(&public_key) {
-        return Err(invalid("public_key", format!("public_key must be {}", reftrack::core::config::PUBLIC_KEY_RULE)));
+        return Err(invalid(
+            "public_key",
+            format!(
+                "public_key must be {}",
+                reftrack::core::config::PUBLIC_KEY_RULE
+            ),
+        ));
     }
     Ok(Adjustment {
         partner_key: partner_key.to_owned(),
@@ -507,7 +531,10 @@ fn partner(f: &Fields<'_>) -> Result<String, Invalid> {
     if super::fields::is_token(&key) {
         Ok(key)
     } else {
-        Err(invalid("partner_key", format!("{key} is not a partner key")))
+        Err(invalid(
+            "partner_key",
+            format!("{key} is not a partner key"),
+        ))
     }
 }
 
@@ -549,7 +576,7 @@ mod tests {
         assert_eq!(share(25, 2000, 10_000), 5);
         assert_eq!(share(1, 5000, 10_000), 1); // 0.5 rounds up
         assert_eq!(share(3, 1000, 10_000), 0); // 0.3
-        // A 30 % refund of a 100.00 sale that earned 20.00 reverses 6.00.
+                                               // A 30 % refund of a 100.00 sale that earned 20.00 reverses 6.00.
         assert_eq!(reversal(2000, 10_000, 0, 3000), 600);
         // Three refunds of a third each reverse exactly what was earned: 333 + 334 + 333.
         let parts = [
@@ -580,29 +607,62 @@ mod tests {
 
     #[test]
     fn rules_are_read_and_mistakes_named_by_field() {
-        let r = parsed(json!({"on": "sale", "kind": "percent", "basis_points": 2000, "months": 12,
-                              "holding_days": 30, "public_key": "pk_live"}))
+        let r = parsed(
+            json!({"on": "sale", "kind": "percent", "basis_points": 2000, "months": 12,
+                              "holding_days": 30, "public_key": "pk_live"}),
+        )
         .unwrap();
         assert_eq!(r.reward, Reward::Percent { basis_points: 2000 });
         assert_eq!((r.months, r.holding_days), (Some(12), 30));
         assert_eq!(r.earns(4999, "EUR"), Some((1000, "EUR".into())));
-        let flat = parsed(json!({"on": "signup", "kind": "flat", "amount": 500, "currency": "USD"}))
-            .unwrap();
+        let flat =
+            parsed(json!({"on": "signup", "kind": "flat", "amount": 500, "currency": "USD"}))
+                .unwrap();
         assert_eq!(flat.holding_days, DEFAULT_HOLDING_DAYS);
         assert_eq!(flat.earns(0, "JPY"), Some((500, "USD".into())));
         let field = |body: Value| parsed(body).unwrap_err().field;
         assert_eq!(field(json!({"on": "sale", "kind": "bonus"})), "kind");
-        assert_eq!(field(json!({"on": "sale", "kind": "percent", "basis_points": -1})), "basis_points");
-        assert_eq!(field(json!({"on": "sale", "kind": "percent", "basis_points": 10_001})), "basis_points");
-        assert_eq!(field(json!({"on": "sale", "kind": "flat", "amount": 5, "currency": "XYZ"})), "currency");
-        assert_eq!(field(json!({"on": "sale", "kind": "flat", "amount": 5, "currency": "usd"})), "currency");
-        assert_eq!(field(json!({"on": "sale", "kind": "none", "holding_days": 3651})), "holding_days");
-        assert_eq!(field(json!({"on": "sale", "kind": "none", "holding_days": -1})), "holding_days");
+        assert_eq!(
+            field(json!({"on": "sale", "kind": "percent", "basis_points": -1})),
+            "basis_points"
+        );
+        assert_eq!(
+            field(json!({"on": "sale", "kind": "percent", "basis_points": 10_001})),
+            "basis_points"
+        );
+        assert_eq!(
+            field(json!({"on": "sale", "kind": "flat", "amount": 5, "currency": "XYZ"})),
+            "currency"
+        );
+        assert_eq!(
+            field(json!({"on": "sale", "kind": "flat", "amount": 5, "currency": "usd"})),
+            "currency"
+        );
+        assert_eq!(
+            field(json!({"on": "sale", "kind": "none", "holding_days": 3651})),
+            "holding_days"
+        );
+        assert_eq!(
+            field(json!({"on": "sale", "kind": "none", "holding_days": -1})),
+            "holding_days"
+        );
         assert_eq!(field(json!({"on": "click", "kind": "none"})), "on");
-        assert_eq!(field(json!({"on": "signup", "kind": "percent", "basis_points": 5})), "kind");
-        assert_eq!(field(json!({"on": "sale", "kind": "none", "months": 0})), "months");
-        assert_eq!(field(json!({"on": "sale", "kind": "none", "amount": 5})), "amount");
-        assert_eq!(field(json!({"on": "sale", "kind": "none", "bonus": 5})), "body");
+        assert_eq!(
+            field(json!({"on": "signup", "kind": "percent", "basis_points": 5})),
+            "kind"
+        );
+        assert_eq!(
+            field(json!({"on": "sale", "kind": "none", "months": 0})),
+            "months"
+        );
+        assert_eq!(
+            field(json!({"on": "sale", "kind": "none", "amount": 5})),
+            "amount"
+        );
+        assert_eq!(
+            field(json!({"on": "sale", "kind": "none", "bonus": 5})),
+            "body"
+        );
         assert!(parsed(json!({"on": "sale", "kind": "none", "holding_days": 3650})).is_ok());
     }
 
@@ -613,8 +673,10 @@ mod tests {
         assert!(r.in_term("2026-01-31", "2026-01-31"));
         assert!(r.in_term("2026-01-31", "2026-04-29T23:59:59Z"));
         assert!(!r.in_term("2026-01-31", "2026-04-30"));
-        let lifetime = parsed(json!({"on": "sale", "kind": "percent", "basis_points": 1000,
-                                     "months": "lifetime"}))
+        let lifetime = parsed(
+            json!({"on": "sale", "kind": "percent", "basis_points": 1000,
+                                     "months": "lifetime"}),
+        )
         .unwrap();
         assert!(lifetime.in_term("2000-01-01", "2099-01-01"));
         assert_eq!(r.due_on("2026-12-07T10:00:00.000Z"), "2027-01-06");

@@ -160,7 +160,10 @@ mod tests {
     #[test]
     fn days_and_months_are_added_on_the_calendar() {
         assert_eq!(add_days("2026-12-07", 30).as_deref(), Some("2027-01-06"));
-        assert_eq!(add_days("2028-02-28T23:00:00Z", 1).as_deref(), Some("2028-02-29"));
+        assert_eq!(
+            add_days("2028-02-28T23:00:00Z", 1).as_deref(),
+            Some("2028-02-29")
+        );
         assert_eq!(add_days("2026-12-07", 0).as_deref(), Some("2026-12-07"));
         assert_eq!(add_days("2026-12-07", -7).as_deref(), Some("2026-11-30"));
         assert_eq!(add_months("2026-01-31", 1).as_deref(), Some("2026-02-28"));

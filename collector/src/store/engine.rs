@@ -203,8 +203,18 @@ impl Db {
         }
     }
 
-    /// Every row of a query (for small answers).
+    /// Every row of a query, gathered in memory. On PostgreSQL they arrive in one exchange with
+    /// the driver, which costs far less per row than [`Db::for_each`]'s streaming.
     pub fn query(&mut self, sql: &'static str, params: &[P<'_>]) -> Result<Vec<Vec<V>>, DbError> {
+        if let Db::Postgres(pg) = self {
+            let statement = pg.prepare(sql)?;
+            let values = pg_params(params);
+            let rows = pg.client.query(&statement, &pg_refs(&values))?;
+            return rows
+                .iter()
+                .map(|row| (0..row.len()).map(|i| pg_value(row, i)).collect())
+                .collect();
+        }
         let mut rows = Vec::new();
         self.for_each(sql, params, |row| {
             rows.push(row);

@@ -12,15 +12,14 @@
 //! - *pending* before that.
 //!
 //! A refund of a commission already paid is a negative entry that the partner's next payout nets
-//! out. Two running sums are kept in the same transactions, so that what is owed is read without
-//! summing the ledger:
-//! - `unsettled_days`: what is unsettled per partner, currency and due day;
-//! - `ledger_totals`: earned, reversed, adjustments and paid per partner and currency.
+//! out. Each partner's balance per currency (`domain::balance`) is kept in the same transactions,
+//! so that what is owed is read without summing the ledger. Payouts, balances and statements are
+//! in `store::payouts`.
 
 use super::engine::{Db, DbError, V};
-use crate::domain::rewards::{self, Adjustment, Event, NewPayout, Reward, Rule};
-use serde_json::{json, Value};
-use std::collections::HashMap;
+use crate::domain::balance::Balance;
+use crate::domain::rewards::{self, Event, Reward, Rule};
+use serde_json::Value;
 
 /// A rule as stored: its id and when it was set.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -145,28 +144,28 @@ pub fn rule_for(
 }
 
 /// One ledger entry to write.
-struct Entry<'a> {
-    partner_key: &'a str,
-    public_key: &'a str,
-    customer_key: Option<&'a str>,
-    kind: &'static str,
-    event: &'static str,
-    amount: i64,
-    currency: &'a str,
-    transaction_id: Option<i64>,
-    reverses: Option<i64>,
-    refunded: Option<i64>,
-    rule_id: Option<i64>,
-    note: Option<&'a str>,
-    occurred_at: &'a str,
-    due_on: &'a str,
-    recorded_at: &'a str,
+pub(super) struct Entry<'a> {
+    pub(super) partner_key: &'a str,
+    pub(super) public_key: &'a str,
+    pub(super) customer_key: Option<&'a str>,
+    pub(super) kind: &'static str,
+    pub(super) event: &'static str,
+    pub(super) amount: i64,
+    pub(super) currency: &'a str,
+    pub(super) transaction_id: Option<i64>,
+    pub(super) reverses: Option<i64>,
+    pub(super) refunded: Option<i64>,
+    pub(super) rule_id: Option<i64>,
+    pub(super) note: Option<&'a str>,
+    pub(super) occurred_at: &'a str,
+    pub(super) due_on: &'a str,
+    pub(super) recorded_at: &'a str,
 }
 
 /// Appends `e` unless the database holds it already (its unique indexes: one earned entry per
 /// sale, per customer and partner for a signup; one reversal per refund and entry); keeps the
-/// running sums. The new entry's id, or `None`.
-fn enter(db: &mut Db, e: &Entry<'_>) -> Result<Option<i64>, DbError> {
+/// partner's balance. The new entry's id, or `None`.
+pub(super) fn enter(db: &mut Db, e: &Entry<'_>) -> Result<Option<i64>, DbError> {
     let row = db.first(
         "INSERT INTO commissions (partner_key, public_key, customer_key, kind, event, amount,
                                   currency, transaction_id, reverses, refunded, rule_id, note,
@@ -194,62 +193,70 @@ fn enter(db: &mut Db, e: &Entry<'_>) -> Result<Option<i64>, DbError> {
     let Some(id) = row.and_then(|r| r[0].int()) else {
         return Ok(None);
     };
-    unsettled(db, e.partner_key, e.currency, e.due_on, e.amount, 1)?;
-    let (earned, reversed, adjustments) = match e.kind {
-        "earned" => (e.amount, 0, 0),
-        "reversed" => (0, -e.amount, 0),
-        _ => (0, 0, e.amount),
-    };
-    db.execute(
-        "INSERT INTO ledger_totals (partner_key, currency, earned, reversed, adjustments, paid)
-         VALUES ($1, $2, $3, $4, $5, 0)
-         ON CONFLICT (partner_key, currency) DO UPDATE SET
-             earned = ledger_totals.earned + excluded.earned,
-             reversed = ledger_totals.reversed + excluded.reversed,
-             adjustments = ledger_totals.adjustments + excluded.adjustments",
-        &[
-            e.partner_key.into(),
-            e.currency.into(),
-            earned.into(),
-            reversed.into(),
-            adjustments.into(),
-        ],
-    )?;
+    let mut balance = balance(db, e.partner_key, e.currency)?;
+    balance.enter(e.kind, e.amount, e.due_on, day(e.recorded_at));
+    keep(db, e.partner_key, e.currency, &balance)?;
     Ok(Some(id))
 }
 
-/// Adds `amount` and `entries` to what is unsettled for a partner, currency and due day; a day
-/// left with no entry is removed.
-fn unsettled(
+/// A partner's balance in a currency, read for a change: collectors sharing a database take
+/// turns per balance until the transaction ends.
+pub(super) fn balance(db: &mut Db, partner_key: &str, currency: &str) -> Result<Balance, DbError> {
+    db.lock(&format!("balance\n{partner_key}\n{currency}"))?;
+    let row = db.first(
+        "SELECT earned, reversed, adjustments, paid, due, due_through, schedule
+         FROM ledger_totals WHERE partner_key = $1 AND currency = $2",
+        &[partner_key.into(), currency.into()],
+    )?;
+    Ok(row.map(balance_of).unwrap_or_default())
+}
+
+/// A balance from its row (`earned, reversed, adjustments, paid, due, due_through, schedule`).
+fn balance_of(row: Vec<V>) -> Balance {
+    let mut row = row.into_iter();
+    let mut int = || row.next().and_then(|v| v.int()).unwrap_or(0);
+    let (earned, reversed, adjustments, paid, due) = (int(), int(), int(), int(), int());
+    let due_through = row.next().and_then(V::text).unwrap_or_default();
+    let schedule = Balance::parse_schedule(&row.next().and_then(V::text).unwrap_or_default());
+    Balance {
+        earned,
+        reversed,
+        adjustments,
+        paid,
+        due,
+        due_through,
+        schedule,
+    }
+}
+
+/// Stores a partner's balance in a currency.
+pub(super) fn keep(
     db: &mut Db,
     partner_key: &str,
     currency: &str,
-    due_on: &str,
-    amount: i64,
-    entries: i64,
+    b: &Balance,
 ) -> Result<(), DbError> {
     db.execute(
-        "INSERT INTO unsettled_days (partner_key, currency, due_on, amount, entries)
-         VALUES ($1, $2, $3, $4, $5)
-         ON CONFLICT (partner_key, currency, due_on) DO UPDATE SET
-             amount = unsettled_days.amount + excluded.amount,
-             entries = unsettled_days.entries + excluded.entries",
+        "INSERT INTO ledger_totals (partner_key, currency, earned, reversed, adjustments, paid,
+                                    due, due_through, schedule)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+         ON CONFLICT (partner_key, currency) DO UPDATE SET
+             earned = excluded.earned, reversed = excluded.reversed,
+             adjustments = excluded.adjustments, paid = excluded.paid, due = excluded.due,
+             due_through = excluded.due_through, schedule = excluded.schedule",
         &[
             partner_key.into(),
             currency.into(),
-            due_on.into(),
-            amount.into(),
-            entries.into(),
+            b.earned.into(),
+            b.reversed.into(),
+            b.adjustments.into(),
+            b.paid.into(),
+            b.due.into(),
+            b.due_through.as_str().into(),
+            b.schedule_text().as_str().into(),
         ],
-    )?;
-    if entries < 0 {
-        db.execute(
-            "DELETE FROM unsettled_days
-             WHERE partner_key = $1 AND currency = $2 AND due_on = $3 AND entries <= 0",
-            &[partner_key.into(), currency.into(), due_on.into()],
-        )?;
-    }
-    Ok(())
+    )
+    .map(drop)
 }
 
 /// A stored payment, as the ledger needs it.
@@ -309,7 +316,7 @@ pub fn payment(db: &mut Db, id: i64) -> Result<Option<Payment>, DbError> {
 }
 
 /// The day of a timestamp.
-fn day(at: &str) -> &str {
+pub(super) fn day(at: &str) -> &str {
     at.get(..10).unwrap_or(at)
 }
 
@@ -597,467 +604,4 @@ pub fn credited(
         },
     )
     .map(drop)
-}
-
-/// Appends an adjustment, due at once; its entry as the statement shows it.
-pub fn adjust(db: &mut Db, a: &Adjustment, at: &str) -> Result<Value, DbError> {
-    let id = enter(
-        db,
-        &Entry {
-            partner_key: &a.partner_key,
-            public_key: &a.public_key,
-            customer_key: None,
-            kind: "adjustment",
-            event: "adjustment",
-            amount: a.amount,
-            currency: &a.currency,
-            transaction_id: None,
-            reverses: None,
-            refunded: None,
-            rule_id: None,
-            note: Some(&a.note),
-            occurred_at: at,
-            due_on: day(at),
-            recorded_at: at,
-        },
-    )?
-    .ok_or_else(|| DbError::new("the adjustment was not stored"))?;
-    let mut entries = Vec::new();
-    statement_entries(db, &a.partner_key, "", &day_end(day(at)), day(at), Some(id), |e| {
-        entries.push(e)
-    })?;
-    entries
-        .pop()
-        .ok_or_else(|| DbError::new("the adjustment was not stored"))
-}
-
-/// What recording a payout did.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Payout {
-    /// Recorded now: the payout.
-    Created(Value),
-    /// This reference was recorded before with the same partner, amount and currency: that payout.
-    Repeated(Value),
-    /// This reference was recorded before for another payout.
-    Conflict(Value),
-    /// More than is due.
-    TooMuch {
-        /// What is due now.
-        due: i64,
-    },
-    /// The amount falls inside an entry: the amounts that settle whole entries around it.
-    Split {
-        /// What is due now.
-        due: i64,
-        /// The largest amount below that settles whole entries.
-        below: i64,
-        /// The smallest amount above.
-        above: i64,
-    },
-}
-
-fn payout_json(row: Vec<V>) -> Value {
-    let names = [
-        "id",
-        "partner_key",
-        "currency",
-        "amount",
-        "reference",
-        "note",
-        "paid_at",
-        "recorded_at",
-        "entries",
-    ];
-    Value::Object(
-        names
-            .iter()
-            .zip(row)
-            .map(|(name, v)| ((*name).to_owned(), value(v)))
-            .collect(),
-    )
-}
-
-fn value(v: V) -> Value {
-    match v {
-        V::Null => Value::Null,
-        V::Int(n) => n.into(),
-        V::Text(t) => t.into(),
-    }
-}
-
-fn stored_payout(db: &mut Db, reference: &str) -> Result<Option<Value>, DbError> {
-    let row = db.first(
-        "SELECT id, partner_key, currency, amount, reference, note, paid_at, recorded_at, entries
-         FROM payouts WHERE reference = $1",
-        &[reference.into()],
-    )?;
-    Ok(row.map(payout_json))
-}
-
-/// Records that a partner was paid, settling exactly the due entries the amount covers: every
-/// negative one (clawbacks, netted first), then the positive ones oldest due first. A payout of
-/// everything due settles all of them; a smaller one must end on a whole entry.
-pub fn pay(db: &mut Db, p: &NewPayout, at: &str) -> Result<Payout, DbError> {
-    db.lock(&format!("payout reference\n{}", p.reference))?;
-    db.lock(&format!("payout\n{}\n{}", p.partner_key, p.currency))?;
-    if let Some(stored) = stored_payout(db, &p.reference)? {
-        let same = stored["partner_key"] == p.partner_key.as_str()
-            && stored["currency"] == p.currency.as_str()
-            && stored["amount"] == p.amount;
-        return Ok(if same {
-            Payout::Repeated(stored)
-        } else {
-            Payout::Conflict(stored)
-        });
-    }
-    let today = day(at).to_owned();
-    let rows = db.query(
-        "SELECT c.id, c.amount, c.due_on FROM commissions c
-         WHERE c.partner_key = $1 AND c.currency = $2 AND c.due_on <= $3
-           AND NOT EXISTS (SELECT 1 FROM settlements s WHERE s.entry_id = c.id)
-         ORDER BY CASE WHEN c.amount < 0 THEN 0 ELSE 1 END, c.due_on, c.id",
-        &[
-            p.partner_key.as_str().into(),
-            p.currency.as_str().into(),
-            today.as_str().into(),
-        ],
-    )?;
-    let entries: Vec<(i64, i64, String)> = rows
-        .into_iter()
-        .filter_map(|r| {
-            let mut r = r.into_iter();
-            Some((r.next()?.int()?, r.next()?.int()?, r.next()?.text()?))
-        })
-        .collect();
-    let due: i64 = entries.iter().map(|e| e.1).sum();
-    if p.amount > due {
-        return Ok(Payout::TooMuch { due });
-    }
-    let mut total = 0;
-    let mut settled = 0;
-    for (i, entry) in entries.iter().enumerate() {
-        if total == p.amount && entry.1 >= 0 {
-            break;
-        }
-        if entry.1 > 0 && total + entry.1 > p.amount {
-            return Ok(Payout::Split {
-                due,
-                below: total.max(0),
-                above: total + entry.1,
-            });
-        }
-        total += entry.1;
-        settled = i + 1;
-    }
-    if total != p.amount {
-        return Ok(Payout::TooMuch { due });
-    }
-    let entries = &entries[..settled];
-    let paid_at = p.paid_at.clone().unwrap_or_else(|| at.to_owned());
-    let id = db
-        .first(
-            "INSERT INTO payouts (partner_key, currency, amount, reference, note, paid_at,
-                                  recorded_at, entries)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
-            &[
-                p.partner_key.as_str().into(),
-                p.currency.as_str().into(),
-                p.amount.into(),
-                p.reference.as_str().into(),
-                p.note.as_deref().into(),
-                paid_at.as_str().into(),
-                at.into(),
-                (entries.len() as i64).into(),
-            ],
-        )?
-        .and_then(|r| r[0].int())
-        .ok_or_else(|| DbError::new("the payout was not stored"))?;
-    let mut by_day: HashMap<&str, (i64, i64)> = HashMap::new();
-    for (entry, amount, due_on) in entries {
-        db.execute(
-            "INSERT INTO settlements (entry_id, payout_id) VALUES ($1, $2)",
-            &[(*entry).into(), id.into()],
-        )?;
-        let sum = by_day.entry(due_on.as_str()).or_default();
-        *sum = (sum.0 + amount, sum.1 + 1);
-    }
-    for (due_on, (amount, count)) in by_day {
-        unsettled(db, &p.partner_key, &p.currency, due_on, -amount, -count)?;
-    }
-    db.execute(
-        "INSERT INTO ledger_totals (partner_key, currency, earned, reversed, adjustments, paid)
-         VALUES ($1, $2, 0, 0, 0, $3)
-         ON CONFLICT (partner_key, currency) DO UPDATE SET
-             paid = ledger_totals.paid + excluded.paid",
-        &[
-            p.partner_key.as_str().into(),
-            p.currency.as_str().into(),
-            p.amount.into(),
-        ],
-    )?;
-    Ok(Payout::Created(stored_payout(db, &p.reference)?.unwrap_or_default()))
-}
-
-/// What one partner is owed in one currency: the ledger's totals, and what of it is unsettled,
-/// due now and pending by the day it turns due.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Owed {
-    /// The partner.
-    pub partner_key: String,
-    /// ISO 4217.
-    pub currency: String,
-    /// Commissions earned.
-    pub earned: i64,
-    /// Commissions reversed (a positive number).
-    pub reversed: i64,
-    /// Adjustments, net.
-    pub adjustments: i64,
-    /// Paid out.
-    pub paid: i64,
-    /// Due now (negative when clawbacks exceed what is due).
-    pub due: i64,
-    /// Not due yet.
-    pub pending: i64,
-    /// What turns due when: `(day, amount)`, soonest first.
-    pub turns_due: Vec<(String, i64)>,
-}
-
-impl Owed {
-    /// As the API shows it.
-    pub fn to_json(&self) -> Value {
-        json!({
-            "partner_key": self.partner_key,
-            "currency": self.currency,
-            "earned": self.earned,
-            "reversed": self.reversed,
-            "adjustments": self.adjustments,
-            "paid": self.paid,
-            "due": self.due,
-            "pending": self.pending,
-            "turns_due": self.turns_due.iter()
-                .map(|(on, amount)| json!({ "on": on, "amount": amount }))
-                .collect::<Vec<_>>(),
-        })
-    }
-}
-
-/// What every partner (or one) is owed per currency as of `today`, read from the running sums.
-pub fn owed(db: &mut Db, today: &str, partner_key: Option<&str>) -> Result<Vec<Owed>, DbError> {
-    let mut owed: Vec<Owed> = Vec::new();
-    let mut index: HashMap<(String, String), usize> = HashMap::new();
-    db.for_each(
-        "SELECT partner_key, currency, earned, reversed, adjustments, paid FROM ledger_totals
-         WHERE CAST($1 AS TEXT) IS NULL OR partner_key = $1
-         ORDER BY partner_key, currency",
-        &[partner_key.into()],
-        |row| {
-            let mut row = row.into_iter();
-            let (Some(partner_key), Some(currency)) =
-                (row.next().and_then(V::text), row.next().and_then(V::text))
-            else {
-                return true;
-            };
-            let mut int = || row.next().and_then(|v| v.int()).unwrap_or(0);
-            let (earned, reversed, adjustments, paid) = (int(), int(), int(), int());
-            index.insert((partner_key.clone(), currency.clone()), owed.len());
-            owed.push(Owed {
-                partner_key,
-                currency,
-                earned,
-                reversed,
-                adjustments,
-                paid,
-                ..Owed::default()
-            });
-            true
-        },
-    )?;
-    db.for_each(
-        "SELECT partner_key, currency, due_on, amount FROM unsettled_days
-         WHERE CAST($1 AS TEXT) IS NULL OR partner_key = $1
-         ORDER BY partner_key, currency, due_on",
-        &[partner_key.into()],
-        |row| {
-            let mut row = row.into_iter();
-            let (Some(partner_key), Some(currency), Some(due_on), Some(amount)) = (
-                row.next().and_then(V::text),
-                row.next().and_then(V::text),
-                row.next().and_then(V::text),
-                row.next().and_then(|v| v.int()),
-            ) else {
-                return true;
-            };
-            if let Some(&i) = index.get(&(partner_key, currency)) {
-                let o = &mut owed[i];
-                if due_on.as_str() <= today {
-                    o.due += amount;
-                } else {
-                    o.pending += amount;
-                    o.turns_due.push((due_on, amount));
-                }
-            }
-            true
-        },
-    )?;
-    Ok(owed)
-}
-
-/// Calls `each` with the partner's entries recorded from `since` (inclusive) to `until`
-/// (exclusive), oldest first, each with its transaction and its state as of `today`; only entry
-/// `only` when given.
-fn statement_entries(
-    db: &mut Db,
-    partner_key: &str,
-    since: &str,
-    until: &str,
-    today: &str,
-    only: Option<i64>,
-    mut each: impl FnMut(Value),
-) -> Result<(), DbError> {
-    db.for_each(
-        "SELECT c.id, c.recorded_at, c.kind, c.event, c.amount, c.currency, c.due_on,
-                p.id, p.reference, c.public_key, c.customer_key, c.rule_id, c.reverses, c.note,
-                c.occurred_at, t.id, t.source, t.source_id, t.kind, t.amount, t.currency,
-                t.occurred_at, c.refunded
-         FROM commissions c
-         LEFT JOIN settlements s ON s.entry_id = c.id
-         LEFT JOIN payouts p ON p.id = s.payout_id
-         LEFT JOIN transactions t ON t.id = c.transaction_id
-         WHERE c.partner_key = $1 AND c.recorded_at >= $2 AND c.recorded_at < $3
-           AND (CAST($4 AS BIGINT) IS NULL OR c.id = $4)
-         ORDER BY c.recorded_at, c.id",
-        &[
-            partner_key.into(),
-            since.into(),
-            until.into(),
-            only.into(),
-        ],
-        |row| {
-            let v: Vec<Value> = row.into_iter().map(value).collect();
-            let state = if !v[7].is_null() {
-                "paid"
-            } else if v[6].as_str().is_some_and(|d| d <= today) {
-                "due"
-            } else {
-                "pending"
-            };
-            let transaction = (!v[15].is_null()).then(|| {
-                json!({ "id": v[15], "source": v[16], "source_id": v[17], "kind": v[18],
-                        "amount": v[19], "currency": v[20], "occurred_at": v[21] })
-            });
-            each(json!({
-                "type": "entry",
-                "id": v[0], "recorded_at": v[1], "kind": v[2], "on": v[3], "amount": v[4],
-                "currency": v[5], "due_on": v[6], "state": state,
-                "payout": (!v[7].is_null()).then(|| json!({ "id": v[7], "reference": v[8] })),
-                "public_key": v[9], "customer_key": v[10], "rule_id": v[11], "reverses": v[12],
-                "note": v[13], "occurred_at": v[14], "refunded": v[22],
-                "transaction": transaction,
-            }));
-            true
-        },
-    )
-}
-
-/// A partner's statement: per currency, the balance before `since`, what was earned, reversed,
-/// adjusted and paid in the range and the balance after; and every line (entries and payouts)
-/// recorded in the range, oldest first, each with the running balance of its currency (what is
-/// owed after it: an entry adds its amount, a payout takes its amount off). Days are UTC, both
-/// included.
-pub fn statement(
-    db: &mut Db,
-    partner_key: &str,
-    since: &str,
-    until: &str,
-    today: &str,
-) -> Result<Value, DbError> {
-    let end = day_end(until);
-    db.begin_read()?;
-    let mut lines = Vec::new();
-    statement_entries(db, partner_key, since, &end, today, None, |e| lines.push(e))?;
-    db.for_each(
-        "SELECT id, partner_key, currency, amount, reference, note, paid_at, recorded_at, entries
-         FROM payouts WHERE partner_key = $1 AND recorded_at >= $2 AND recorded_at < $3
-         ORDER BY recorded_at, id",
-        &[partner_key.into(), since.into(), end.as_str().into()],
-        |row| {
-            let mut payout = payout_json(row);
-            payout["type"] = "payout".into();
-            lines.push(payout);
-            true
-        },
-    )?;
-    lines.sort_by(|a, b| {
-        let key = |v: &Value| (v["recorded_at"].as_str().unwrap_or("").to_owned(), v["type"] == "payout");
-        key(a).cmp(&key(b))
-    });
-    let mut totals: Vec<(String, [i64; 6])> = Vec::new();
-    let slot = |totals: &mut Vec<(String, [i64; 6])>, currency: &str| -> usize {
-        match totals.iter().position(|(c, _)| c == currency) {
-            Some(i) => i,
-            None => {
-                totals.push((currency.to_owned(), [0; 6]));
-                totals.len() - 1
-            }
-        }
-    };
-    for row in db.query(
-        "SELECT currency, CAST(SUM(amount) AS BIGINT) FROM commissions
-         WHERE partner_key = $1 AND recorded_at < $2 GROUP BY currency",
-        &[partner_key.into(), since.into()],
-    )? {
-        if let (Some(V::Text(currency)), Some(sum)) = (row.first(), row.get(1).and_then(V::int)) {
-            let i = slot(&mut totals, currency);
-            totals[i].1[0] += sum;
-        }
-    }
-    for row in db.query(
-        "SELECT currency, CAST(SUM(amount) AS BIGINT) FROM payouts
-         WHERE partner_key = $1 AND recorded_at < $2 GROUP BY currency",
-        &[partner_key.into(), since.into()],
-    )? {
-        if let (Some(V::Text(currency)), Some(sum)) = (row.first(), row.get(1).and_then(V::int)) {
-            let i = slot(&mut totals, currency);
-            totals[i].1[0] -= sum;
-        }
-    }
-    db.rollback();
-    // [opening, earned, reversed, adjustments, paid, balance]
-    for t in &mut totals {
-        t.1[5] = t.1[0];
-    }
-    for line in &mut lines {
-        let currency = line["currency"].as_str().unwrap_or_default().to_owned();
-        let amount = line["amount"].as_i64().unwrap_or(0);
-        let i = slot(&mut totals, &currency);
-        let column = match (line["type"].as_str(), line["kind"].as_str()) {
-            (Some("payout"), _) => 4,
-            (_, Some("earned")) => 1,
-            (_, Some("reversed")) => 2,
-            _ => 3,
-        };
-        totals[i].1[column] += if column == 2 { -amount } else { amount };
-        totals[i].1[5] += if column == 4 { -amount } else { amount };
-        line["balance"] = totals[i].1[5].into();
-    }
-    totals.sort();
-    let totals: Vec<Value> = totals
-        .into_iter()
-        .map(|(currency, [opening, earned, reversed, adjustments, paid, _])| {
-            json!({
-                "currency": currency, "opening": opening, "earned": earned,
-                "reversed": reversed, "adjustments": adjustments, "paid": paid,
-                "closing": opening + earned - reversed + adjustments - paid,
-            })
-        })
-        .collect();
-    Ok(json!({
-        "partner_key": partner_key, "since": since, "until": until,
-        "totals": totals, "lines": lines,
-    }))
-}
-
-/// Past every time of day `until` (`YYYY-MM-DD`), as recorded times compare (as the report's).
-fn day_end(until: &str) -> String {
-    format!("{until}~")
 }

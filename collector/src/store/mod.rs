@@ -18,6 +18,7 @@ pub mod ledger;
 mod migrations;
 pub mod money;
 pub mod partners;
+pub mod payouts;
 pub mod preview;
 pub mod records;
 pub mod report;

@@ -49,9 +49,8 @@ pub fn preview(
             return Ok(answer);
         }
         let current = rule_for(db, rule.on, public_key, partner_key)?;
-        let answer = current.is_none_or(|c| {
-            rank(&c.rule.public_key, &c.rule.partner_key) <= proposed
-        });
+        let answer =
+            current.is_none_or(|c| rank(&c.rule.public_key, &c.rule.partner_key) <= proposed);
         governed.insert(key, answer);
         Ok(answer)
     };
@@ -252,7 +251,11 @@ pub fn preview(
 }
 
 /// The day of a customer's first sale.
-fn first_sale(db: &mut Db, public_key: &str, customer_key: &str) -> Result<Option<String>, DbError> {
+fn first_sale(
+    db: &mut Db,
+    public_key: &str,
+    customer_key: &str,
+) -> Result<Option<String>, DbError> {
     let row = db.first(
         "SELECT MIN(occurred_at) FROM transactions
          WHERE public_key = $1 AND customer_key = $2 AND kind = 'sale'",
