@@ -15,6 +15,7 @@ import { readFileSync, mkdirSync, rmSync, cpSync, writeFileSync, existsSync } fr
 import { join, resolve } from 'node:path';
 import { gzipSync, brotliCompressSync, constants } from 'node:zlib';
 import { execFileSync, spawn } from 'node:child_process';
+import { request as httpRequest } from 'node:http';
 import { transform } from 'esbuild';
 import { startCollector, launchBrowser, b64, SECRET } from '../tests/e2e/harness.mjs';
 
@@ -320,4 +321,102 @@ for (const [engine, args] of engines) {
   const ms = median(times);
   console.log(`  ${engine}: ${ms.toFixed(0)} ms (min ${Math.min(...times).toFixed(0)}, max ${Math.max(...times).toFixed(0)}; ` +
     `${partners} partners; filled in ${fillSeconds.toFixed(1)} s); target ≤ ${REPORT_TARGET_MS} ms: ${ms <= REPORT_TARGET_MS ? 'met' : 'NOT met'}`);
+}
+
+// --- money out: sales with their commission, and what 100,000 partners are owed ---------------
+// The same load of PartnerStack sales (one customer, credited to a partner by a signup) against a
+// collector without a reward rule and one with a 20 % rule, each on a fresh database; the sales
+// are counted back from the report, the commissions from the partner's balance. Then GET
+// /v1/payouts/due over a ledger bench/load writes straight into the database, with the balances
+// the collector's own code computes from it.
+const SALES_COST_TARGET = 0.2;
+const DUE_PARTNERS = 100_000;
+const DUE_ENTRIES = Number(process.env.BENCH_LEDGER_ENTRIES ?? 1_000_000);
+const DUE_TARGET_MS = 300;
+const authorized = { Authorization: `Bearer ${SECRET}`, 'Content-Type': 'application/json' };
+// One request on a connection of its own, closed after the answer.
+const request = (port, method, path, headers, body) => new Promise((ok, fail) => {
+  const req = httpRequest({ host: '127.0.0.1', port, method, path, headers: { ...headers, Connection: 'close' } }, (res) => {
+    let text = '';
+    res.on('data', (chunk) => { text += chunk; });
+    res.on('end', () => ok({ status: res.statusCode, body: text }));
+  });
+  req.on('error', fail);
+  req.end(JSON.stringify(body));
+});
+console.log(`\nmoney out: PartnerStack sales (POST /api/v2/transactions), ${CONNECTIONS} keep-alive connections for ${SECONDS} s, ` +
+  'without a reward rule and with one (20 % of each sale, 30 days held)');
+// Three rounds, each without then with the rule, each on a fresh database: single runs on two
+// shared cores vary by a few percent, and the cost is the median of the rounds.
+const SALES_ROUNDS = Number(process.env.BENCH_SALES_ROUNDS ?? 3);
+let salesDatabases = 0;
+const salesRun = async (args, rule) => {
+  const own = args.length ? pgDatabase(`bench_sales_${salesDatabases++}`) : [];
+  const collector = await startCollector({ www: join(root, 'bench/site'), args: ['--rate-limit', '0', ...own] });
+  const base = `http://127.0.0.1:${collector.port}`;
+  // Set up on connections closed at once: the load takes every connection one address may hold.
+  const claim = await request(collector.port, 'POST', '/v1/signups', { 'Content-Type': 'text/plain;charset=UTF-8' }, {
+    event_id: '00000000-0000-4000-8000-00000000bec0', type: 'signup', public_key: 'pk_bench_load',
+    customer_key: 'cus_bench_sales', partner_key: 'alex-smith', created_at: new Date().toISOString(),
+  });
+  if (claim.status !== 201) throw new Error(`the customer's signup: ${claim.status} ${claim.body}`);
+  if (rule) {
+    const put = await request(collector.port, 'PUT', '/v1/rewards', authorized,
+      { public_key: 'pk_bench_load', on: 'sale', kind: 'percent', basis_points: 2000, holding_days: 30 });
+    if (put.status !== 200) throw new Error(`the rule: ${put.status} ${put.body}`);
+  }
+  const [acknowledged, failed, elapsed] = execFileSync(loadBin, ['sales', `127.0.0.1:${collector.port}`, String(CONNECTIONS), String(SECONDS), SECRET])
+    .toString().trim().split(' ').map(Number);
+  const partner = (await report(collector.port)).partners.find((p) => p.partner_key === 'alex-smith');
+  const sales = (partner?.revenue ?? []).find((r) => r.currency === 'USD')?.sales ?? 0;
+  const owed = await (await fetch(`${base}/v1/payouts/due?partner_key=alex-smith`, { headers: authorized })).json();
+  const earned = owed.partners.find((p) => p.currency === 'USD')?.earned ?? 0;
+  await collector.stop();
+  const stored = sales === acknowledged * 4900 && earned === (rule ? acknowledged * 980 : 0);
+  if (!stored) process.exitCode = 1;
+  return { perSecond: acknowledged / elapsed, acknowledged, failed, sales: sales / 4900, commissions: earned / 980, stored };
+};
+for (const [engine, args] of engines) {
+  const costs = [];
+  for (let round = 1; round <= SALES_ROUNDS; round++) {
+    const without = await salesRun(args, false);
+    const withRule = await salesRun(args, true);
+    const cost = 1 - withRule.perSecond / without.perSecond;
+    costs.push(cost);
+    const line = (r) => `${r.perSecond.toFixed(0)} sales/s (${r.acknowledged} acknowledged, ${r.failed} failed; stored ${r.sales} sales, ` +
+      `${r.commissions} commissions${r.stored ? '' : ' ≠ acknowledged!'})`;
+    console.log(`  ${engine}, round ${round}: without a rule ${line(without)}; with the rule ${line(withRule)}; cost ${(cost * 100).toFixed(1)} %`);
+  }
+  const cost = median(costs);
+  console.log(`  ${engine}: the commission costs ${(cost * 100).toFixed(1)} % of sales/s (median of ${SALES_ROUNDS} rounds); ` +
+    `target ≤ ${SALES_COST_TARGET * 100} %: ${cost <= SALES_COST_TARGET ? 'met' : 'NOT met'}`);
+}
+console.log(`\nwhat is owed (GET /v1/payouts/due) over ${DUE_PARTNERS} partners and ${DUE_ENTRIES} ledger entries (ten per partner, ` +
+  'four paid, three due, three pending), the whole answer received uncompressed, median of 7:');
+for (const [engine, args] of engines) {
+  const own = args.length ? pgDatabase('bench_due') : [];
+  const collector = await startCollector({ www: join(root, 'bench/site'), args: own });
+  const target = args.length ? own[1] : collector.db;
+  const today = new Date().toISOString().slice(0, 10);
+  const [, fillSeconds] = execFileSync(loadBin, ['fill-ledger', target, String(DUE_PARTNERS), String(DUE_ENTRIES), today])
+    .toString().trim().split(' ').map(Number);
+  const times = [];
+  let body = null;
+  for (let i = 0; i < 7; i++) {
+    const started = performance.now();
+    const response = await fetch(`http://127.0.0.1:${collector.port}/v1/payouts/due`, {
+      headers: { Authorization: `Bearer ${SECRET}`, 'Accept-Encoding': 'identity' },
+    });
+    const bytes = await response.arrayBuffer();
+    times.push(performance.now() - started);
+    body = bytes;
+  }
+  await collector.stop();
+  const answer = JSON.parse(Buffer.from(body).toString());
+  const balanced = answer.partners.every((p) => p.paid + p.due + p.pending === p.earned - p.reversed + p.adjustments);
+  const ms = median(times);
+  console.log(`  ${engine}: ${ms.toFixed(0)} ms (min ${Math.min(...times).toFixed(0)}, max ${Math.max(...times).toFixed(0)}; ` +
+    `${answer.partners.length} partner lines, ${(body.byteLength / 1e6).toFixed(1)} MB, ${balanced ? 'each balanced' : 'NOT balanced!'}; ` +
+    `filled in ${fillSeconds.toFixed(1)} s); target ≤ ${DUE_TARGET_MS} ms: ${ms <= DUE_TARGET_MS ? 'met' : 'NOT met'}`);
+  if (!balanced) process.exitCode = 1;
 }

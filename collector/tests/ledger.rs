@@ -34,6 +34,11 @@ enum Op {
         amount: i64,
         euro: bool,
     },
+    /// Many sales in a row: a balance's schedule grows long enough to be compacted.
+    Burst {
+        sales: usize,
+        day_apart: bool,
+    },
     Refund {
         customer: usize,
         amount: i64,
@@ -73,6 +78,7 @@ fn op() -> impl Strategy<Value = Op> {
         3 => (0..3usize, prop_oneof![1..700i64, 1..120_000i64], any::<bool>())
             .prop_map(|(customer, amount, euro)| Op::Refund { customer, amount, euro }),
         1 => (0..20usize).prop_map(|sale| Op::Reverse { sale }),
+        1 => (110..140usize, any::<bool>()).prop_map(|(sales, day_apart)| Op::Burst { sales, day_apart }),
         1 => (
             proptest::option::of(0..2usize),
             0..3u8,
@@ -109,8 +115,10 @@ fn iso(ms: i64) -> String {
     )
 }
 
+/// Rows of the case's partners (`$1` to `$2`: every key that starts with the case's name).
 fn rows(db: &mut Db, sql: &'static str, case: &str) -> Vec<Vec<V>> {
-    db.query(sql, &[format!("{case}%").as_str().into()])
+    let (from, to) = (format!("{case}-"), format!("{case}-~"));
+    db.query(sql, &[from.as_str().into(), to.as_str().into()])
         .unwrap()
 }
 
@@ -120,7 +128,7 @@ fn entries(db: &mut Db, case: &str) -> Vec<Vec<V>> {
         db,
         "SELECT id, partner_key, public_key, customer_key, kind, event, amount, currency,
                 transaction_id, reverses, refunded, rule_id, note, occurred_at, due_on, recorded_at
-         FROM commissions WHERE partner_key LIKE $1 ORDER BY id",
+         FROM commissions WHERE partner_key >= $1 AND partner_key < $2 ORDER BY id",
         case,
     )
 }
@@ -129,7 +137,8 @@ fn settled(db: &mut Db, case: &str) -> Vec<Vec<V>> {
     rows(
         db,
         "SELECT s.entry_id, s.payout_id FROM settlements s
-         JOIN payouts p ON p.id = s.payout_id WHERE p.partner_key LIKE $1 ORDER BY s.entry_id",
+         JOIN payouts p ON p.id = s.payout_id
+         WHERE p.partner_key >= $1 AND p.partner_key < $2 ORDER BY s.entry_id",
         case,
     )
 }
@@ -220,6 +229,14 @@ fn apply(db: &mut Db, case: &mut Case, op: &Op) {
             assert!(money::record(db, &t, &at).unwrap().created);
             case.sales.push(t.source_id.clone());
             case.delivered.push(t);
+        }
+        Op::Burst { sales, day_apart } => {
+            for n in 0..*sales {
+                let t = case.transaction("sale", n % 2, 100 + n as i64, false);
+                assert!(money::record(db, &t, &iso(case.now)).unwrap().created);
+                case.sales.push(t.source_id.clone());
+                case.now += if *day_apart { DAY } else { 1000 };
+            }
         }
         Op::Refund {
             customer,
@@ -393,10 +410,12 @@ fn check(db: &mut Db, case: &Case, history: &[Vec<V>]) -> Vec<Vec<V>> {
     for row in rows(
         db,
         "SELECT e.amount, t.amount,
-                CAST(COALESCE((SELECT SUM(-r.amount) FROM commissions r WHERE r.reverses = e.id), 0) AS BIGINT),
+                CAST(COALESCE((SELECT SUM(-r.amount) FROM commissions r
+                                  WHERE r.reverses = e.id AND r.kind = 'reversed' AND r.event = 'refund'), 0) AS BIGINT),
                 CAST(COALESCE((SELECT SUM(a.amount) FROM refund_allocations a WHERE a.sale_id = t.id), 0) AS BIGINT)
          FROM commissions e JOIN transactions t ON t.id = e.transaction_id
-         WHERE e.kind = 'earned' AND e.event = 'sale' AND e.partner_key LIKE $1",
+         WHERE e.kind = 'earned' AND e.event = 'sale'
+           AND e.partner_key >= $1 AND e.partner_key < $2",
         &case.name,
     ) {
         let (earned, sale, reversed, refunded) = (int(&row[0]), int(&row[1]), int(&row[2]), int(&row[3]));

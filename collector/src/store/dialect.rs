@@ -3,6 +3,22 @@
 
 use super::types::{DbError, P, V};
 
+/// `$1` as SQLite spells a numbered parameter: `?1`. The store's statements are `'static` and
+/// few, so each is translated once and kept (by address) for the life of the process.
+pub(super) fn sqlite_static(sql: &'static str) -> &'static str {
+    use std::collections::HashMap;
+    use std::sync::{Mutex, OnceLock};
+    static TRANSLATED: OnceLock<Mutex<HashMap<(usize, usize), &'static str>>> = OnceLock::new();
+    let key = (sql.as_ptr() as usize, sql.len());
+    let mut cache = TRANSLATED
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    cache
+        .entry(key)
+        .or_insert_with(|| Box::leak(sqlite_sql(sql).into_boxed_str()))
+}
+
 /// `$1` as SQLite spells a numbered parameter: `?1`.
 pub(super) fn sqlite_sql(sql: &str) -> String {
     let mut out = String::with_capacity(sql.len());
@@ -17,13 +33,14 @@ pub(super) fn sqlite_sql(sql: &str) -> String {
     out
 }
 
-pub(super) fn sqlite_param(param: &P<'_>) -> rusqlite::types::Value {
-    use rusqlite::types::Value;
-    match *param {
-        P::Text(Some(text)) => Value::Text(text.to_owned()),
-        P::Int(Some(n)) => Value::Integer(n),
-        P::Text(None) | P::Int(None) => Value::Null,
-    }
+/// A parameter as SQLite takes it, text borrowed rather than copied.
+pub(super) fn sqlite_param<'a>(param: &P<'a>) -> rusqlite::types::ToSqlOutput<'a> {
+    use rusqlite::types::{ToSqlOutput, ValueRef};
+    ToSqlOutput::Borrowed(match *param {
+        P::Text(Some(text)) => ValueRef::Text(text.as_bytes()),
+        P::Int(Some(n)) => ValueRef::Integer(n),
+        P::Text(None) | P::Int(None) => ValueRef::Null,
+    })
 }
 
 pub(super) fn sqlite_value(
@@ -97,6 +114,12 @@ mod tests {
         assert_eq!(
             sqlite_sql("SELECT $1, '$', $12 WHERE a = $2"),
             "SELECT ?1, '$', ?12 WHERE a = ?2"
+        );
+        let sql = "SELECT $1";
+        assert_eq!(sqlite_static(sql), "SELECT ?1");
+        assert!(
+            std::ptr::eq(sqlite_static(sql), sqlite_static(sql)),
+            "translated once"
         );
     }
 }

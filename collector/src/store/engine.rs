@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use super::dialect::{pg_params, pg_refs, pg_value, sqlite_param, sqlite_sql, sqlite_value};
+use super::dialect::{pg_params, pg_refs, pg_value, sqlite_param, sqlite_static, sqlite_value};
 pub use super::types::{first_text, DbError, Target, P, V};
 
 /// One connection to either engine.
@@ -145,7 +145,7 @@ impl Db {
     pub fn execute(&mut self, sql: &'static str, params: &[P<'_>]) -> Result<u64, DbError> {
         match self {
             Db::Sqlite(conn) => {
-                let mut statement = conn.prepare_cached(&sqlite_sql(sql))?;
+                let mut statement = conn.prepare_cached(sqlite_static(sql))?;
                 Ok(
                     statement
                         .execute(rusqlite::params_from_iter(params.iter().map(sqlite_param)))?
@@ -170,7 +170,7 @@ impl Db {
     ) -> Result<(), DbError> {
         match self {
             Db::Sqlite(conn) => {
-                let mut statement = conn.prepare_cached(&sqlite_sql(sql))?;
+                let mut statement = conn.prepare_cached(sqlite_static(sql))?;
                 let columns = statement.column_count();
                 let mut rows =
                     statement.query(rusqlite::params_from_iter(params.iter().map(sqlite_param)))?;

@@ -17,7 +17,7 @@
 //! in `store::payouts`.
 
 use super::engine::{Db, DbError, V};
-use crate::domain::balance::Balance;
+use crate::domain::balance::{item, Balance, COMPACT_AT};
 use crate::domain::rewards::{self, Event, Reward, Rule};
 use serde_json::Value;
 
@@ -162,74 +162,168 @@ pub(super) struct Entry<'a> {
     pub(super) recorded_at: &'a str,
 }
 
+/// The statement that appends an entry, and `$tail` (`RETURNING id`, or nothing).
+macro_rules! insert_entry {
+    ($tail:literal) => {
+        concat!(
+            "INSERT INTO commissions (partner_key, public_key, customer_key, kind, event, amount,
+                                      currency, transaction_id, reverses, refunded, rule_id, note,
+                                      occurred_at, due_on, recorded_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+             ON CONFLICT DO NOTHING",
+            $tail
+        )
+    };
+}
+
 /// Appends `e` unless the database holds it already (its unique indexes: one earned entry per
 /// sale, per customer and partner for a signup; one reversal per refund and entry); keeps the
-/// partner's balance. The new entry's id, or `None`.
-pub(super) fn enter(db: &mut Db, e: &Entry<'_>) -> Result<Option<i64>, DbError> {
-    let row = db.first(
-        "INSERT INTO commissions (partner_key, public_key, customer_key, kind, event, amount,
-                                  currency, transaction_id, reverses, refunded, rule_id, note,
-                                  occurred_at, due_on, recorded_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
-         ON CONFLICT DO NOTHING RETURNING id",
+/// partner's balance. Whether it was new.
+pub(super) fn enter(db: &mut Db, e: &Entry<'_>) -> Result<bool, DbError> {
+    let new = db.execute(insert_entry!(""), &entry_params(e))? == 1;
+    if new {
+        account(db, e)?;
+    }
+    Ok(new)
+}
+
+/// [`enter`], answering the new entry's id (`None` when the database held it already).
+pub(super) fn enter_returning(db: &mut Db, e: &Entry<'_>) -> Result<Option<i64>, DbError> {
+    let row = db.first(insert_entry!(" RETURNING id"), &entry_params(e))?;
+    let id = row.and_then(|r| r[0].int());
+    if id.is_some() {
+        account(db, e)?;
+    }
+    Ok(id)
+}
+
+fn entry_params<'a>(e: &'a Entry<'a>) -> [super::engine::P<'a>; 15] {
+    [
+        e.partner_key.into(),
+        e.public_key.into(),
+        e.customer_key.into(),
+        e.kind.into(),
+        e.event.into(),
+        e.amount.into(),
+        e.currency.into(),
+        e.transaction_id.into(),
+        e.reverses.into(),
+        e.refunded.into(),
+        e.rule_id.into(),
+        e.note.into(),
+        e.occurred_at.into(),
+        e.due_on.into(),
+        e.recorded_at.into(),
+    ]
+}
+
+/// Adds an entry to its partner's balance in one statement (no read first): the totals, and the
+/// entry appended to the schedule; compacts the schedule when it has grown long.
+fn account(db: &mut Db, e: &Entry<'_>) -> Result<(), DbError> {
+    let (earned, reversed, adjustments) = match e.kind {
+        "earned" => (e.amount, 0, 0),
+        "reversed" => (0, -e.amount, 0),
+        _ => (0, 0, e.amount),
+    };
+    db.execute(
+        "INSERT INTO ledger_totals (partner_key, currency, earned, reversed, adjustments,
+                                        paid, due, schedule)
+             VALUES ($1, $2, $3, $4, $5, 0, 0, $6)
+             ON CONFLICT (partner_key, currency) DO UPDATE SET
+                 earned = ledger_totals.earned + excluded.earned,
+                 reversed = ledger_totals.reversed + excluded.reversed,
+                 adjustments = ledger_totals.adjustments + excluded.adjustments,
+                 schedule = CASE WHEN ledger_totals.schedule = '' THEN excluded.schedule
+                                 ELSE ledger_totals.schedule || ';' || excluded.schedule END",
         &[
             e.partner_key.into(),
-            e.public_key.into(),
-            e.customer_key.into(),
-            e.kind.into(),
-            e.event.into(),
-            e.amount.into(),
             e.currency.into(),
-            e.transaction_id.into(),
-            e.reverses.into(),
-            e.refunded.into(),
-            e.rule_id.into(),
-            e.note.into(),
-            e.occurred_at.into(),
-            e.due_on.into(),
-            e.recorded_at.into(),
+            earned.into(),
+            reversed.into(),
+            adjustments.into(),
+            item(e.due_on, e.amount).as_str().into(),
         ],
     )?;
-    let Some(id) = row.and_then(|r| r[0].int()) else {
-        return Ok(None);
-    };
-    let mut balance = balance(db, e.partner_key, e.currency)?;
-    balance.enter(e.kind, e.amount, e.due_on, day(e.recorded_at));
-    keep(db, e.partner_key, e.currency, &balance)?;
-    Ok(Some(id))
+    // The length is looked at for one payment in 16 (and every other entry): a schedule grows
+    // by some 16 bytes an entry, so it stays near its limit, and most entries cost one statement.
+    if e.transaction_id.is_some_and(|id| id % 16 != 0) {
+        return Ok(());
+    }
+    let length = db
+        .first(
+            "SELECT length(schedule) FROM ledger_totals WHERE partner_key = $1 AND currency = $2",
+            &[e.partner_key.into(), e.currency.into()],
+        )?
+        .and_then(|row| row[0].int())
+        .unwrap_or(0);
+    if length > COMPACT_AT {
+        let today = day(e.recorded_at).to_owned();
+        change(db, e.partner_key, e.currency, |b| b.compact(&today))?;
+    }
+    Ok(())
 }
 
-/// A partner's balance in a currency, read for a change: collectors sharing a database take
-/// turns per balance until the transaction ends.
-pub(super) fn balance(db: &mut Db, partner_key: &str, currency: &str) -> Result<Balance, DbError> {
-    db.lock(&format!("balance\n{partner_key}\n{currency}"))?;
-    let row = db.first(
-        "SELECT earned, reversed, adjustments, paid, due, due_through, schedule
-         FROM ledger_totals WHERE partner_key = $1 AND currency = $2",
-        &[partner_key.into(), currency.into()],
-    )?;
-    Ok(row.map(balance_of).unwrap_or_default())
+/// Changes a partner's balance in a currency by `f`: read, changed, and written back only if no
+/// one appended to it meanwhile (compare and swap; tried again otherwise).
+pub(super) fn change(
+    db: &mut Db,
+    partner_key: &str,
+    currency: &str,
+    mut f: impl FnMut(&mut Balance),
+) -> Result<(), DbError> {
+    for _attempt in 0..16 {
+        let row = db.first(
+            "SELECT earned, reversed, adjustments, paid, due, schedule
+             FROM ledger_totals WHERE partner_key = $1 AND currency = $2",
+            &[partner_key.into(), currency.into()],
+        )?;
+        let before = row.map(balance_of).unwrap_or_default();
+        let mut after = before.clone();
+        f(&mut after);
+        let changed = db.execute(
+            "INSERT INTO ledger_totals (partner_key, currency, earned, reversed, adjustments,
+                                        paid, due, schedule)
+             VALUES ($1, $2, 0, 0, 0, $3, $4, $5)
+             ON CONFLICT (partner_key, currency) DO UPDATE SET
+                 paid = excluded.paid, due = excluded.due, schedule = excluded.schedule
+             WHERE ledger_totals.paid = $6 AND ledger_totals.due = $7
+               AND ledger_totals.schedule = $8",
+            &[
+                partner_key.into(),
+                currency.into(),
+                after.paid.into(),
+                after.due.into(),
+                after.schedule.as_str().into(),
+                before.paid.into(),
+                before.due.into(),
+                before.schedule.as_str().into(),
+            ],
+        )?;
+        if changed == 1 {
+            return Ok(());
+        }
+    }
+    Err(DbError::new(format!(
+        "the balance of {partner_key} in {currency} kept changing"
+    )))
 }
 
-/// A balance from its row (`earned, reversed, adjustments, paid, due, due_through, schedule`).
+/// A balance from its row (`earned, reversed, adjustments, paid, due, schedule`).
 fn balance_of(row: Vec<V>) -> Balance {
     let mut row = row.into_iter();
     let mut int = || row.next().and_then(|v| v.int()).unwrap_or(0);
     let (earned, reversed, adjustments, paid, due) = (int(), int(), int(), int(), int());
-    let due_through = row.next().and_then(V::text).unwrap_or_default();
-    let schedule = Balance::parse_schedule(&row.next().and_then(V::text).unwrap_or_default());
     Balance {
         earned,
         reversed,
         adjustments,
         paid,
         due,
-        due_through,
-        schedule,
+        schedule: row.next().and_then(V::text).unwrap_or_default(),
     }
 }
 
-/// Stores a partner's balance in a currency.
+/// Stores a partner's balance in a currency in place of the one stored.
 pub(super) fn keep(
     db: &mut Db,
     partner_key: &str,
@@ -238,12 +332,12 @@ pub(super) fn keep(
 ) -> Result<(), DbError> {
     db.execute(
         "INSERT INTO ledger_totals (partner_key, currency, earned, reversed, adjustments, paid,
-                                    due, due_through, schedule)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+                                    due, schedule)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
          ON CONFLICT (partner_key, currency) DO UPDATE SET
              earned = excluded.earned, reversed = excluded.reversed,
              adjustments = excluded.adjustments, paid = excluded.paid, due = excluded.due,
-             due_through = excluded.due_through, schedule = excluded.schedule",
+             schedule = excluded.schedule",
         &[
             partner_key.into(),
             currency.into(),
@@ -252,8 +346,7 @@ pub(super) fn keep(
             b.adjustments.into(),
             b.paid.into(),
             b.due.into(),
-            b.due_through.as_str().into(),
-            b.schedule_text().as_str().into(),
+            b.schedule.as_str().into(),
         ],
     )
     .map(drop)

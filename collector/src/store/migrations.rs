@@ -226,7 +226,6 @@ CREATE UNIQUE INDEX reversed_per_refund ON commissions (reverses, transaction_id
     WHERE kind = 'reversed' AND event = 'refund';
 CREATE UNIQUE INDEX reversed_signup ON commissions (reverses)
     WHERE kind = 'reversed' AND event = 'signup';
-CREATE INDEX commissions_by_due ON commissions (partner_key, currency, due_on);
 CREATE INDEX commissions_by_recorded ON commissions (partner_key, recorded_at);
 CREATE INDEX commissions_by_customer ON commissions (public_key, customer_key)
     WHERE event = 'signup';
@@ -264,7 +263,6 @@ CREATE TABLE ledger_totals (
     adjustments BIGINT NOT NULL,
     paid        BIGINT NOT NULL,
     due         BIGINT NOT NULL,
-    due_through TEXT NOT NULL,
     schedule    TEXT NOT NULL,
     PRIMARY KEY (partner_key, currency)
 ){without_rowid};

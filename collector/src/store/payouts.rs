@@ -2,14 +2,14 @@
 //! (`store::ledger`) and each partner's balance kept beside it.
 
 use super::engine::{Db, DbError, V};
-use super::ledger::{balance, day, enter, keep, Entry};
+use super::ledger::{change, day, enter_returning, keep, Entry};
 use crate::domain::balance::{AsOf, Balance};
 use crate::domain::rewards::{Adjustment, NewPayout};
 use serde_json::{json, Value};
 
 /// Appends an adjustment, due at once; its entry as the statement shows it.
 pub fn adjust(db: &mut Db, a: &Adjustment, at: &str) -> Result<Value, DbError> {
-    let id = enter(
+    let id = enter_returning(
         db,
         &Entry {
             partner_key: &a.partner_key,
@@ -192,9 +192,9 @@ pub fn pay(db: &mut Db, p: &NewPayout, at: &str) -> Result<Payout, DbError> {
             &[(*entry).into(), id.into()],
         )?;
     }
-    let mut balance = balance(db, &p.partner_key, &p.currency)?;
-    balance.settle(p.amount, &today);
-    keep(db, &p.partner_key, &p.currency, &balance)?;
+    change(db, &p.partner_key, &p.currency, |b| {
+        b.settle(p.amount, &today)
+    })?;
     Ok(Payout::Created(
         stored_payout(db, &p.reference)?.unwrap_or_default(),
     ))
@@ -336,7 +336,7 @@ pub fn rebuild_balances(db: &mut Db, today: &str) -> Result<usize, DbError> {
         balances
             .entry((partner, currency))
             .or_default()
-            .enter(&kind, amount, &due_on, today);
+            .enter(&kind, amount, &due_on);
     }
     for row in db.query(
         "SELECT partner_key, currency, CAST(SUM(amount) AS BIGINT) FROM payouts
@@ -356,7 +356,8 @@ pub fn rebuild_balances(db: &mut Db, today: &str) -> Result<usize, DbError> {
         }
     }
     db.execute("DELETE FROM ledger_totals", &[])?;
-    for ((partner, currency), balance) in &balances {
+    for ((partner, currency), balance) in &mut balances {
+        balance.compact(today);
         keep(db, partner, currency, balance)?;
     }
     Ok(balances.len())
