@@ -662,3 +662,81 @@ fn stripe_customers_bind_by_metadata_then_by_a_known_email() {
         json!([{"currency": "USD", "transactions": 1, "amount": 5600}])
     );
 }
+
+#[test]
+fn a_stripe_refund_reverses_its_share_of_the_commission_of_the_invoice_its_charge_paid() {
+    let (server, _) = server(&["--stripe-webhook-secret", WEBHOOK_SECRET]);
+    let mut claim = signup(1);
+    claim["customer_key"] = json!("cus_site_1");
+    claim["partner_key"] = json!("alex");
+    assert_eq!(server.post_signup(&claim).status, 201);
+    let rule = server.request(
+        "PUT",
+        "/v1/rewards",
+        &auth(),
+        json!({"public_key": "pk_test_123", "on": "sale", "kind": "percent",
+               "basis_points": 2500, "holding_days": 0})
+        .to_string()
+        .as_bytes(),
+    );
+    assert_eq!(rule.status, 200, "{}", rule.body);
+    let paid_by = |id: &str, charge: &str| {
+        let mut object = invoice(id, "cus_Stripe1", 4900, "eur");
+        object["charge"] = json!(charge);
+        event(&format!("evt_{id}"), "invoice.paid", object)
+    };
+    let refunded = |n: u32, total: i64| {
+        event(
+            &format!("evt_refund{n}"),
+            "charge.refunded",
+            json!({"id": "ch_1", "object": "charge", "amount": 4900, "currency": "eur",
+                   "customer": "cus_Stripe1", "amount_refunded": total}),
+        )
+    };
+    let sequence = vec![
+        event(
+            "evt_customer",
+            "customer.created",
+            json!({"id": "cus_Stripe1", "object": "customer",
+                   "metadata": {"customer_key": "cus_site_1"}}),
+        ),
+        paid_by("in_1", "ch_1"),
+        paid_by("in_2", "ch_2"),
+        // 30 % of ch_1, then the rest: in_1's 12.25 is reversed 3.68 (3.675, halves up), then
+        // 8.57, to the cent; in_2's commission is untouched.
+        refunded(1, 1470),
+        refunded(2, 4900),
+    ];
+    for reply in post_events(&server, &sequence) {
+        assert_eq!(reply.status, 200, "{}", reply.body);
+    }
+    let lines = |server: &Server| -> Vec<(String, i64, String)> {
+        let reply = server.request("GET", "/v1/partners/alex/statement", &auth(), b"");
+        reply.json()["lines"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| {
+                (
+                    l["kind"].as_str().unwrap().to_owned(),
+                    l["amount"].as_i64().unwrap(),
+                    l["transaction"]["source_id"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect()
+    };
+    let expected = vec![
+        ("earned".to_owned(), 1225, "in_1".to_owned()),
+        ("earned".to_owned(), 1225, "in_2".to_owned()),
+        ("reversed".to_owned(), -368, "ch_1/refunded/1470".to_owned()),
+        ("reversed".to_owned(), -857, "ch_1/refunded/4900".to_owned()),
+    ];
+    assert_eq!(lines(&server), expected);
+    // Stripe redelivers, in another order: nothing changes.
+    let mut again = sequence.clone();
+    again.reverse();
+    for reply in post_events(&server, &again) {
+        assert_eq!(reply.status, 200, "{}", reply.body);
+    }
+    assert_eq!(lines(&server), expected);
+}

@@ -496,3 +496,76 @@ fn bad_rules_payouts_and_adjustments_are_422_naming_the_field_and_store_nothing(
     let unauthorized = server.request("GET", "/v1/payouts/due", &[], b"");
     assert_eq!(unauthorized.status, 401);
 }
+
+#[test]
+fn sales_and_payouts_at_once_leave_every_balance_exact() {
+    let (server, _) = server(&[]);
+    assert_eq!(server.post_signup(&signup(1)).status, 201);
+    let rule = call(
+        &server,
+        "PUT",
+        "/v1/rewards",
+        json!({"on": "sale", "kind": "percent", "basis_points": 1000, "holding_days": 0}),
+    );
+    assert_eq!(rule.status, 200, "{}", rule.body);
+    // Eight clients post 30 sales each while payouts of whatever is due go out: on PostgreSQL
+    // the collector's four writers commit them side by side.
+    let paid = std::thread::scope(|scope| {
+        for t in 0..8 {
+            let server = &server;
+            scope.spawn(move || {
+                for n in 0..30 {
+                    sale(server, &format!("sale_{t}_{n}"), "cus_1", 1000 + n);
+                }
+            });
+        }
+        let mut paid = 0;
+        for n in 0..20 {
+            let due = owed(&server, "alex-smith")["due"].as_i64().unwrap_or(0);
+            if due > 0 {
+                let pay = |amount: i64, reference: String| {
+                    call(
+                        &server,
+                        "POST",
+                        "/v1/payouts",
+                        json!({"partner_key": "alex-smith", "amount": amount, "currency": "USD",
+                               "reference": reference}),
+                    )
+                };
+                let mut reply = pay(due, format!("tr_{n}"));
+                // An entry committed meanwhile by another writer may fall inside the amount
+                // read: the answer names the whole-entry amounts around it, and the client pays
+                // the one below.
+                if reply.status == 422 {
+                    let below = reply.json()["below"].as_i64().unwrap();
+                    assert!(below < due, "{}", reply.body);
+                    if below == 0 {
+                        continue;
+                    }
+                    reply = pay(below, format!("tr_{n}_below"));
+                }
+                assert_eq!(reply.status, 201, "{}", reply.body);
+                paid += reply.json()["amount"].as_i64().unwrap();
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        paid
+    });
+    let o = owed(&server, "alex-smith");
+    let earned: i64 = (0..30).map(|n| (1000 + n + 5) / 10).sum::<i64>() * 8;
+    assert_eq!(
+        (o["earned"].as_i64(), o["paid"].as_i64()),
+        (Some(earned), Some(paid))
+    );
+    assert_eq!(o["due"].as_i64(), Some(earned - paid));
+    let s = statement(&server, "alex-smith");
+    assert_eq!(s["totals"][0]["closing"].as_i64(), Some(earned - paid));
+    let settled = s["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|l| l["state"] == "paid")
+        .map(|l| l["amount"].as_i64().unwrap())
+        .sum::<i64>();
+    assert_eq!(settled, paid, "the entries settled are what was paid");
+}

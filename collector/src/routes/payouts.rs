@@ -64,7 +64,7 @@ pub async fn create(
     let p = payout.clone();
     let done = state
         .store
-        .write(move |db| ledger::pay(db, &p, &at))
+        .write_alone(move |db| ledger::pay(db, &p, &at))
         .await?;
     match done {
         Payout::Created(stored) => Ok((StatusCode::CREATED, Json(stored)).into_response()),

@@ -23,7 +23,12 @@ pub struct Pg {
     prepared: HashMap<&'static str, postgres::Statement>,
     /// Whether `begin` or `begin_read` opened a transaction not yet ended.
     in_transaction: bool,
+    /// Writes to shared rows, run at commit in the order of their keys ([`Db::defer`]).
+    deferred: Vec<(String, Deferred)>,
 }
+
+/// A write [`Db::defer`] holds back until the transaction commits.
+pub type Deferred = Box<dyn FnOnce(&mut Db) -> Result<(), DbError> + Send>;
 
 impl Db {
     /// Connects, without migrating. `timeout` bounds the connection, a wait for a lock and, on
@@ -52,6 +57,7 @@ impl Db {
                     client,
                     prepared: HashMap::new(),
                     in_transaction: false,
+                    deferred: Vec::new(),
                 })))
             }
         }
@@ -107,8 +113,30 @@ impl Db {
         }
     }
 
-    /// Commits; on SQLite with `synchronous=FULL`, that is the fsync.
+    /// Runs `write` now on SQLite, whose one writer has no one to wait for. On PostgreSQL,
+    /// within a transaction, holds it back to the commit, where the held writes run in the order
+    /// of their `key`s: rows many transactions write (a partner's running sums, its balance) are
+    /// then locked last and in one order by every collector's writers, so that two transactions
+    /// never wait on each other's.
+    pub fn defer(&mut self, key: String, write: Deferred) -> Result<(), DbError> {
+        match self {
+            Db::Postgres(pg) if pg.in_transaction => {
+                pg.deferred.push((key, write));
+                Ok(())
+            }
+            _ => write(self),
+        }
+    }
+
+    /// Commits, after the deferred writes; on SQLite with `synchronous=FULL`, that is the fsync.
     pub fn commit(&mut self) -> Result<(), DbError> {
+        if let Db::Postgres(pg) = self {
+            let mut deferred = std::mem::take(&mut pg.deferred);
+            deferred.sort_by(|a, b| a.0.cmp(&b.0));
+            for (_, write) in deferred {
+                write(self)?;
+            }
+        }
         if let Db::Postgres(pg) = self {
             pg.in_transaction = false;
         }
@@ -119,7 +147,10 @@ impl Db {
     pub fn rollback(&mut self) {
         let open = match self {
             Db::Sqlite(conn) => !conn.is_autocommit(),
-            Db::Postgres(pg) => std::mem::take(&mut pg.in_transaction),
+            Db::Postgres(pg) => {
+                pg.deferred.clear();
+                std::mem::take(&mut pg.in_transaction)
+            }
         };
         if open {
             let _ = self.batch("ROLLBACK");

@@ -218,49 +218,60 @@ fn entry_params<'a>(e: &'a Entry<'a>) -> [super::engine::P<'a>; 15] {
 }
 
 /// Adds an entry to its partner's balance in one statement (no read first): the totals, and the
-/// entry appended to the schedule; compacts the schedule when it has grown long.
+/// entry appended to the schedule; compacts the schedule when it has grown long. Deferred to the
+/// commit on PostgreSQL ([`Db::defer`]): a balance is a row many transactions write.
 fn account(db: &mut Db, e: &Entry<'_>) -> Result<(), DbError> {
     let (earned, reversed, adjustments) = match e.kind {
         "earned" => (e.amount, 0, 0),
         "reversed" => (0, -e.amount, 0),
         _ => (0, 0, e.amount),
     };
-    db.execute(
-        "INSERT INTO ledger_totals (partner_key, currency, earned, reversed, adjustments,
-                                        paid, due, schedule)
-             VALUES ($1, $2, $3, $4, $5, 0, 0, $6)
-             ON CONFLICT (partner_key, currency) DO UPDATE SET
-                 earned = ledger_totals.earned + excluded.earned,
-                 reversed = ledger_totals.reversed + excluded.reversed,
-                 adjustments = ledger_totals.adjustments + excluded.adjustments,
-                 schedule = CASE WHEN ledger_totals.schedule = '' THEN excluded.schedule
-                                 ELSE ledger_totals.schedule || ';' || excluded.schedule END",
-        &[
-            e.partner_key.into(),
-            e.currency.into(),
-            earned.into(),
-            reversed.into(),
-            adjustments.into(),
-            item(e.due_on, e.amount).as_str().into(),
-        ],
-    )?;
+    let (partner_key, currency) = (e.partner_key.to_owned(), e.currency.to_owned());
+    let item = item(e.due_on, e.amount);
+    let today = day(e.recorded_at).to_owned();
     // The length is looked at for one payment in 16 (and every other entry): a schedule grows
     // by some 16 bytes an entry, so it stays near its limit, and most entries cost one statement.
-    if e.transaction_id.is_some_and(|id| id % 16 != 0) {
-        return Ok(());
-    }
-    let length = db
-        .first(
-            "SELECT length(schedule) FROM ledger_totals WHERE partner_key = $1 AND currency = $2",
-            &[e.partner_key.into(), e.currency.into()],
-        )?
-        .and_then(|row| row[0].int())
-        .unwrap_or(0);
-    if length > COMPACT_AT {
-        let today = day(e.recorded_at).to_owned();
-        change(db, e.partner_key, e.currency, |b| b.compact(&today))?;
-    }
-    Ok(())
+    let look = e.transaction_id.is_none_or(|id| id % 16 == 0);
+    let key = format!("balance\n{partner_key}\n{currency}");
+    db.defer(
+        key,
+        Box::new(move |db: &mut Db| {
+            db.execute(
+                "INSERT INTO ledger_totals (partner_key, currency, earned, reversed, adjustments,
+                                            paid, due, schedule)
+                 VALUES ($1, $2, $3, $4, $5, 0, 0, $6)
+                 ON CONFLICT (partner_key, currency) DO UPDATE SET
+                     earned = ledger_totals.earned + excluded.earned,
+                     reversed = ledger_totals.reversed + excluded.reversed,
+                     adjustments = ledger_totals.adjustments + excluded.adjustments,
+                     schedule = CASE WHEN ledger_totals.schedule = '' THEN excluded.schedule
+                                     ELSE ledger_totals.schedule || ';' || excluded.schedule END",
+                &[
+                    partner_key.as_str().into(),
+                    currency.as_str().into(),
+                    earned.into(),
+                    reversed.into(),
+                    adjustments.into(),
+                    item.as_str().into(),
+                ],
+            )?;
+            if !look {
+                return Ok(());
+            }
+            let length = db
+                .first(
+                    "SELECT length(schedule) FROM ledger_totals
+                     WHERE partner_key = $1 AND currency = $2",
+                    &[partner_key.as_str().into(), currency.as_str().into()],
+                )?
+                .and_then(|row| row[0].int())
+                .unwrap_or(0);
+            if length > COMPACT_AT {
+                change(db, &partner_key, &currency, |b| b.compact(&today))?;
+            }
+            Ok(())
+        }),
+    )
 }
 
 /// Changes a partner's balance in a currency by `f`: read, changed, and written back only if no

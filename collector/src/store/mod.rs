@@ -67,6 +67,8 @@ struct Tally {
 trait Task: Send {
     /// When the caller stops waiting: a task not started by then is answered without running.
     fn deadline(&self) -> Instant;
+    /// Whether it runs in a transaction of its own (see [`Store::write_alone`]).
+    fn alone(&self) -> bool;
     fn run(&mut self, db: &mut Db) -> Result<(), DbError>;
     fn finish(self: Box<Self>, committed: Result<(), DbError>);
 }
@@ -75,12 +77,17 @@ struct Write<T, F> {
     work: F,
     out: Option<T>,
     deadline: Instant,
+    alone: bool,
     reply: oneshot::Sender<Result<T, DbError>>,
 }
 
 impl<T: Send, F: FnMut(&mut Db) -> Result<T, DbError> + Send> Task for Write<T, F> {
     fn deadline(&self) -> Instant {
         self.deadline
+    }
+
+    fn alone(&self) -> bool {
+        self.alone
     }
 
     fn run(&mut self, db: &mut Db) -> Result<(), DbError> {
@@ -149,12 +156,32 @@ impl Store {
         T: Send + 'static,
         F: FnMut(&mut Db) -> Result<T, DbError> + Send + 'static,
     {
+        self.submit(work, false).await
+    }
+
+    /// [`Store::write`] in a transaction of its own, never grouped with others: for a write
+    /// that takes a lock the others take later in theirs (a payout takes the partner's balance
+    /// first), so that two writers' groups cannot wait on each other.
+    pub async fn write_alone<T, F>(&self, work: F) -> Result<T, DbError>
+    where
+        T: Send + 'static,
+        F: FnMut(&mut Db) -> Result<T, DbError> + Send + 'static,
+    {
+        self.submit(work, true).await
+    }
+
+    async fn submit<T, F>(&self, work: F, alone: bool) -> Result<T, DbError>
+    where
+        T: Send + 'static,
+        F: FnMut(&mut Db) -> Result<T, DbError> + Send + 'static,
+    {
         let (reply, answer) = oneshot::channel();
         let deadline = Instant::now() + self.timeout;
         let task = Box::new(Write {
             work,
             out: None,
             deadline,
+            alone,
             reply,
         });
         let sent = lock(&self.writer)
@@ -246,16 +273,22 @@ fn writer(
     receiver: &Mutex<mpsc::Receiver<Box<dyn Task>>>,
     tally: &Tally,
 ) {
+    // A task that runs alone, met while a group was gathered: it starts the next one.
+    let mut held: Option<Box<dyn Task>> = None;
     loop {
         let mut group = Vec::new();
         {
             let receiver = lock(receiver);
-            match receiver.recv() {
+            match held.take().map_or_else(|| receiver.recv(), Ok) {
                 Ok(first) => group.push(first),
                 Err(_) => return,
             }
-            while group.len() < MAX_GROUP {
+            while group.len() < MAX_GROUP && !group[0].alone() {
                 match receiver.try_recv() {
+                    Ok(task) if task.alone() => {
+                        held = Some(task);
+                        break;
+                    }
                     Ok(task) => group.push(task),
                     Err(_) => break,
                 }

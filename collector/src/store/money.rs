@@ -132,46 +132,78 @@ struct Credited<'a> {
 
 /// Adds a credited transaction to the report's sums, in the transaction that stores it: the
 /// day's sales or refunds of its partner, and for a sale, the customer as paying (from its first
-/// paying day). The report reads these, not every transaction.
+/// paying day). The report reads these, not every transaction. Rows many transactions write,
+/// one deferred write each, to the commit on PostgreSQL ([`Db::defer`]).
 fn count(db: &mut Db, c: &Credited<'_>) -> Result<(), DbError> {
     let (sales, refunds) = if c.amount >= 0 {
         (c.amount, 0)
     } else {
         (0, -c.amount)
     };
-    db.execute(
-        "INSERT INTO revenue_days (partner_key, public_key, day, currency, sales, refunds)
-         VALUES ($1, $2, $3, $4, $5, $6)
-         ON CONFLICT (partner_key, public_key, day, currency) DO UPDATE SET
-             sales = revenue_days.sales + excluded.sales,
-             refunds = revenue_days.refunds + excluded.refunds",
-        &[
-            c.partner_key.into(),
-            c.public_key.into(),
-            c.day.into(),
-            c.currency.into(),
-            sales.into(),
-            refunds.into(),
-        ],
+    let (partner_key, public_key, day, currency) = (
+        c.partner_key.to_owned(),
+        c.public_key.to_owned(),
+        c.day.to_owned(),
+        c.currency.to_owned(),
+    );
+    let paying = match (c.customer_key, c.amount > 0) {
+        (Some(customer_key), true) => Some(customer_key.to_owned()),
+        _ => None,
+    };
+    let key = format!("revenue\n{partner_key}\n{public_key}\n{day}\n{currency}");
+    let row = (
+        partner_key.clone(),
+        public_key.clone(),
+        day.clone(),
+        currency.clone(),
+    );
+    db.defer(
+        key,
+        Box::new(move |db: &mut Db| {
+            let (partner_key, public_key, day, currency) = row;
+            db.execute(
+                "INSERT INTO revenue_days (partner_key, public_key, day, currency, sales, refunds)
+                 VALUES ($1, $2, $3, $4, $5, $6)
+                 ON CONFLICT (partner_key, public_key, day, currency) DO UPDATE SET
+                     sales = revenue_days.sales + excluded.sales,
+                     refunds = revenue_days.refunds + excluded.refunds",
+                &[
+                    partner_key.as_str().into(),
+                    public_key.as_str().into(),
+                    day.as_str().into(),
+                    currency.as_str().into(),
+                    sales.into(),
+                    refunds.into(),
+                ],
+            )
+            .map(drop)
+        }),
     )?;
-    if let (Some(customer_key), true) = (c.customer_key, c.amount > 0) {
-        db.execute(
-            "INSERT INTO paying_customers (partner_key, currency, public_key, customer_key,
-                                           first_day)
-             VALUES ($1, $2, $3, $4, $5)
-             ON CONFLICT (partner_key, currency, public_key, customer_key) DO UPDATE SET
-                 first_day = CASE WHEN excluded.first_day < paying_customers.first_day
-                                  THEN excluded.first_day ELSE paying_customers.first_day END",
-            &[
-                c.partner_key.into(),
-                c.currency.into(),
-                c.public_key.into(),
-                customer_key.into(),
-                c.day.into(),
-            ],
-        )?;
-    }
-    Ok(())
+    let Some(customer_key) = paying else {
+        return Ok(());
+    };
+    let key = format!("paying\n{partner_key}\n{currency}\n{public_key}\n{customer_key}");
+    db.defer(
+        key,
+        Box::new(move |db: &mut Db| {
+            db.execute(
+                "INSERT INTO paying_customers (partner_key, currency, public_key, customer_key,
+                                               first_day)
+                 VALUES ($1, $2, $3, $4, $5)
+                 ON CONFLICT (partner_key, currency, public_key, customer_key) DO UPDATE SET
+                     first_day = CASE WHEN excluded.first_day < paying_customers.first_day
+                                      THEN excluded.first_day ELSE paying_customers.first_day END",
+                &[
+                    partner_key.as_str().into(),
+                    currency.as_str().into(),
+                    public_key.as_str().into(),
+                    customer_key.as_str().into(),
+                    day.as_str().into(),
+                ],
+            )
+            .map(drop)
+        }),
+    )
 }
 
 /// Records a payment an API or a file gave (`source`, its `key` unique per source), matched to
