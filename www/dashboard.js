@@ -28,7 +28,7 @@
     return td;
   }
   // Minor units as the currency writes them (Intl knows each currency's decimals).
-  function money(minor, currency) {
+  function money_text(minor, currency) {
     var digits = new Intl.NumberFormat('en', { style: 'currency', currency: currency }).resolvedOptions().maximumFractionDigits;
     return new Intl.NumberFormat(undefined, { style: 'currency', currency: currency }).format(minor / Math.pow(10, digits));
   }
@@ -65,7 +65,7 @@
       var y = top + plot * (1 - f);
       add('line', { x1: left, x2: width - right, y1: y, y2: y, stroke: '#ddd' });
       add('text', { x: left - 4, y: y + 3, 'text-anchor': 'end' }, String(Math.round(max * f)));
-      if (currency) add('text', { x: width - right + 4, y: y + 3 }, money(low + (high - low) * f, currency));
+      if (currency) add('text', { x: width - right + 4, y: y + 3 }, money_text(low + (high - low) * f, currency));
     });
     var colours = [['clicks', '#4c78a8'], ['signups', '#f58518'], ['conversions', '#54a24b']];
     days.forEach(function (d, i) {
@@ -103,7 +103,7 @@
       cell(row, p.conversions, true);
       cell(row, percent(p.signups_per_click), true);
       cell(row, percent(p.conversion_rate), true);
-      cell(row, (p.revenue || []).map(function (r) { return money(r.net, r.currency); }).join(', '), true);
+      cell(row, (p.revenue || []).map(function (r) { return money_text(r.net, r.currency); }).join(', '), true);
       cell(row, p.last_activity);
       row.dataset.partner = p.partner_key;
       body.appendChild(row);
@@ -118,7 +118,7 @@
       var credit = s.credit ? (s.credit.credited ? 'credited' : 'not credited') + ' (' + s.credit.standing + ')' +
         (s.credit.contested ? ', contested' : '') : null;
       [s.received_at, s.type, s.customer_key, s.name, s.email, s.partner_key, credit].forEach(function (v) { cell(row, v); });
-      cell(row, s.amount != null ? money(s.amount, s.currency) : null, true);
+      cell(row, s.amount != null ? money_text(s.amount, s.currency) : null, true);
       [s.xid, s.page_url].forEach(function (v) { cell(row, v); });
       if (s.credit) row.title = s.credit.reason;
       rows.appendChild(row);
@@ -128,6 +128,113 @@
     $('page').textContent = list.length
       ? 'records ' + (first + 1) + '–' + (first + list.length) + ' of ' + total + ', newest first'
       : 'no records in this range';
+  }
+
+  function send(method, path, body) {
+    return fetch(path, {
+      method: method,
+      headers: { Authorization: 'Bearer ' + token, 'Content-Type': 'application/json' },
+      body: JSON.stringify(body),
+    }).then(function (response) {
+      return response.json().then(function (answer) {
+        if (!response.ok) throw new Error(answer.error || response.status);
+        return answer;
+      });
+    });
+  }
+  function download(path, fallback) {
+    return authorized(path).then(function (response) {
+      if (!response.ok) throw new Error(response.status);
+      var name = (/filename="([^"]+)"/.exec(response.headers.get('Content-Disposition') || '') || [])[1] || fallback;
+      return response.blob().then(function (blob) {
+        var a = document.createElement('a');
+        a.href = URL.createObjectURL(blob);
+        a.download = name;
+        document.body.appendChild(a);
+        a.click();
+        a.remove();
+      });
+    });
+  }
+
+  // Money owed: the partners with the most due first; a payout is recorded with its reference.
+  function money(owed) {
+    var body = $('money');
+    body.textContent = '';
+    var lines = owed.partners.slice().sort(function (a, b) { return b.due - a.due; }).slice(0, 200);
+    lines.forEach(function (p) {
+      var row = document.createElement('tr');
+      cell(row, p.partner_key + ' (' + p.currency + ')');
+      [p.earned, p.reversed, p.adjustments, p.paid, p.due, p.pending].forEach(function (v) { cell(row, amount(v, p.currency), true); });
+      cell(row, p.next_due_on);
+      var actions = cell(row, '');
+      actions.textContent = '';
+      var pay = document.createElement('button');
+      pay.type = 'button';
+      pay.textContent = 'Pay';
+      pay.disabled = p.due <= 0;
+      pay.addEventListener('click', function () {
+        $('payout').hidden = false;
+        $('payout-partner').value = p.partner_key;
+        $('payout-currency').value = p.currency;
+        $('payout-amount').value = p.due;
+        $('payout-reference').value = '';
+        $('payout-reference').focus();
+      });
+      var csv = document.createElement('button');
+      csv.type = 'button';
+      csv.textContent = 'Statement CSV';
+      csv.addEventListener('click', function () {
+        download('/v1/partners/' + encodeURIComponent(p.partner_key) + '/statement.csv?' + range(), 'statement.csv')
+          .catch(function (error) { $('money-status').textContent = 'Could not export: ' + error.message; });
+      });
+      actions.appendChild(pay);
+      actions.appendChild(document.createTextNode(' '));
+      actions.appendChild(csv);
+      row.dataset.partner = p.partner_key;
+      body.appendChild(row);
+    });
+    $('money-table').hidden = lines.length === 0;
+    $('money-status').textContent = owed.partners.length
+      ? owed.partners.length + ' partner balances as of ' + owed.as_of + '.'
+      : 'No commissions yet: set a reward rule below.';
+  }
+  function amount(minor, currency) {
+    return minor == null ? null : money_text(minor, currency);
+  }
+
+  function rules(list) {
+    var body = $('rules');
+    body.textContent = '';
+    list.rules.forEach(function (r) {
+      var row = document.createElement('tr');
+      cell(row, r.public_key || 'every program');
+      cell(row, r.partner_key || 'default');
+      cell(row, r.on);
+      cell(row, r.kind === 'percent' ? (r.basis_points / 100) + ' %' : r.kind === 'flat' ? money_text(r.amount, r.currency) : 'nothing');
+      cell(row, r.on === 'sale' ? (r.months === 'lifetime' ? 'lifetime' : r.months + ' months') : null);
+      cell(row, r.holding_days, true);
+      cell(row, r.set_at);
+      body.appendChild(row);
+    });
+    $('rules-table').hidden = list.rules.length === 0;
+  }
+  function ruleBody() {
+    var kind = $('rule-kind').value;
+    var body = { on: $('rule-on').value, kind: kind, holding_days: Number($('rule-holding').value || 0) };
+    if ($('rule-program').value.trim()) body.public_key = $('rule-program').value.trim();
+    if ($('rule-partner').value.trim()) body.partner_key = $('rule-partner').value.trim();
+    if (kind === 'percent') body.basis_points = Number($('rule-value').value);
+    if (kind === 'flat') { body.amount = Number($('rule-value').value); body.currency = $('rule-currency').value.trim(); }
+    if (body.on === 'sale' && $('rule-months').value) body.months = Number($('rule-months').value);
+    return body;
+  }
+
+  function loadMoney() {
+    return Promise.all([get('/v1/payouts/due'), get('/v1/rewards')]).then(function (answers) {
+      money(answers[0].body);
+      rules(answers[1].body);
+    }).catch(function (error) { $('money-status').textContent = 'Could not load: ' + error.message; });
   }
 
   function load() {
@@ -146,7 +253,7 @@
         $('next').disabled = !next;
         $('next').dataset.before = next || '';
         $('previous').disabled = cursors.length === 0;
-        var unmatched = (report.unmatched || []).map(function (u) { return u.transactions + ' (' + money(u.amount, u.currency) + ')'; });
+        var unmatched = (report.unmatched || []).map(function (u) { return u.transactions + ' (' + money_text(u.amount, u.currency) + ')'; });
         status.textContent = report.partners.length + ' partners' + (unmatched.length ? '; payments matching no customer: ' + unmatched.join(', ') : '') + '.';
       })
       .catch(function (error) { status.textContent = 'Could not load: ' + error.message; });
@@ -158,6 +265,7 @@
     cursors = [];
     before = null;
     load();
+    loadMoney();
     clearInterval(timer);
     timer = setInterval(load, 10000);
   });
@@ -179,20 +287,53 @@
     link.hidden = false;
   });
 
+  $('payout').addEventListener('submit', function (e) {
+    e.preventDefault();
+    var status = $('payout-status');
+    send('POST', '/v1/payouts', {
+      partner_key: $('payout-partner').value,
+      currency: $('payout-currency').value,
+      amount: Number($('payout-amount').value),
+      reference: $('payout-reference').value.trim(),
+    }).then(function (payout) {
+      status.textContent = 'Recorded: ' + money_text(payout.amount, payout.currency) + ' to ' + payout.partner_key +
+        ' (' + payout.reference + '), settling ' + payout.entries + ' entries.';
+      $('payout').hidden = true;
+      loadMoney();
+    }).catch(function (error) { status.textContent = 'Not recorded: ' + error.message; });
+  });
+  $('rule').addEventListener('submit', function (e) {
+    e.preventDefault();
+    send('PUT', '/v1/rewards', ruleBody()).then(function (rule) {
+      $('rule-status').textContent = 'Rule ' + rule.id + ' set: it applies to what is recorded from now on.';
+      loadMoney();
+    }).catch(function (error) { $('rule-status').textContent = 'Not saved: ' + error.message; });
+  });
+  $('rule-preview').addEventListener('click', function () {
+    var body = ruleBody();
+    if ($('since').value) body.since = $('since').value;
+    if ($('until').value) body.until = $('until').value;
+    send('POST', '/v1/rewards/preview', body).then(function (preview) {
+      var rows = $('preview');
+      rows.textContent = '';
+      preview.partners.forEach(function (p) {
+        var row = document.createElement('tr');
+        cell(row, p.partner_key + ' (' + p.currency + ')');
+        cell(row, p.events, true);
+        [p.earned, p.reversed, p.net, p.current_net].forEach(function (v) { cell(row, money_text(v, p.currency), true); });
+        rows.appendChild(row);
+      });
+      $('preview-table').hidden = preview.partners.length === 0;
+      $('rule-status').textContent = preview.partners.length
+        ? 'Over ' + preview.since + ' to ' + preview.until + ', nothing changed.'
+        : 'Nothing in ' + preview.since + ' to ' + preview.until + ' this rule would reward.';
+    }).catch(function (error) { $('rule-status').textContent = 'No preview: ' + error.message; });
+  });
+
   // The export is the collector's: every record in the range, streamed as CSV with formula-like
   // text kept as text (GET /v1/signups.csv).
   $('csv').addEventListener('click', function () {
-    authorized('/v1/signups.csv?' + range()).then(function (response) {
-      if (!response.ok) throw new Error(response.status);
-      var name = (/filename="([^"]+)"/.exec(response.headers.get('Content-Disposition') || '') || [])[1] || 'reftrack-records.csv';
-      return response.blob().then(function (blob) {
-        var a = document.createElement('a');
-        a.href = URL.createObjectURL(blob);
-        a.download = name;
-        document.body.appendChild(a);
-        a.click();
-        a.remove();
-      });
-    }).catch(function (error) { $('status').textContent = 'Could not export: ' + error.message; });
+    download('/v1/signups.csv?' + range(), 'reftrack-records.csv')
+      .catch(function (error) { $('status').textContent = 'Could not export: ' + error.message; });
   });
 })();

@@ -195,3 +195,66 @@ test('the dashboard with 110 records: pages through the server, a password token
   await page.waitForFunction(() => document.getElementById('page').textContent === 'no records in this range');
   await context.close();
 });
+
+test('the money view: a rule set on the dashboard, a sale, a payout recorded with its reference, the statement as CSV', async () => {
+  const customer = 'money_1';
+  const claim = await fetch(`http://127.0.0.1:${port}/v1/signups`, {
+    method: 'POST',
+    body: JSON.stringify({ event_id: '00000000-0000-4000-9100-000000000001', type: 'signup', public_key: 'pk_demo_acme',
+      customer_key: customer, customer_hash: sign(customer), partner_key: 'money-partner' }),
+  });
+  assert.equal(claim.status, 201);
+  const { context, page } = await freshPage(browser);
+  await page.goto(`http://www.acme.test:${port}/dashboard.html`);
+  await page.fill('#token', SECRET);
+  await page.click('#auth button');
+  // A 20 % rule for every program's sales, due at once.
+  await page.selectOption('#rule-on', 'sale');
+  await page.selectOption('#rule-kind', 'percent');
+  await page.fill('#rule-value', '2000');
+  await page.fill('#rule-holding', '0');
+  await page.click('#rule button[type=submit]');
+  await page.waitForFunction(() => /^Rule \d+ set/.test(document.getElementById('rule-status').textContent));
+  assert.deepEqual(await page.$$eval('#rules tr td', (cells) => cells.slice(0, 6).map((c) => c.textContent)),
+    ['every program', 'default', 'sale', '20 %', 'lifetime', '0']);
+  const sale = await fetch(`http://127.0.0.1:${port}/api/v2/transactions`, {
+    method: 'POST',
+    headers: { Authorization: `Bearer ${SECRET}`, 'Content-Type': 'application/json' },
+    body: JSON.stringify({ customer_key: customer, amount: 10000, currency: 'USD', key: 'money_sale_1' }),
+  });
+  assert.equal(sale.status, 200);
+  await page.click('#auth button');
+  const row = '#money tr[data-partner="money-partner"] td';
+  await page.waitForSelector(row);
+  let cells = await page.$$eval(row, (tds) => tds.map((c) => c.textContent));
+  assert.deepEqual(cells.slice(0, 7), ['money-partner (USD)', '$20.00', '$0.00', '$0.00', '$0.00', '$20.00', '$0.00']);
+  // Paid with the transfer's reference: the payout settles the commission.
+  await page.click('#money tr[data-partner="money-partner"] button:text("Pay")');
+  assert.equal(await page.inputValue('#payout-amount'), '2000');
+  await page.fill('#payout-reference', 'wire-2026-12-001');
+  await page.click('#payout button[type=submit]');
+  await page.waitForFunction(() => /^Recorded: \$20\.00 to money-partner/.test(document.getElementById('payout-status').textContent));
+  await page.waitForFunction(() => {
+    const cells = document.querySelectorAll('#money tr[data-partner="money-partner"] td');
+    return cells.length && cells[4].textContent === '$20.00' && cells[5].textContent === '$0.00';
+  });
+  // The statement, as CSV: the commission with its sale, and the payout with its reference.
+  const [download] = await Promise.all([page.waitForEvent('download'),
+    page.click('#money tr[data-partner="money-partner"] button:text("Statement CSV")')]);
+  const text = Buffer.concat(await (await download.createReadStream()).toArray()).toString('utf8');
+  const lines = text.trim().split('\r\n');
+  assert.match(lines[0], /^recorded_at,type,id,kind,on,amount,currency,balance,state/);
+  assert.equal(lines.length, 3, text);
+  assert.ok(lines[1].includes('"earned","sale",2000,"USD",2000,"paid"') && lines[1].includes('"money_sale_1"'), lines[1]);
+  assert.ok(lines[2].includes('"payout"') && lines[2].includes('"wire-2026-12-001"'), lines[2]);
+  // What 50 % would have earned, beside what was: nothing is changed by asking.
+  await page.fill('#rule-value', '5000');
+  await page.click('#rule-preview');
+  await page.waitForSelector('#preview tr');
+  const preview = await page.$$eval('#preview tr', (rows) => rows.map((r) => [...r.cells].map((c) => c.textContent)));
+  assert.deepEqual(preview.find((r) => r[0] === 'money-partner (USD)'), ['money-partner (USD)', '1', '$50.00', '$0.00', '$50.00', '$20.00']);
+  const rules = await get('/v1/rewards');
+  assert.equal(rules.rules.length, 1, 'the preview stored nothing');
+  assert.deepEqual(page.errors, []);
+  await context.close();
+});
