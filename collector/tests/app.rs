@@ -45,7 +45,7 @@ fn request(method: &str, path: &str, from: [u8; 4], token: Option<&str>) -> Requ
 }
 
 /// Every authenticated route of the table, as a client would call it.
-const AUTHENTICATED: [(&str, &str); 13] = [
+const AUTHENTICATED: [(&str, &str); 20] = [
     ("GET", "/v1/signups"),
     ("GET", "/v1/signups.csv"),
     ("POST", "/conversion/xid"),
@@ -59,6 +59,13 @@ const AUTHENTICATED: [(&str, &str); 13] = [
     ("POST", "/api/v2/transactions"),
     ("POST", "/v1/transactions"),
     ("DELETE", "/v1/transactions/pn_1"),
+    ("GET", "/v1/rewards"),
+    ("PUT", "/v1/rewards"),
+    ("POST", "/v1/rewards/preview"),
+    ("GET", "/v1/payouts/due"),
+    ("POST", "/v1/payouts"),
+    ("GET", "/v1/partners/alex/statement"),
+    ("POST", "/v1/partners/alex/adjustments"),
 ];
 
 #[tokio::test]
