@@ -146,19 +146,7 @@ pub fn rule(map: &Map<String, Value>, extra: &[&str]) -> Result<Rule, Invalid> {
         ));
     }
     let f = Fields(map);
-    let public_key = f
-        .key("public_key", 128)
-        .map_err(|e| invalid("public_key", e))?
-        .unwrap_or_default();
-    if !public_key.is_empty() && !reftrack::core::config::is_public_key(&public_key) {
-        return Err(invalid(
-            "public_key",
-            format!(
-                "public_key must be {}",
-                reftrack::core::config::PUBLIC_KEY_RULE
-            ),
-        ));
-    }
+    let public_key = program(&f)?;
     let partner_key = f
         .key("partner_key", 256)
         .map_err(|e| invalid("partner_key", e))?
@@ -492,6 +480,18 @@ pub fn adjustment_body(partner_key: &str, body: &[u8]) -> Result<Adjustment, Inv
             format!("note is required: why, in at most {MAX_NOTE} bytes"),
         )
     })?;
+    let public_key = program(&f)?;
+    Ok(Adjustment {
+        partner_key: partner_key.to_owned(),
+        public_key,
+        amount,
+        currency: currency(&map)?,
+        note,
+    })
+}
+
+/// `public_key`, a program's key, or `""` (every program) when absent.
+fn program(f: &Fields<'_>) -> Result<String, Invalid> {
     let public_key = f
         .key("public_key", 128)
         .map_err(|e| invalid("public_key", e))?
@@ -505,13 +505,7 @@ pub fn adjustment_body(partner_key: &str, body: &[u8]) -> Result<Adjustment, Inv
             ),
         ));
     }
-    Ok(Adjustment {
-        partner_key: partner_key.to_owned(),
-        public_key,
-        amount,
-        currency: currency(&map)?,
-        note,
-    })
+    Ok(public_key)
 }
 
 fn only(map: &Map<String, Value>, fields: &[&str]) -> Result<(), Invalid> {

@@ -150,7 +150,8 @@ pub async fn change(
     }
 }
 
-fn partner_key(key: &str) -> Result<String, ApiError> {
+/// A partner key from the path, or `400`.
+pub(super) fn partner_key(key: &str) -> Result<String, ApiError> {
     PartnerKey::parse(key)
         .map(|k| k.as_str().to_owned())
         .map_err(|_| ApiError::bad_request(format!("{key} is not a partner key")))

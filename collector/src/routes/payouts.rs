@@ -3,6 +3,7 @@
 //! (`POST /v1/partners/{key}/adjustments`). reftrack records payouts; it does not move money.
 
 use super::days;
+use super::partners::partner_key;
 use crate::domain::{csv, rewards};
 use crate::http::{ApiError, Authorized, LimitedBody, Shared};
 use crate::store::payouts::{self as ledger, Payout};
@@ -10,15 +11,8 @@ use axum::extract::{Path, Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use reftrack::core::partner_key::PartnerKey;
 use serde_json::{json, Value};
 use std::collections::HashMap;
-
-fn partner_key(key: &str) -> Result<String, ApiError> {
-    PartnerKey::parse(key)
-        .map(|k| k.as_str().to_owned())
-        .map_err(|_| ApiError::bad_request(format!("{key} is not a partner key")))
-}
 
 /// Per partner and currency: earned, reversed, adjustments and paid so far, what is due today,
 /// what is pending and the soonest day some of it turns due; with `?partner_key=`, that partner
