@@ -449,7 +449,11 @@ proptest! {
         apply(&mut db, &mut case, &Op::Rule { partner: None, reward: 0, value: 2000, months: None, holding: 30 });
         let mut history = Vec::new();
         for op in &ops {
+            // Each step in a transaction of its own, as the collector's writers run them (on
+            // PostgreSQL, a step's entries for one balance are then written together).
+            db.begin().unwrap();
             apply(&mut db, &mut case, op);
+            db.commit().unwrap();
             history = check(&mut db, &case, &history);
         }
     }

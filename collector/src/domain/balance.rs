@@ -3,11 +3,12 @@
 //! the day they turn due. It is kept beside the ledger, in the transactions that write it, so that
 //! what 100,000 partners are owed is read as one row each.
 //!
-//! The schedule is stored as text, `2026-12-22 980;2027-01-01 -294`. A new entry is appended to
-//! it in the same statement that adds it to the totals, without reading the row first; the text is
-//! compacted (days merged, days passed folded into `due`) once it grows past
-//! [`COMPACT_AT`] bytes, and when a payout settles. Reading it sums the items as they are, so a
-//! balance is the same before and after compaction.
+//! The schedule is stored as text, `2026-12-22 980;2027-01-01 -294`, beside the latest due day's
+//! amount: a new entry joins that amount when it turns due the same day (most of a day's entries
+//! do), or else moves it into the text, in the same statement that adds the entry to the totals,
+//! without reading the row first. The text is compacted (days merged, days passed folded into
+//! `due`) once it grows past [`COMPACT_AT`] bytes, and when a payout settles. Reading it sums the
+//! items as they are, so a balance is the same before and after compaction.
 
 use std::collections::BTreeMap;
 

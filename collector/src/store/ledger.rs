@@ -217,61 +217,126 @@ fn entry_params<'a>(e: &'a Entry<'a>) -> [super::engine::P<'a>; 15] {
     ]
 }
 
-/// Adds an entry to its partner's balance in one statement (no read first): the totals, and the
-/// entry appended to the schedule; compacts the schedule when it has grown long. Deferred to the
-/// commit on PostgreSQL ([`Db::defer`]): a balance is a row many transactions write.
+/// What a transaction adds to one balance: its entries summed, their amounts by due day.
+#[derive(Default)]
+struct Delta {
+    partner_key: String,
+    currency: String,
+    earned: i64,
+    reversed: i64,
+    adjustments: i64,
+    days: std::collections::BTreeMap<String, i64>,
+    /// Whether to look at the schedule's length afterwards, and the day to compact as of.
+    look: bool,
+    today: String,
+}
+
+thread_local! {
+    /// The balances this thread's open transaction has deferred writes for: a further entry for
+    /// one of them joins its delta. A delta outlives its write only while that write is held.
+    static DELTAS: std::cell::RefCell<std::collections::HashMap<String, std::sync::Weak<std::sync::Mutex<Delta>>>> =
+        Default::default();
+}
+
+/// Adds an entry to its partner's balance, without reading the row first: the totals, and the
+/// amount by the day it turns due — added to the latest due day's amount when it is that day
+/// (most of a day's entries are), or else that day moved into the schedule. Deferred to the
+/// commit on PostgreSQL ([`Db::defer`]), where a transaction's entries for one balance are
+/// written in one statement; the schedule is compacted when it has grown long (its length looked
+/// at for one payment in 16, and every other entry).
 fn account(db: &mut Db, e: &Entry<'_>) -> Result<(), DbError> {
-    let (earned, reversed, adjustments) = match e.kind {
-        "earned" => (e.amount, 0, 0),
-        "reversed" => (0, -e.amount, 0),
-        _ => (0, 0, e.amount),
+    let key = format!("balance\n{}\n{}", e.partner_key, e.currency);
+    let add = |d: &mut Delta| {
+        match e.kind {
+            "earned" => d.earned += e.amount,
+            "reversed" => d.reversed -= e.amount,
+            _ => d.adjustments += e.amount,
+        }
+        *d.days.entry(e.due_on.to_owned()).or_default() += e.amount;
+        d.look |= e.transaction_id.is_none_or(|id| id % 16 == 0);
+        d.today = d.today.clone().max(day(e.recorded_at).to_owned());
     };
-    let (partner_key, currency) = (e.partner_key.to_owned(), e.currency.to_owned());
-    let item = item(e.due_on, e.amount);
-    let today = day(e.recorded_at).to_owned();
-    // The length is looked at for one payment in 16 (and every other entry): a schedule grows
-    // by some 16 bytes an entry, so it stays near its limit, and most entries cost one statement.
-    let look = e.transaction_id.is_none_or(|id| id % 16 == 0);
-    let key = format!("balance\n{partner_key}\n{currency}");
+    let held = DELTAS.with(|deltas| deltas.borrow().get(&key).and_then(std::sync::Weak::upgrade));
+    if let Some(delta) = held {
+        add(&mut delta.lock().unwrap_or_else(|p| p.into_inner()));
+        return Ok(());
+    }
+    let mut delta = Delta {
+        partner_key: e.partner_key.to_owned(),
+        currency: e.currency.to_owned(),
+        ..Delta::default()
+    };
+    add(&mut delta);
+    let delta = std::sync::Arc::new(std::sync::Mutex::new(delta));
+    DELTAS.with(|deltas| {
+        let mut deltas = deltas.borrow_mut();
+        deltas.retain(|_, d| d.strong_count() > 0);
+        deltas.insert(key.clone(), std::sync::Arc::downgrade(&delta));
+    });
     db.defer(
-        key,
+        key.clone(),
         Box::new(move |db: &mut Db| {
-            db.execute(
-                "INSERT INTO ledger_totals (partner_key, currency, earned, reversed, adjustments,
-                                            paid, due, schedule)
-                 VALUES ($1, $2, $3, $4, $5, 0, 0, $6)
-                 ON CONFLICT (partner_key, currency) DO UPDATE SET
-                     earned = ledger_totals.earned + excluded.earned,
-                     reversed = ledger_totals.reversed + excluded.reversed,
-                     adjustments = ledger_totals.adjustments + excluded.adjustments,
-                     schedule = CASE WHEN ledger_totals.schedule = '' THEN excluded.schedule
-                                     ELSE ledger_totals.schedule || ';' || excluded.schedule END",
-                &[
-                    partner_key.as_str().into(),
-                    currency.as_str().into(),
-                    earned.into(),
-                    reversed.into(),
-                    adjustments.into(),
-                    item.as_str().into(),
-                ],
-            )?;
-            if !look {
-                return Ok(());
-            }
-            let length = db
-                .first(
-                    "SELECT length(schedule) FROM ledger_totals
-                     WHERE partner_key = $1 AND currency = $2",
-                    &[partner_key.as_str().into(), currency.as_str().into()],
-                )?
-                .and_then(|row| row[0].int())
-                .unwrap_or(0);
-            if length > COMPACT_AT {
-                change(db, &partner_key, &currency, |b| b.compact(&today))?;
-            }
-            Ok(())
+            DELTAS.with(|deltas| deltas.borrow_mut().remove(&key));
+            let delta = std::mem::take(&mut *delta.lock().unwrap_or_else(|p| p.into_inner()));
+            write_delta(db, delta)
         }),
     )
+}
+
+/// Writes a balance's delta in one statement: the latest of its days becomes the latest day's
+/// amount (added to it when it is the same day), the others join the schedule.
+fn write_delta(db: &mut Db, d: Delta) -> Result<(), DbError> {
+    let Some((latest_on, latest)) = d.days.iter().next_back().map(|(k, v)| (k.clone(), *v)) else {
+        return Ok(());
+    };
+    let others: String = d
+        .days
+        .iter()
+        .filter(|(day, _)| **day != latest_on)
+        .map(|(day, amount)| format!(";{}", item(day, *amount)))
+        .collect();
+    db.execute(
+        "INSERT INTO ledger_totals (partner_key, currency, earned, reversed, adjustments,
+                                    paid, due, schedule, latest_on, latest)
+         VALUES ($1, $2, $3, $4, $5, 0, 0, $8, $6, $7)
+         ON CONFLICT (partner_key, currency) DO UPDATE SET
+             earned = ledger_totals.earned + excluded.earned,
+             reversed = ledger_totals.reversed + excluded.reversed,
+             adjustments = ledger_totals.adjustments + excluded.adjustments,
+             schedule = ledger_totals.schedule
+                 || CASE WHEN ledger_totals.latest_on IN ('', excluded.latest_on) THEN ''
+                         ELSE ';' || ledger_totals.latest_on || ' '
+                              || CAST(ledger_totals.latest AS TEXT) END
+                 || $8,
+             latest = CASE WHEN ledger_totals.latest_on = excluded.latest_on
+                           THEN ledger_totals.latest + excluded.latest
+                           ELSE excluded.latest END,
+             latest_on = excluded.latest_on",
+        &[
+            d.partner_key.as_str().into(),
+            d.currency.as_str().into(),
+            d.earned.into(),
+            d.reversed.into(),
+            d.adjustments.into(),
+            latest_on.as_str().into(),
+            latest.into(),
+            others.as_str().into(),
+        ],
+    )?;
+    if !d.look {
+        return Ok(());
+    }
+    let length = db
+        .first(
+            "SELECT length(schedule) FROM ledger_totals WHERE partner_key = $1 AND currency = $2",
+            &[d.partner_key.as_str().into(), d.currency.as_str().into()],
+        )?
+        .and_then(|row| row[0].int())
+        .unwrap_or(0);
+    if length > COMPACT_AT {
+        change(db, &d.partner_key, &d.currency, |b| b.compact(&d.today))?;
+    }
+    Ok(())
 }
 
 /// Changes a partner's balance in a currency by `f`: read, changed, and written back only if no
@@ -284,21 +349,27 @@ pub(super) fn change(
 ) -> Result<(), DbError> {
     for _attempt in 0..16 {
         let row = db.first(
-            "SELECT earned, reversed, adjustments, paid, due, schedule
+            "SELECT earned, reversed, adjustments, paid, due, schedule, latest_on, latest
              FROM ledger_totals WHERE partner_key = $1 AND currency = $2",
             &[partner_key.into(), currency.into()],
         )?;
+        let stored = row.clone().map(|r| r[5..].to_vec()).unwrap_or_default();
         let before = row.map(balance_of).unwrap_or_default();
         let mut after = before.clone();
         f(&mut after);
+        let text = |i: usize| stored.get(i).cloned().and_then(V::text).unwrap_or_default();
+        let (schedule, latest_on) = (text(0), text(1));
+        let latest = stored.get(2).and_then(V::int).unwrap_or(0);
         let changed = db.execute(
             "INSERT INTO ledger_totals (partner_key, currency, earned, reversed, adjustments,
-                                        paid, due, schedule)
-             VALUES ($1, $2, 0, 0, 0, $3, $4, $5)
+                                        paid, due, schedule, latest_on, latest)
+             VALUES ($1, $2, 0, 0, 0, $3, $4, $5, '', 0)
              ON CONFLICT (partner_key, currency) DO UPDATE SET
-                 paid = excluded.paid, due = excluded.due, schedule = excluded.schedule
+                 paid = excluded.paid, due = excluded.due, schedule = excluded.schedule,
+                 latest_on = '', latest = 0
              WHERE ledger_totals.paid = $6 AND ledger_totals.due = $7
-               AND ledger_totals.schedule = $8",
+               AND ledger_totals.schedule = $8 AND ledger_totals.latest_on = $9
+               AND ledger_totals.latest = $10",
             &[
                 partner_key.into(),
                 currency.into(),
@@ -307,7 +378,9 @@ pub(super) fn change(
                 after.schedule.as_str().into(),
                 before.paid.into(),
                 before.due.into(),
-                before.schedule.as_str().into(),
+                schedule.as_str().into(),
+                latest_on.as_str().into(),
+                latest.into(),
             ],
         )?;
         if changed == 1 {
@@ -319,19 +392,34 @@ pub(super) fn change(
     )))
 }
 
-/// A balance from its row (`earned, reversed, adjustments, paid, due, schedule`).
+/// A balance from its row (`earned, reversed, adjustments, paid, due, schedule, latest_on,
+/// latest`): the latest day's amount is one more item of its schedule.
 fn balance_of(row: Vec<V>) -> Balance {
     let mut row = row.into_iter();
     let mut int = || row.next().and_then(|v| v.int()).unwrap_or(0);
     let (earned, reversed, adjustments, paid, due) = (int(), int(), int(), int(), int());
+    let schedule = row.next().and_then(V::text).unwrap_or_default();
+    let latest_on = row.next().and_then(V::text).unwrap_or_default();
+    let latest = row.next().and_then(|v| v.int()).unwrap_or(0);
     Balance {
         earned,
         reversed,
         adjustments,
         paid,
         due,
-        schedule: row.next().and_then(V::text).unwrap_or_default(),
+        schedule: with_latest(schedule, &latest_on, latest),
     }
+}
+
+/// Schedule text with the latest day's amount as its last item.
+pub(super) fn with_latest(mut schedule: String, latest_on: &str, latest: i64) -> String {
+    if !latest_on.is_empty() {
+        if !schedule.is_empty() {
+            schedule.push(';');
+        }
+        schedule.push_str(&item(latest_on, latest));
+    }
+    schedule
 }
 
 /// Stores a partner's balance in a currency in place of the one stored.
@@ -343,12 +431,12 @@ pub(super) fn keep(
 ) -> Result<(), DbError> {
     db.execute(
         "INSERT INTO ledger_totals (partner_key, currency, earned, reversed, adjustments, paid,
-                                    due, schedule)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                                    due, schedule, latest_on, latest)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, '', 0)
          ON CONFLICT (partner_key, currency) DO UPDATE SET
              earned = excluded.earned, reversed = excluded.reversed,
              adjustments = excluded.adjustments, paid = excluded.paid, due = excluded.due,
-             schedule = excluded.schedule",
+             schedule = excluded.schedule, latest_on = '', latest = 0",
         &[
             partner_key.into(),
             currency.into(),

@@ -264,6 +264,8 @@ CREATE TABLE ledger_totals (
     paid        BIGINT NOT NULL,
     due         BIGINT NOT NULL,
     schedule    TEXT NOT NULL,
+    latest_on   TEXT NOT NULL,
+    latest      BIGINT NOT NULL,
     PRIMARY KEY (partner_key, currency)
 ){without_rowid};
 ",

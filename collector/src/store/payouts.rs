@@ -2,7 +2,7 @@
 //! (`store::ledger`) and each partner's balance kept beside it.
 
 use super::engine::{Db, DbError, V};
-use super::ledger::{change, day, enter_returning, keep, Entry};
+use super::ledger::{change, day, enter_returning, keep, with_latest, Entry};
 use crate::domain::balance::{AsOf, Balance};
 use crate::domain::rewards::{Adjustment, NewPayout};
 use serde_json::{json, Value};
@@ -280,7 +280,8 @@ impl std::fmt::Display for Nullable<'_> {
 /// `today`: one row per partner and currency, ordered by partner and currency.
 pub fn owed(db: &mut Db, today: &str, partner_key: Option<&str>) -> Result<Vec<Owed>, DbError> {
     let rows = db.query(
-        "SELECT partner_key, currency, earned, reversed, adjustments, paid, due, schedule
+        "SELECT partner_key, currency, earned, reversed, adjustments, paid, due, schedule,
+                latest_on, latest
          FROM ledger_totals
          WHERE CAST($1 AS TEXT) IS NULL OR partner_key = $1",
         &[partner_key.into()],
@@ -295,6 +296,9 @@ pub fn owed(db: &mut Db, today: &str, partner_key: Option<&str>) -> Result<Vec<O
             let mut int = || row.next().and_then(|v| v.int()).unwrap_or(0);
             let (earned, reversed, adjustments, paid, due) = (int(), int(), int(), int(), int());
             let schedule = row.next().and_then(V::text).unwrap_or_default();
+            let latest_on = row.next().and_then(V::text).unwrap_or_default();
+            let latest = row.next().and_then(|v| v.int()).unwrap_or(0);
+            let schedule = with_latest(schedule, &latest_on, latest);
             Some(Owed {
                 partner_key,
                 currency,
