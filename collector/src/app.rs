@@ -125,6 +125,7 @@ pub fn app(config: &Config, store: Store) -> (Router, Shared) {
         .with_state(state.clone())
         .merge(files)
         .layer(from_fn(guards::json_errors))
+        .layer(layer(state.clone(), guards::cors_on_mistakes))
         .layer(from_fn(guards::request_limits))
         .layer(layer(state.clone(), guards::log_refusals))
         .layer(CompressionLayer::new().br(true).gzip(true))

@@ -154,3 +154,34 @@ async fn a_handler_that_needs_the_token_refuses_when_mounted_without_its_router(
     let body = to_bytes(reply.into_body(), 1024).await.unwrap();
     assert!(String::from_utf8_lossy(&body).contains("bearer token"));
 }
+
+#[tokio::test]
+async fn a_mistyped_path_or_method_from_an_allowed_origin_is_answered_with_cors() {
+    let app = router(&["--allow-origin", "https://www.acme.test"]);
+    let call = |method: &str, path: &str, origin: &str| {
+        let mut request = request(method, path, [192, 0, 2, 60], None);
+        request
+            .headers_mut()
+            .insert("origin", origin.parse().unwrap());
+        app.clone().oneshot(request)
+    };
+    for (method, path, status) in [
+        ("GET", "/v1/nothing", StatusCode::NOT_FOUND),
+        ("POST", "/v1/signup", StatusCode::METHOD_NOT_ALLOWED),
+        ("PUT", "/v1/clicks", StatusCode::METHOD_NOT_ALLOWED),
+    ] {
+        let reply = call(method, path, "https://www.acme.test").await.unwrap();
+        assert_eq!(reply.status(), status, "{method} {path}");
+        assert_eq!(
+            reply.headers()["access-control-allow-origin"],
+            "https://www.acme.test",
+            "{method} {path}: the page can read the status"
+        );
+        let other = call(method, path, "https://evil.test").await.unwrap();
+        assert_eq!(other.status(), status);
+        assert!(
+            !other.headers().contains_key("access-control-allow-origin"),
+            "{method} {path}: no CORS for another origin"
+        );
+    }
+}

@@ -181,6 +181,34 @@ pub async fn cors(State(state): State<Shared>, request: Request, next: Next) -> 
     response
 }
 
+/// CORS headers on a `404` or `405` answered to an allowed origin (a mistyped path or method
+/// posted from a page), which no route's own layer answered: the SDK can then read the status and
+/// name it, instead of seeing no answer at all.
+pub async fn cors_on_mistakes(
+    State(state): State<Shared>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let origin = request
+        .headers()
+        .get(header::ORIGIN)
+        .filter(|_| origin_allowed(&state, request.headers()))
+        .cloned();
+    let mut response = next.run(request).await;
+    let mistake = matches!(
+        response.status(),
+        StatusCode::NOT_FOUND | StatusCode::METHOD_NOT_ALLOWED
+    );
+    if let (Some(origin), true) = (origin, mistake) {
+        let headers = response.headers_mut();
+        if !headers.contains_key(header::ACCESS_CONTROL_ALLOW_ORIGIN) {
+            headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+            headers.append(header::VARY, HeaderValue::from_static("Origin"));
+        }
+    }
+    response
+}
+
 /// Whether the request's `Origin` may post signups (a request without one is no browser's
 /// cross-origin request: curl, a server).
 fn origin_allowed(state: &Shared, headers: &HeaderMap) -> bool {
