@@ -314,7 +314,7 @@ fn a_rule_change_applies_to_what_is_recorded_after_it_and_terms_and_overrides_ho
 }
 
 #[test]
-fn signup_rewards_follow_the_credit_and_adjustments_carry_their_note() {
+fn signup_rewards_follow_a_confirmed_credit_and_adjustments_carry_their_note() {
     let (server, _, _) = clocked(&["--signup-secret", "s3cret"]);
     let put = call(
         &server,
@@ -324,31 +324,39 @@ fn signup_rewards_follow_the_credit_and_adjustments_carry_their_note() {
                "currency": "USD", "holding_days": 14}),
     );
     assert_eq!(put.status, 200, "{}", put.body);
-    assert_eq!(server.post_signup(&signup(1)).status, 201);
-    assert_eq!(owed(&server, "alex-smith")["pending"], 500);
-    // The same customer claimed again by alex-smith earns nothing more.
-    let mut again = signup(1);
-    again["event_id"] = json!("00000000-0000-4000-8000-100000000001");
-    assert_eq!(server.post_signup(&again).status, 201);
-    assert_eq!(owed(&server, "alex-smith")["earned"], 500);
-    // A claim confirmed by the site's server moves the credit: alex-smith's reward is reversed,
-    // kim earns hers.
-    let mut confirmed = signup(1);
-    confirmed["event_id"] = json!("00000000-0000-4000-8000-200000000001");
-    confirmed["partner_key"] = json!("kim");
-    confirmed["customer_hash"] = json!(customer_hash("s3cret", "cus_1"));
-    let reply = server.post_signup(&confirmed);
-    assert_eq!(reply.status, 201, "{}", reply.body);
-    let alex = owed(&server, "alex-smith");
+    // Anonymous claims earn nothing, however many: a partner cannot farm signup rewards by
+    // posting signups of customers nobody vouched for.
+    for n in 1..=3 {
+        assert_eq!(server.post_signup(&signup(n)).status, 201);
+    }
     assert_eq!(
-        (
-            alex["earned"].clone(),
-            alex["reversed"].clone(),
-            alex["pending"].clone()
-        ),
-        (json!(500), json!(500), json!(0))
+        owed(&server, "alex-smith"),
+        Value::Null,
+        "no balance at all"
     );
+    // A claim the site's server signed credits kim, confirmed: she earns the reward, once.
+    let confirmed = |n: usize, event: &str, partner: &str| {
+        let mut claim = signup(n);
+        claim["event_id"] = json!(event);
+        claim["partner_key"] = json!(partner);
+        claim["customer_hash"] = json!(customer_hash("s3cret", &format!("cus_{n}")));
+        let reply = server.post_signup(&claim);
+        assert_eq!(reply.status, 201, "{}", reply.body);
+    };
+    confirmed(1, "00000000-0000-4000-8000-200000000001", "kim");
     assert_eq!(owed(&server, "kim")["pending"], 500);
+    confirmed(1, "00000000-0000-4000-8000-200000000002", "kim");
+    // A later signed claim by another partner does not move a confirmed credit: nothing moves.
+    confirmed(1, "00000000-0000-4000-8000-200000000003", "alex-smith");
+    let kim = owed(&server, "kim");
+    assert_eq!(
+        (kim["earned"].clone(), kim["reversed"].clone()),
+        (json!(500), json!(0))
+    );
+    assert_eq!(owed(&server, "alex-smith"), Value::Null);
+    // alex-smith's own customer, signed: alex-smith earns.
+    confirmed(2, "00000000-0000-4000-8000-200000000004", "alex-smith");
+    assert_eq!(owed(&server, "alex-smith")["pending"], 500);
 
     // An adjustment: due at once, with its note; a formula-like note stays text in the CSV.
     let note = "=HYPERLINK(\"http://evil.test\",\"bonus\")";

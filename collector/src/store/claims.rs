@@ -7,7 +7,8 @@ use crate::domain::credit::{self, Claim, Credit, Standing};
 
 /// After a new claim (`id`, its partner and standing, `received_at`): the customer's first claim
 /// decides alone, stored in one statement; a later one decides anew from all of them
-/// ([`recompute`]). The signup rewards follow the decision, in the same transaction. Two first claims at once cannot both be first: the second waits on the first's
+/// ([`recompute`]). The signup rewards follow the decision, in the same transaction, when the
+/// credited claim is confirmed by the site's server. Two first claims at once cannot both be first: the second waits on the first's
 /// row (the primary key) and then recomputes under the lock.
 pub fn claimed(
     db: &mut Db,
@@ -36,11 +37,17 @@ pub fn claimed(
     } else {
         recompute(db, public_key, customer_key)?
     };
+    // Money follows only a credit the site's server vouched for: an anonymous claim, however
+    // it stands, earns no partner a signup reward.
+    let vouched = credit
+        .partner_key
+        .as_deref()
+        .filter(|_| credit.standing == Standing::Confirmed);
     ledger::credited(
         db,
         public_key,
         customer_key,
-        credit.partner_key.as_deref(),
+        vouched,
         first == 1,
         received_at,
     )?;

@@ -708,9 +708,10 @@ fn reverse_sale(
     .map(drop)
 }
 
-/// After a customer's credit is decided (`first`: by its first claim): a partner that held it
-/// and no longer does has its signup reward reversed; the partner now credited earns its signup
-/// reward by the rule in force, once per customer.
+/// After a customer's credit is decided (`first`: by its first claim), with the partner whose
+/// credit is confirmed by the site's server (`None` when none is): a partner that held the
+/// customer's signup reward and no longer does has it reversed; the partner credited earns its
+/// signup reward by the rule in force, once per customer.
 pub fn credited(
     db: &mut Db,
     public_key: &str,
