@@ -451,6 +451,9 @@ pub struct Answer<'a> {
     pub retry_at: Option<u64>,
     /// The network error, when no answer came.
     pub network_error: Option<&'a str>,
+    /// Whether the body was an HTML page (`Content-Type: text/html`): a static server or an
+    /// app's fallback route answering in the collector's place.
+    pub html: bool,
 }
 
 /// True for the answers that say the signup itself is wrong: `400`, `413`, `422`, and the `403`
@@ -474,6 +477,15 @@ pub fn classify(answer: &Answer<'_>) -> Delivery {
         _ => cat(&["the endpoint answered ", &status.to_string()]),
     };
     match status {
+        // A page is no acknowledgement: whatever answered it did not store the signup.
+        200..=299 if answer.html => Delivery::Retry {
+            reason: cat(&[
+                "the endpoint answered ",
+                &status.to_string(),
+                " with an HTML page",
+            ]),
+            not_before: answer.retry_at,
+        },
         200..=299 => Delivery::Delivered(if answer.body_status == Some("duplicate") {
             Status::Duplicate
         } else {
@@ -491,10 +503,18 @@ pub fn classify(answer: &Answer<'_>) -> Delivery {
 /// success: where signups go, what came back, and what to fix. `origin` is the page's origin.
 pub fn warning(endpoint: &str, origin: &str, answer: &Answer<'_>) -> Option<String> {
     let status = answer.http_status;
-    if (200..=299).contains(&status) {
+    let page = (200..=299).contains(&status);
+    if page && !answer.html {
         return None;
     }
-    let code = status.to_string();
+    let code = if page {
+        cat(&[
+            &status.to_string(),
+            " with an HTML page, not the collector's answer",
+        ])
+    } else {
+        status.to_string()
+    };
     let detail = answer
         .body_error
         .map(|e| cat(&[" (", e, ")"]))
@@ -520,6 +540,7 @@ pub fn warning(endpoint: &str, origin: &str, answer: &Answer<'_>) -> Option<Stri
     };
     let fix = match status {
         404 | 405 => ": set `endpoint` to your collector's signup route (…/v1/signups)",
+        200..=299 => ": set `endpoint` to your collector's signup route (…/v1/signups)",
         401 => ": set `endpoint` to a route that takes signups from browsers (…/v1/signups)",
         403 => ": allow this page's origin on the collector (--allow-origin ",
         _ => "",
@@ -867,6 +888,19 @@ mod tests {
             ..answer(0, None)
         };
         assert_eq!(classify(&offline), retry("TypeError: Failed to fetch"));
+        // A 200 that is an HTML page (a static server, an app's fallback) stored nothing: wait.
+        let page = Answer {
+            html: true,
+            ..answer(200, None)
+        };
+        assert_eq!(
+            classify(&page),
+            retry("the endpoint answered 200 with an HTML page")
+        );
+        assert_eq!(
+            warning("https://www.acme.test/v1/signups", "https://www.acme.test", &page).as_deref(),
+            Some("signups go to https://www.acme.test/v1/signups, which answered 200 with an HTML page, not the collector's answer: set `endpoint` to your collector's signup route (…/v1/signups); they wait in the retry queue")
+        );
         let busy = Answer {
             retry_at: Some(1_700_000_030_000),
             ..answer(429, None)

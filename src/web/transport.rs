@@ -50,6 +50,7 @@ pub struct Reply {
     retry_at: Option<u64>,
     network_error: Option<String>,
     click_id: Option<String>,
+    html: bool,
 }
 
 impl Reply {
@@ -66,6 +67,7 @@ impl Reply {
             body_error: self.body_error.as_deref(),
             retry_at: self.retry_at,
             network_error: self.network_error.as_deref(),
+            html: self.html,
         }
     }
 
@@ -114,6 +116,11 @@ pub async fn post(url: &str, body: &str) -> Reply {
         .headers()
         .get("Retry-After")
         .and_then(|value| retry_at(&value));
+    let html = response.headers().get("Content-Type").is_some_and(|kind| {
+        kind.trim_start()
+            .to_ascii_lowercase()
+            .starts_with("text/html")
+    });
     let text = response.text().await.unwrap_or_default();
     let answer: AnswerFields = js_sys::JSON::parse(&text)
         .ok()
@@ -126,6 +133,7 @@ pub async fn post(url: &str, body: &str) -> Reply {
         retry_at,
         network_error: None,
         click_id: field(answer.xid),
+        html,
     }
 }
 

@@ -42,6 +42,36 @@ const ready = (page) => page.waitForFunction(() => window.reftrack && window.gro
 let n = 0;
 const customer = () => `setup_${process.pid}_${++n}`;
 
+test('an endpoint that answers 200 with an HTML page (a static server, an SPA fallback): the signup is not taken as delivered, one warning, delivered once fixed', async () => {
+  const collector = await startCollector({ www: site });
+  try {
+    const { context, page } = await watchedPage();
+    await page.route('**/v1/signups', (route) => route.fulfill({ status: 200, contentType: 'text/html; charset=utf-8', body: '<!doctype html><title>Acme</title>' }));
+    await page.goto(collector.url('www.acme.test', `/plain.html?ps_partner_key=${b64('alex-smith')}`));
+    await ready(page);
+    const key = customer();
+    const result = await page.evaluate((key) => reftrack.signup({ customer_key: key }), key);
+    assert.equal(result.status, 'queued', JSON.stringify(result));
+    const endpoint = collector.url('www.acme.test', '/v1/signups');
+    assert.deepEqual(page.warnings, [
+      `[reftrack] signups go to ${endpoint}, which answered 200 with an HTML page, not the collector's answer: set \`endpoint\` to your collector's signup route (…/v1/signups); they wait in the retry queue`,
+    ]);
+    assert.equal((await page.evaluate(() => localStorage.getItem('reftrack_queue'))).split('\n').length, 1);
+    await page.unroute('**/v1/signups');
+    await page.evaluate(() => reftrack.flush());
+    const stored = await eventually(async () => {
+      const all = (await collector.signups()).filter((s) => s.customer_key === key);
+      return all.length === 1 && all;
+    });
+    assert.equal(stored[0].event_id, result.event_id);
+    assert.equal(await page.evaluate(() => localStorage.getItem('reftrack_queue')), null);
+    assert.deepEqual(page.errors, []);
+    await context.close();
+  } finally {
+    await collector.stop();
+  }
+});
+
 test('a wrong endpoint (404): the signup waits, one warning says to set `endpoint`, and it is delivered once the endpoint answers', async () => {
   const collector = await startCollector({ www: site });
   try {
