@@ -251,7 +251,11 @@ impl Serialize for Meta<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let mut map = serializer.serialize_map(Some(self.0.len()))?;
         for (key, value) in self.0 {
-            map.serialize_entry(key, value)?;
+            match value {
+                // Free text is clipped, not refused (as `name` is).
+                MetaValue::Text(text) => map.serialize_entry(key, clip(text, MAX_FIELD))?,
+                other => map.serialize_entry(key, other)?,
+            }
         }
         map.end()
     }
@@ -276,9 +280,6 @@ pub fn build<'a>(input: &'a SignupInput, visit: &Visit<'a>) -> Result<Body<'a>, 
     }
     if customer_key.len() > MAX_FIELD {
         return Err(Invalid::TooLong("customer_key"));
-    }
-    if name.is_some_and(|n| n.len() > MAX_FIELD) {
-        return Err(Invalid::TooLong("name"));
     }
     if input.sub_ids.len() > MAX_ITEMS {
         return Err(Invalid::TooMany("sub_ids"));
@@ -305,9 +306,6 @@ pub fn build<'a>(input: &'a SignupInput, visit: &Visit<'a>) -> Result<Body<'a>, 
             return Err(Invalid::Control("a meta key (1-64 bytes)"));
         }
         if let MetaValue::Text(text) = value {
-            if text.len() > MAX_FIELD {
-                return Err(Invalid::TooLong("a meta value"));
-            }
             if text.contains('\0') {
                 return Err(Invalid::Control("a meta value"));
             }
@@ -320,7 +318,9 @@ pub fn build<'a>(input: &'a SignupInput, visit: &Visit<'a>) -> Result<Body<'a>, 
         customer_key,
         customer_hash,
         email,
-        name,
+        // Free text over the limit is clipped on a character boundary, not refused: a long name
+        // must not cost the partner the signup.
+        name: name.map(|n| clip(n, MAX_FIELD)),
         partner_key: visit.partner_key,
         xid: visit.xid,
         origin: clip(visit.origin, MAX_URL),
@@ -632,6 +632,30 @@ mod tests {
     }
 
     #[test]
+    fn long_names_and_meta_text_are_clipped_not_refused() {
+        let visit = visit();
+        let name = "é".repeat(300); // 600 bytes
+        let input = SignupInput {
+            customer_key: Some("cus_1".into()),
+            name: Some(name.clone()),
+            meta: vec![("note".into(), MetaValue::Text("x".repeat(400)))],
+            ..SignupInput::default()
+        };
+        let body = build(&input, &visit).expect("a long name costs no signup");
+        assert_eq!(
+            body.name,
+            Some("é".repeat(128).as_str()),
+            "256 bytes, whole characters"
+        );
+        let json = serde_json::to_string(&body).unwrap();
+        assert!(
+            json.contains(&format!(r#""note":"{}""#, "x".repeat(MAX_FIELD))),
+            "{json}"
+        );
+        assert!(!json.contains(&"x".repeat(MAX_FIELD + 1)));
+    }
+
+    #[test]
     fn control_characters_and_oversized_meta_are_refused_before_sending() {
         let visit = visit();
         let with = |f: &dyn Fn(&mut SignupInput)| {
@@ -649,10 +673,6 @@ mod tests {
         assert_eq!(
             with(&|i| i.meta = vec![("k".repeat(65), MetaValue::Bool(true))]),
             Some(Invalid::Control("a meta key (1-64 bytes)"))
-        );
-        assert_eq!(
-            with(&|i| i.meta = vec![("k".into(), MetaValue::Text("x".repeat(257)))]),
-            Some(Invalid::TooLong("a meta value"))
         );
         assert_eq!(with(&|_| {}), None);
     }
