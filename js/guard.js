@@ -15,6 +15,8 @@ export const failed = () => Promise.resolve({ ok: false, status: 'error', event_
 export function fail(error) {
   if (broken) return;
   broken = String(error || 'unknown error');
+  // A Content-Security-Policy that blocks WebAssembly: say which source lets it run.
+  if (/Content Security Policy|CSP|unsafe-eval/i.test(broken)) broken += " (add 'wasm-unsafe-eval' to the page's script-src)";
   console.warn('[reftrack] not running: ' + broken);
   stop();
 }

@@ -72,6 +72,7 @@ test("a CSP without 'wasm-unsafe-eval': nothing throws, signups resolve ok:false
   await page.goto(collector.url('www.acme.test', `/csp.html?ps_partner_key=${b64('alex-smith')}`));
   await assertFailsSafely(page, warnings);
   assert.match(warnings.join(), /WebAssembly|Wasm|wasm/);
+  assert.match(warnings.join(), /add 'wasm-unsafe-eval' to the page's script-src/, warnings.join());
   await context.close();
 });
 
