@@ -61,6 +61,8 @@ pub fn preview(
             // sale id → (partner, commission currency, commission, sale amount, refunded so far)
             let mut earned: HashMap<i64, (String, String, i64, i64, i64)> = HashMap::new();
             let mut first: HashMap<(String, String), String> = HashMap::new();
+            // The sales the proposed rule would govern, earning or not: the ledger's net beside.
+            let mut governed_sales: HashMap<i64, String> = HashMap::new();
             let sales = db.query(
                 "SELECT id, amount, currency, COALESCE(public_key, ''), customer_key, partner_key,
                         occurred_at
@@ -90,6 +92,7 @@ pub fn preview(
                 if !governs(db, &public_key, &partner_key)? {
                     continue;
                 }
+                governed_sales.insert(id, partner_key.clone());
                 if rule.months.is_some() {
                     let start = match &customer_key {
                         Some(customer_key) => {
@@ -148,25 +151,6 @@ pub fn preview(
                 }
             }
             // What the ledger holds for the same sales and refunds.
-            let mut governed_sales: HashMap<i64, String> = HashMap::new();
-            for row in db.query(
-                "SELECT t.id, COALESCE(t.public_key, ''), t.partner_key FROM transactions t
-                 WHERE t.kind = 'sale' AND t.partner_key IS NOT NULL
-                   AND t.occurred_at >= $1 AND t.occurred_at < $2
-                   AND (CAST($3 AS TEXT) IS NULL OR t.partner_key = $3)",
-                &[since.into(), end.into(), partner.into()],
-            )? {
-                let mut row = row.into_iter();
-                let id = row.next().and_then(|v| v.int()).unwrap_or(0);
-                let (Some(public_key), Some(partner_key)) =
-                    (row.next().and_then(V::text), row.next().and_then(V::text))
-                else {
-                    continue;
-                };
-                if governs(db, &public_key, &partner_key)? {
-                    governed_sales.insert(id, partner_key);
-                }
-            }
             for row in db.query(
                 "SELECT e.transaction_id, c.transaction_id, c.kind, c.amount, c.currency
                  FROM commissions c JOIN commissions e ON e.id = COALESCE(c.reverses, c.id)
