@@ -469,3 +469,46 @@ async fn gloo_net_posts_a_signup_to_the_collector() {
         "{unreachable:?}"
     );
 }
+
+#[wasm_bindgen_test]
+fn the_body_is_the_contracts_json_whatever_the_page_did_to_to_json() {
+    let input = values::signup_input(&object(&[
+        ("customer_key", "cus_tojson".into()),
+        ("email", "jane@example.com".into()),
+        ("sub_ids", Array::of2(&"a".into(), &"b".into()).into()),
+        (
+            "meta",
+            object(&[
+                ("plan", "pro".into()),
+                ("seats", 2.5.into()),
+                ("trial", JsValue::TRUE),
+            ]),
+        ),
+    ]))
+    .unwrap();
+    let visit = Visit {
+        event_id: "0b0e4a4e-5a43-4c1f-9a43-6a1c2a0f3c11",
+        public_key: Some("pk_test"),
+        partner_key: Some("alex-smith"),
+        xid: None,
+        origin: "www.acme.test",
+        page_url: "http://www.acme.test/",
+        referrer: None,
+        user_agent: "wasm-bindgen-test",
+        created_at: "2026-12-07T00:00:00.000Z",
+    };
+    let body = signup::build(&input, &visit).unwrap();
+    let expected = serde_json::to_string(&body).unwrap();
+    // What Prototype.js 1.6 and others do to the built-ins' prototypes.
+    let polluted = ["Array", "Object", "Date", "String"].map(|class| {
+        let prototype = get(&get(&window(), class), "prototype");
+        let to_json = Function::new_no_args(&format!("return '{class}-TOJSON'"));
+        set(&prototype, "toJSON", &to_json);
+        prototype
+    });
+    let written = values::to_json(&body);
+    for prototype in polluted {
+        Reflect::delete_property(prototype.unchecked_ref::<Object>(), &"toJSON".into()).unwrap();
+    }
+    assert_eq!(written.as_deref(), Some(expected.as_str()));
+}

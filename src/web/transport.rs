@@ -3,7 +3,7 @@
 //! nor web-sys's `RequestInit` has `keepalive`, so the request is built with web-sys, the flag set
 //! on the init dictionary, and the request handed over (`From<web_sys::Request>`).
 
-use super::page;
+use super::{page, values};
 use crate::core::config::Value;
 use crate::core::signup::Answer;
 use crate::core::text::cat;
@@ -14,27 +14,16 @@ use core::pin::Pin;
 use core::task::{Context, Poll, Waker};
 use gloo_net::http::Request;
 use js_sys::Reflect;
-use serde::Deserialize;
 use wasm_bindgen::JsValue;
 use web_sys::{AbortSignal, Headers, RequestInit};
 
 /// How long a request may run before it is aborted (and the signup waits in the queue).
 pub const TIMEOUT_MS: u32 = 10_000;
 
-/// The parts of the endpoint's JSON answer that matter: `{"status": "created" | "duplicate"}` or
-/// `{"error": "..."}`.
-#[derive(Default, Deserialize)]
-#[serde(default)]
-struct AnswerFields {
-    status: Value,
-    error: Value,
-    /// `POST /v1/clicks`' answer: the click id of a landing.
-    xid: Value,
-}
-
-/// A text field of the answer.
-fn field(value: Value) -> Option<String> {
-    match value {
+/// A text field of the endpoint's JSON answer (`status`: `"created"` or `"duplicate"`, `error`,
+/// or `POST /v1/clicks`' `xid`), read as the page's values are ([`values::property`]).
+fn field(json: &JsValue, name: &str) -> Option<String> {
+    match values::classify(&values::property(json, name)) {
         Value::Text(text) => Some(text),
         _ => None,
     }
@@ -122,17 +111,14 @@ pub async fn post(url: &str, body: &str) -> Reply {
             .starts_with("text/html")
     });
     let text = response.text().await.unwrap_or_default();
-    let answer: AnswerFields = js_sys::JSON::parse(&text)
-        .ok()
-        .and_then(|json| serde_wasm_bindgen::from_value(json).ok())
-        .unwrap_or_default();
+    let json = js_sys::JSON::parse(&text).unwrap_or_default();
     Reply {
         http_status: response.status(),
-        body_status: field(answer.status),
-        body_error: field(answer.error),
+        body_status: field(&json, "status"),
+        body_error: field(&json, "error"),
         retry_at,
         network_error: None,
-        click_id: field(answer.xid),
+        click_id: field(&json, "xid"),
         html,
     }
 }

@@ -1,32 +1,24 @@
-//! Values across the boundary, carried by serde and serde-wasm-bindgen: options objects, a
-//! signup's fields (`reftrack.signup({...})`, `growsumo.data`, Partnero's `data`) and `meta` come
-//! in; a `SignupResult` and the signup body go out.
+//! Values across the boundary. What comes in — options objects, a signup's fields
+//! (`reftrack.signup({...})`, `growsumo.data`, Partnero's `data`), `meta`, the collector's JSON
+//! answer — is read with js-sys (`Object.entries`, `Array.isArray`, typeof checks) into the core's
+//! types; what goes out — a `SignupResult`, the signup body — is written by serde through
+//! serde-wasm-bindgen.
 //!
-//! A page passes whatever it likes, so nothing here fails: a value of the wrong type becomes
-//! [`Value::Other`] (described for the warning or the `rejected` result), and the core decides what
-//! to make of it, exactly as for a bad value of the right type.
+//! Why inbound values are not deserialized by serde-wasm-bindgen: its `Deserializer` reaches
+//! serde's error formatting from every `deserialize_*` (`Unexpected`'s `Display`, which formats
+//! floats, and the Unicode tables of `escape_debug`), about 16 KB gzip of a module that never shows
+//! such an error. A page passes whatever it likes, so nothing here fails: a value of the wrong type
+//! becomes [`Value::Other`] (described for the warning or the `rejected` result), and the core
+//! decides what to make of it, exactly as for a bad value of the right type.
 
 use crate::core::config::{Source, SourceKind, Value};
 use crate::core::signup::SignupInput;
 use alloc::string::String;
 use alloc::vec::Vec;
-use core::fmt;
-use js_sys::{Array, Object, JSON};
-use serde::de::{Deserializer, MapAccess, Visitor};
-use serde::{Deserialize, Serialize};
+use js_sys::{Array, JsString, Object, JSON};
+use serde::Serialize;
 use serde_wasm_bindgen::Serializer;
 use wasm_bindgen::{JsCast, JsValue};
-
-/// Every value is taken as the JavaScript value it is (serde-wasm-bindgen's `preserve`) and then
-/// classified by its JavaScript type. That keeps one small path through serde-wasm-bindgen (no
-/// `deserialize_any`, which would also carry BigInt, byte-array and iterator handling the module
-/// never needs) and cannot fail, whatever the page passed.
-impl<'de> Deserialize<'de> for Value {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let value: JsValue = serde_wasm_bindgen::preserve::deserialize(deserializer)?;
-        Ok(classify(&value))
-    }
-}
 
 /// A JavaScript value as a core [`Value`], by its JavaScript type.
 pub fn classify(value: &JsValue) -> Value {
@@ -74,38 +66,24 @@ pub enum Entries {
     NotAnObject,
 }
 
-impl<'de> Deserialize<'de> for Entries {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let value: JsValue = serde_wasm_bindgen::preserve::deserialize(deserializer)?;
-        Ok(entries(value))
+/// `value`'s own enumerable properties as they are, or `None` when it is not a plain object (an
+/// array, a function, a primitive) or reading it threw (a getter, a revoked proxy).
+fn properties(value: &JsValue) -> Option<Vec<(String, JsValue)>> {
+    if !value.is_object() || Array::is_array(value) {
+        return None;
     }
-}
-
-/// An object's properties, read as a serde map (serde-wasm-bindgen walks `Object.entries`).
-struct Properties(Vec<(String, Value)>);
-
-impl<'de> Deserialize<'de> for Properties {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_map(PropertiesVisitor)
-    }
-}
-
-struct PropertiesVisitor;
-
-impl<'de> Visitor<'de> for PropertiesVisitor {
-    type Value = Properties;
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("an object")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Properties, A::Error> {
-        let mut entries = Vec::new();
-        while let Some(entry) = map.next_entry::<String, Value>()? {
-            entries.push(entry);
-        }
-        Ok(Properties(entries))
-    }
+    let entries = Object::entries_typed::<JsValue>(value.unchecked_ref()).ok()?;
+    let entries: &Array = entries.unchecked_ref();
+    Some(
+        entries
+            .iter()
+            .map(|entry| {
+                let pair: Array = entry.unchecked_into();
+                let name = pair.get(0).unchecked_into::<JsString>();
+                (String::from(name), pair.get(1))
+            })
+            .collect(),
+    )
 }
 
 /// `value` read as an object's own properties.
@@ -113,13 +91,22 @@ pub fn entries(value: JsValue) -> Entries {
     if value.is_null() || value.is_undefined() {
         return Entries::Absent;
     }
-    if !value.is_object() || Array::is_array(&value) {
-        return Entries::NotAnObject;
+    match properties(&value) {
+        Some(properties) => Entries::Object(
+            properties
+                .into_iter()
+                .map(|(name, value)| (name, classify(&value)))
+                .collect(),
+        ),
+        None => Entries::NotAnObject,
     }
-    match serde_wasm_bindgen::from_value::<Properties>(value) {
-        Ok(Properties(entries)) => Entries::Object(entries),
-        Err(_) => Entries::NotAnObject,
-    }
+}
+
+/// The own property `name` of `value` (`undefined` when there is none, or `value` is no object).
+pub fn property(value: &JsValue, name: &str) -> JsValue {
+    properties(value)
+        .and_then(|properties| properties.into_iter().find(|(n, _)| n == name))
+        .map_or(JsValue::UNDEFINED, |(_, value)| value)
 }
 
 /// An options object (`init(options)`, `window.reftrackConfig`, the tag's `dataset`) as a source
@@ -138,24 +125,8 @@ pub fn options(value: JsValue, kind: SourceKind) -> Option<Source> {
     Some(source)
 }
 
-/// A copy of `value`'s own enumerable properties on an object without a prototype, so that serde's
-/// field-by-field reads of a struct (`value[field]`) cannot find what a page put on
-/// `Object.prototype`.
-fn own(value: &JsValue) -> JsValue {
-    if !value.is_object() {
-        return value.clone();
-    }
-    let copy = Object::entries_typed::<JsValue>(value.unchecked_ref())
-        .and_then(|entries| Object::from_entries(&entries));
-    match copy {
-        Ok(copy) => Object::set_prototype_of(&copy, JsValue::NULL.unchecked_ref()).into(),
-        Err(_) => JsValue::UNDEFINED,
-    }
-}
-
 /// A signup's fields as the page gives them; missing ones are `null`.
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
+#[derive(Debug, Default)]
 struct SignupFields {
     customer_key: Value,
     email: Value,
@@ -185,10 +156,34 @@ fn text(value: Value) -> Value {
 }
 
 impl SignupFields {
+    /// The fields of `value`, read from its own properties; `None` when it is no object.
     fn read(value: &JsValue) -> Option<Self> {
-        value
-            .is_object()
-            .then(|| serde_wasm_bindgen::from_value(own(value)).unwrap_or_default())
+        if !value.is_object() {
+            return None;
+        }
+        let mut fields = SignupFields::default();
+        for (name, value) in properties(value).unwrap_or_default() {
+            let slot = match name.as_str() {
+                "customer_key" => &mut fields.customer_key,
+                "email" => &mut fields.email,
+                "name" => &mut fields.name,
+                "sub_ids" => &mut fields.sub_ids,
+                "key" => &mut fields.key,
+                "partner_key" => &mut fields.partner_key,
+                "customer_hash" => &mut fields.customer_hash,
+                "meta" => {
+                    fields.meta = entries(value);
+                    continue;
+                }
+                "partner" => {
+                    fields.partner = entries(value);
+                    continue;
+                }
+                _ => continue,
+            };
+            *slot = classify(&value);
+        }
+        Some(fields)
     }
 
     /// The core's signup input; `Err` is the reason for the `rejected` result.
@@ -250,12 +245,7 @@ pub fn growsumo_input(data: &JsValue, attributed: Option<&str>) -> Result<Signup
 
 /// Partnero's `po('customers', 'signup', { data: { key, name, email, customer_hash, partner: { key } } })`.
 pub fn partnero_input(argument: &JsValue) -> Result<SignupInput, String> {
-    let data = match argument.is_object() {
-        true => {
-            js_sys::Reflect::get(&own(argument), &JsValue::from_str("data")).unwrap_or_default()
-        }
-        false => JsValue::UNDEFINED,
-    };
+    let data = property(argument, "data");
     let mut fields = SignupFields::read(&data).unwrap_or_default();
     let customer_key = core::mem::take(&mut fields.key);
     fields.input(customer_key, false)
@@ -272,7 +262,27 @@ pub fn to_js<T: Serialize + ?Sized>(value: &T) -> JsValue {
     value.serialize(&OUT).unwrap_or(JsValue::UNDEFINED)
 }
 
-/// `value` as JSON text, written by the browser's `JSON.stringify`.
+/// `value` as JSON text, written by the browser's `JSON.stringify`, from objects and arrays
+/// without a prototype: a `toJSON` that the page put on `Object.prototype` or `Array.prototype`
+/// (Prototype.js 1.6 defines `Array.prototype.toJSON`) is not found, so the text is exactly the
+/// value's. Strings and numbers go out as primitives, which `toJSON` never applies to.
 pub fn to_json<T: Serialize + ?Sized>(value: &T) -> Option<String> {
-    JSON::stringify(&to_js(value)).ok().map(String::from)
+    let value = to_js(value);
+    bare(&value);
+    JSON::stringify(&value).ok().map(String::from)
+}
+
+/// Takes the prototype away from `value` and every object and array inside it.
+fn bare(value: &JsValue) {
+    if !value.is_object() {
+        return;
+    }
+    if Array::is_array(value) {
+        Array::from(value).for_each(&mut |item, _, _| bare(&item));
+    } else if let Some(properties) = properties(value) {
+        for (_, item) in properties {
+            bare(&item);
+        }
+    }
+    Object::set_prototype_of(value.unchecked_ref::<Object>(), JsValue::NULL.unchecked_ref());
 }
