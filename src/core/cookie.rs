@@ -6,6 +6,7 @@
 
 use alloc::string::String;
 use alloc::vec::Vec;
+use super::text::decimal;
 
 /// Cookies holding the partner key (PartnerStack's names: both are written, either is read).
 pub const PARTNER_KEY_COOKIES: [&str; 2] = ["growSumoPartnerKey", "ps_partner_key"];
@@ -47,7 +48,7 @@ pub fn set_cookie(name: &str, value: &str, attributes: &Attributes) -> String {
     out.push('=');
     out.push_str(value);
     out.push_str("; Path=/; Max-Age=");
-    out.push_str(&attributes.max_age.to_string());
+    out.push_str(&decimal(attributes.max_age.into()));
     out.push_str("; SameSite=Lax");
     if attributes.secure {
         out.push_str("; Secure");

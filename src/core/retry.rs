@@ -12,6 +12,7 @@
 
 use alloc::string::String;
 use alloc::vec::Vec;
+use super::text::decimal;
 
 /// Most signups kept waiting; past that the oldest is dropped (and reported in debug mode).
 pub const MAX_PENDING: usize = 50;
@@ -143,7 +144,7 @@ impl RetryQueue {
             }
             for n in [p.created_at, u64::from(p.attempts), p.next_at] {
                 out.push('\t');
-                out.push_str(&n.to_string());
+                out.push_str(&decimal(n));
             }
             out.push('\t');
             out.push_str(&p.body);

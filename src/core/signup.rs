@@ -1,7 +1,7 @@
 //! The signup: what the page hands over, its validation, the payload of contract §7, and what an
 //! endpoint's answer means.
 
-use super::text::cat;
+use super::text::{cat, decimal};
 use alloc::borrow::Cow;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
@@ -339,7 +339,7 @@ pub fn clip(text: &str, max: usize) -> &str {
     while !text.is_char_boundary(end) {
         end -= 1;
     }
-    &text[..end]
+    text.get(..end).unwrap_or_default()
 }
 
 /// A random UUID v4 from 16 random bytes (`crypto.getRandomValues`: pages on plain http have no
@@ -474,14 +474,14 @@ pub fn classify(answer: &Answer<'_>) -> Delivery {
         (Some(error), _) => String::from(error),
         (None, Some(error)) if status == 0 => String::from(error),
         _ if status == 0 => "no answer".into(),
-        _ => cat(&["the endpoint answered ", &status.to_string()]),
+        _ => cat(&["the endpoint answered ", &decimal(status.into())]),
     };
     match status {
         // A page is no acknowledgement: whatever answered it did not store the signup.
         200..=299 if answer.html => Delivery::Retry {
             reason: cat(&[
                 "the endpoint answered ",
-                &status.to_string(),
+                &decimal(status.into()),
                 " with an HTML page",
             ]),
             not_before: answer.retry_at,
@@ -509,11 +509,11 @@ pub fn warning(endpoint: &str, origin: &str, answer: &Answer<'_>) -> Option<Stri
     }
     let code = if page {
         cat(&[
-            &status.to_string(),
+            &decimal(status.into()),
             " with an HTML page, not the collector's answer",
         ])
     } else {
-        status.to_string()
+        decimal(status.into())
     };
     let detail = answer
         .body_error
@@ -889,7 +889,7 @@ mod tests {
         for status in [401, 403, 404, 405, 408, 409, 429, 500, 503] {
             assert_eq!(
                 classify(&answer(status, None)),
-                retry(&["the endpoint answered ", &status.to_string()].concat()),
+                retry(&["the endpoint answered ", &decimal(status.into())].concat()),
                 "{status}"
             );
         }

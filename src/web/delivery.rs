@@ -14,7 +14,7 @@ use crate::core::config::Consent;
 use crate::core::partner_key::ClickId;
 use crate::core::retry::Pending;
 use crate::core::signup::{self, Delivery, SignupInput, SignupResult, Status, Visit};
-use crate::core::text::cat;
+use crate::core::text::{cat, decimal};
 use alloc::boxed::Box;
 use alloc::string::String;
 use core::future::Future;
@@ -257,7 +257,7 @@ pub fn report_landing() {
                     "landing not counted as a click: ",
                     &url,
                     " answered ",
-                    &reply.answer().http_status.to_string(),
+                    &decimal(reply.answer().http_status.into()),
                 ])
             }),
         }
