@@ -20,6 +20,45 @@ pub const PARTNERO_REFERRAL_COOKIE: &str = "partnero_referral";
 /// Short-lived cookie written and deleted while probing for the cookie domain.
 pub const PROBE_COOKIE: &str = "reftrack_probe";
 
+/// PartnerStackJS's own cookie for the partner key of program `public_key`:
+/// `_ps_partner_key_<public key>`, written beside [`PARTNER_KEY_COOKIES`] with the same value and
+/// attributes, for server and page code that looks for it.
+pub fn program_key_cookie(public_key: &str) -> String {
+    let mut name = String::from("_ps_partner_key_");
+    name.push_str(public_key);
+    name
+}
+
+/// The start of PartnerStackJS's click id cookie for program `public_key`:
+/// `_ps_xid_<public key>_<suffix>`, the suffix four letters or digits.
+pub fn program_click_prefix(public_key: &str) -> String {
+    let mut name = String::from("_ps_xid_");
+    name.push_str(public_key);
+    name.push('_');
+    name
+}
+
+/// A click id cookie's suffix from four random bytes: four of `A-Z a-z 0-9`.
+pub fn click_suffix(random: [u8; 4]) -> String {
+    const ALPHABET: &[u8; 62] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    random
+        .iter()
+        .map(|b| char::from(ALPHABET[usize::from(*b) % ALPHABET.len()]))
+        .collect()
+}
+
+/// The cookies in a `document.cookie` string whose name starts with `prefix`: (name, value).
+pub fn with_prefix<'a>(cookies: &'a str, prefix: &str) -> Vec<(&'a str, &'a str)> {
+    cookies
+        .split(';')
+        .filter_map(|pair| {
+            let (n, v) = pair.split_once('=')?;
+            let n = n.trim();
+            (n.starts_with(prefix) && n.len() > prefix.len()).then(|| (n, v.trim()))
+        })
+        .collect()
+}
+
 /// The first value of cookie `name` in a `document.cookie` string.
 pub fn get<'a>(cookies: &'a str, name: &str) -> Option<&'a str> {
     cookies.split(';').find_map(|pair| {
@@ -136,6 +175,18 @@ pub fn find_domain(host: &str, jar: &mut impl CookieJar) -> Option<String> {
 
 #[cfg(test)]
 pub(crate) mod tests {
+    #[test]
+    fn partnerstacks_program_cookies_are_named_as_partnerstackjs_names_them() {
+        use super::*;
+        assert_eq!(program_key_cookie("pk_test_123"), "_ps_partner_key_pk_test_123");
+        let prefix = program_click_prefix("pk_test_123");
+        assert_eq!(prefix, "_ps_xid_pk_test_123_");
+        let suffix = click_suffix([0, 61, 62, 255]);
+        assert_eq!(suffix, "A9AH");
+        let jar = "a=1; _ps_xid_pk_test_123_A9AH=clk_1; _ps_xid_pk_test_1234_x=2; _ps_xid_pk_test_123_=3";
+        assert_eq!(with_prefix(jar, &prefix), [("_ps_xid_pk_test_123_A9AH", "clk_1")]);
+    }
+
     use super::*;
 
     /// A jar that behaves like a browser on `host` with a tiny public-suffix list, keeping one

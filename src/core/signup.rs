@@ -499,6 +499,18 @@ pub fn classify(answer: &Answer<'_>) -> Delivery {
     }
 }
 
+/// The warning for signups that the page's Content-Security-Policy kept from `endpoint` (whose
+/// origin is `origin`): its `connect-src` does not list the endpoint.
+pub fn blocked_warning(endpoint: &str, origin: &str) -> String {
+    cat(&[
+        "signups go to ",
+        endpoint,
+        ", which the page's Content-Security-Policy does not allow: add ",
+        origin,
+        " to its connect-src; they wait in the retry queue",
+    ])
+}
+
 /// The warning a page shows (once per reason, whatever `debug` says) for an answer that is not a
 /// success: where signups go, what came back, and what to fix. `origin` is the page's origin.
 pub fn warning(endpoint: &str, origin: &str, answer: &Answer<'_>) -> Option<String> {

@@ -43,7 +43,23 @@ struct Deliveries {
     unconfirmed: alloc::vec::Vec<Pending>,
     /// The flush timer: its callback, made once, and the armed timeout.
     timer: Option<(Function, Option<i32>)>,
+    /// Requests posted from this page and not answered yet.
+    flying: u32,
+    /// The `beforeunload` listener, made once: added while a request is in flight (a listener
+    /// kept for good would cost the page Firefox's back/forward cache).
+    leave: Option<Function>,
+    /// The page began to go away (`beforeunload`, `pagehide`) since the last request started: a
+    /// request that fails now was ended by the navigation, and the beacon carries its signup.
+    leaving: bool,
+    /// Warnings about requests that got no answer, held for [`LATE_MS`]: the navigation that ended
+    /// them, or the policy violation that blocked them, is known by then.
+    late: alloc::vec::Vec<String>,
+    /// The endpoint that the page's Content-Security-Policy blocked (its `connect-src`).
+    blocked: Option<String>,
 }
+
+/// How long a warning about a request that got no answer waits for what explains it.
+const LATE_MS: i32 = 300;
 
 static DELIVERIES: Global<Deliveries> = Global::empty();
 
@@ -118,7 +134,15 @@ fn queue(input: Result<SignupInput, String>) -> Result<Pending, SignupResult> {
 /// whatever `debug` says: where signups go, what came back, what to fix.
 fn deliver(pending: Pending) -> impl Future<Output = SignupResult> {
     let sending = transport::start(&pending.endpoint, &pending.body);
-    DELIVERIES.with(|d| d.unconfirmed.push(pending.clone()));
+    let first = DELIVERIES.with(|d| {
+        d.unconfirmed.push(pending.clone());
+        d.leaving = false;
+        d.flying += 1;
+        d.flying == 1
+    });
+    if first {
+        watch_leaving(true);
+    }
     async move {
         let reply = sending.await;
         answered(&pending, &reply)
@@ -127,14 +151,93 @@ fn deliver(pending: Pending) -> impl Future<Output = SignupResult> {
 
 fn answered(pending: &Pending, reply: &transport::Reply) -> SignupResult {
     let answer = reply.answer();
+    let last = DELIVERIES.with(|d| {
+        d.flying = d.flying.saturating_sub(1);
+        d.flying == 0
+    });
+    if last {
+        watch_leaving(false);
+    }
     if let Some(warning) = signup::warning(&pending.endpoint, &page::origin(), &answer) {
-        tracker::with(|t| t.warn_once(warning));
+        if answer.http_status == 0 {
+            warn_late(warning, &pending.endpoint);
+        } else {
+            tracker::with(|t| t.warn_once(warning));
+        }
     }
     let delivery = signup::classify(&answer);
     if !matches!(delivery, Delivery::Retry { .. }) {
         DELIVERIES.with(|d| d.unconfirmed.retain(|p| p.event_id != pending.event_id));
     }
     settle(&pending.event_id, delivery)
+}
+
+/// Adds the `beforeunload` listener (`on`), or removes it.
+fn watch_leaving(on: bool) {
+    let leave = DELIVERIES.with(|d| {
+        d.leave
+            .get_or_insert_with(|| {
+                guard::function("beforeunload", |_, _, _| {
+                    DELIVERIES.with(|d| d.leaving = true);
+                    JsValue::UNDEFINED
+                })
+            })
+            .clone()
+    });
+    let window = page::window();
+    let _ = if on {
+        window.add_event_listener_with_callback("beforeunload", &leave)
+    } else {
+        window.remove_event_listener_with_callback("beforeunload", &leave)
+    };
+}
+
+/// A warning about a request to `endpoint` that got no answer, given after [`LATE_MS`]: none if
+/// the page is going away by then (its navigation ended the request, and the beacon took the
+/// signup); the page's `connect-src` named instead if it blocked the endpoint.
+fn warn_late(warning: String, endpoint: &str) {
+    let first = DELIVERIES.with(|d| {
+        d.late.push(warning);
+        d.late.len() == 1
+    });
+    let endpoint = String::from(endpoint);
+    if !first {
+        return;
+    }
+    let told = guard::function("late", move |_, _, _| {
+        let (late, leaving, blocked) = DELIVERIES.with(|d| {
+            (core::mem::take(&mut d.late), d.leaving, d.blocked.clone())
+        });
+        if leaving {
+            debug(|| "the page is going away: its signups were handed to sendBeacon".into());
+        } else if blocked.is_some() {
+            let origin = page::origin_of(&endpoint).unwrap_or_default();
+            tracker::with(|t| t.warn_once(signup::blocked_warning(&endpoint, &origin)));
+        } else {
+            for warning in late {
+                tracker::with(|t| t.warn_once(warning));
+            }
+        }
+        JsValue::UNDEFINED
+    });
+    let _ = page::window().set_timeout_with_callback_and_timeout_and_arguments_0(&told, LATE_MS);
+}
+
+/// A `securitypolicyviolation` event: when the page's `connect-src` blocked a request, the
+/// warning about it says so (the request itself only fails, as an unreachable endpoint does).
+pub fn violated(event: &JsValue) {
+    let read = |name: &str| {
+        js_sys::Reflect::get(event, &JsValue::from_str(name))
+            .ok()
+            .and_then(|v| v.as_string())
+            .unwrap_or_default()
+    };
+    if read("effectiveDirective").starts_with("connect-src")
+        || read("violatedDirective").starts_with("connect-src")
+    {
+        let uri = read("blockedURI");
+        DELIVERIES.with(|d| d.blocked = Some(uri));
+    }
 }
 
 /// The page is going away (`pagehide`): every signup posted from it that no answer settled yet is
@@ -147,7 +250,10 @@ pub fn hand_over() {
     if !allowed() {
         return;
     }
-    let unconfirmed = DELIVERIES.with(|d| core::mem::take(&mut d.unconfirmed));
+    let unconfirmed = DELIVERIES.with(|d| {
+        d.leaving = true;
+        core::mem::take(&mut d.unconfirmed)
+    });
     let navigator = page::window().navigator();
     for pending in unconfirmed {
         let handed = navigator.send_beacon_with_opt_str(&pending.endpoint, Some(&pending.body));
@@ -165,7 +271,7 @@ pub fn hand_over() {
 /// Validates and builds the signup; `Err` is the final result (rejected or skipped).
 fn prepare(input: Result<SignupInput, String>) -> Result<Pending, SignupResult> {
     let rejected = |error: String| {
-        debug(|| cat(&["signup rejected: ", &error]));
+        tracker::with(|t| t.warn_once(cat(&["a signup was rejected: ", &error])));
         SignupResult::new(Status::Rejected, None, Some(error))
     };
     let input = input.map_err(rejected)?;
@@ -264,16 +370,35 @@ pub fn report_landing() {
     });
 }
 
-/// The endpoint as an absolute URL: the option resolved against the page, or `/v1/signups` on the
-/// origin the script was loaded from (the page's own origin for the npm package).
+/// The endpoint as an absolute URL: the option, or `/v1/signups`, resolved against the URL the
+/// script was loaded from (the page's own URL for the npm package). A relative `endpoint` thus
+/// lands where the default does: `/api/signups` on the collector that serves the script.
 fn endpoint(option: Option<&str>, script_src: Option<&str>, page_url: &str) -> Option<String> {
-    match option {
-        Some(endpoint) => page::resolve_url(endpoint, page_url),
-        None => {
-            let script = page::resolve_url(script_src.unwrap_or(page_url), page_url)?;
-            page::resolve_url("/v1/signups", &script)
-        }
+    let script = page::resolve_url(script_src.unwrap_or(page_url), page_url)?;
+    page::resolve_url(option.unwrap_or("/v1/signups"), &script)
+}
+
+/// Where the page's set-up sends signups of `program` now: the endpoint it configures if the
+/// program is the page's, `None` for another program's signup (it keeps its own).
+fn current_endpoint(program: Option<&str>) -> Option<String> {
+    let (public_key, option, script_src) = tracker::with(|t| {
+        let config = t.config();
+        (
+            config.public_key.clone(),
+            config.endpoint.clone(),
+            t.script_src().map(String::from),
+        )
+    });
+    if program != public_key.as_deref() {
+        return None;
     }
+    endpoint(option.as_deref(), script_src.as_deref(), &page::href())
+}
+
+/// The program (`public_key`) a queued signup's body names.
+fn program_of(body: &str) -> Option<String> {
+    let json = js_sys::JSON::parse(body).ok()?;
+    values::property(&json, "public_key").as_string()
 }
 
 /// Applies an answer to the queue and turns it into the result.
@@ -344,7 +469,11 @@ pub async fn flush(force: bool) {
     } else {
         let sending: Array = due
             .into_iter()
-            .map(|pending| {
+            .map(|mut pending| {
+                // A signup queued while the set-up was wrong goes where it points now.
+                if let Some(now) = current_endpoint(program_of(&pending.body).as_deref()) {
+                    pending.endpoint = now;
+                }
                 let delivering = deliver(pending);
                 promise(Box::pin(async move {
                     delivering.await;

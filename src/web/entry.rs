@@ -185,6 +185,11 @@ fn watch() {
         JsValue::UNDEFINED
     });
     let _ = window.add_event_listener_with_callback("pagehide", &hidden);
+    let violated = guard::function("securitypolicyviolation", |event, _, _| {
+        delivery::violated(&event);
+        JsValue::UNDEFINED
+    });
+    let _ = window.add_event_listener_with_callback("securitypolicyviolation", &violated);
 }
 
 /// Fault injection for the tests of host-page safety: panics, as a bug would.

@@ -86,6 +86,11 @@ pub fn resolve_url(url: &str, base: &str) -> Option<String> {
     Url::new_with_base(url, base).ok().map(|u| u.href())
 }
 
+/// The origin of `url` (`https://collector.example`), if it is an absolute URL.
+pub fn origin_of(url: &str) -> Option<String> {
+    Url::new(url).ok().map(|u| u.origin())
+}
+
 /// The time now, ISO 8601 (`new Date().toISOString()`).
 pub fn iso_now() -> String {
     Date::new_0().to_iso_string().into()

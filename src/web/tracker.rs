@@ -140,6 +140,13 @@ impl Tracker {
             }
         } else {
             self.debug(|| "consent refused: deleting reftrack's cookies and queue".into());
+            let cookies = DocumentJar.read();
+            let program = self.config.public_key.as_deref().map(|program| {
+                let clicks = cookie::with_prefix(&cookies, &cookie::program_click_prefix(program));
+                let mut names: Vec<String> = clicks.into_iter().map(|(n, _)| n.into()).collect();
+                names.push(cookie::program_key_cookie(program));
+                names
+            });
             let domains = cookie::domain_candidates(&hostname).into_iter().map(Some);
             for domain in domains.chain([None]) {
                 let expired = Attributes {
@@ -151,6 +158,9 @@ impl Tracker {
                     .into_iter()
                     .chain([CLICK_ID_COOKIE, PARTNERO_COOKIE])
                 {
+                    DocumentJar.write(&cookie::set_cookie(name, "", &expired));
+                }
+                for name in program.iter().flatten() {
                     DocumentJar.write(&cookie::set_cookie(name, "", &expired));
                 }
             }
@@ -399,13 +409,53 @@ impl Tracker {
             None => {
                 let expired = Attributes {
                     max_age: 0,
-                    ..attributes
+                    ..attributes.clone()
                 };
                 jar.write(&cookie::set_cookie(CLICK_ID_COOKIE, "", &expired));
             }
         }
+        if let Some(program) = self.config.public_key.as_deref() {
+            mirror(&mut jar, program, key.as_str(), attribution, &attributes);
+        }
         if Attribution::from_cookies(&jar.read()) != *attribution {
             self.debug(|| "cookies are unavailable: the partner key is kept in memory only".into());
         }
+    }
+}
+
+/// PartnerStackJS's per-program cookies beside reftrack's own, with the same values and
+/// attributes: `_ps_partner_key_<program>`, and `_ps_xid_<program>_<suffix>` while there is a
+/// click id (an older one, of another click, is deleted; the one with this click id is kept).
+fn mirror(
+    jar: &mut DocumentJar,
+    program: &str,
+    key: &str,
+    attribution: &Attribution,
+    attributes: &Attributes,
+) {
+    jar.write(&cookie::set_cookie(
+        &cookie::program_key_cookie(program),
+        key,
+        attributes,
+    ));
+    let prefix = cookie::program_click_prefix(program);
+    let cookies = jar.read();
+    let click = attribution.click_id.as_ref().map(|c| c.as_str());
+    let mut kept = false;
+    for (name, value) in cookie::with_prefix(&cookies, &prefix) {
+        if Some(value) == click && !kept {
+            kept = true;
+            continue;
+        }
+        let expired = Attributes {
+            max_age: 0,
+            ..attributes.clone()
+        };
+        jar.write(&cookie::set_cookie(name, "", &expired));
+    }
+    if let (Some(click), false) = (click, kept) {
+        let random = page::random_bytes();
+        let suffix = cookie::click_suffix([random[0], random[1], random[2], random[3]]);
+        jar.write(&cookie::set_cookie(&cat(&[&prefix, &suffix]), click, attributes));
     }
 }

@@ -2,7 +2,7 @@
 // broadest domain the browser allows, and PartnerStack's globals behave as its snippet expects.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startCollector, launchBrowser, freshPage, b64, reftrackCookies } from './harness.mjs';
+import { startCollector, launchBrowser, freshPage, b64, reftrackCookies, eventually } from './harness.mjs';
 
 let collector;
 let browser;
@@ -124,6 +124,39 @@ test('last click: a new partner replaces the old one, and a stale click id is re
   assert.equal(cookies.ps_partner_key.value, 'bob');
   assert.equal(cookies.ps_xid, undefined, 'the click id of the earlier partner is gone');
   assert.equal(await page.evaluate(() => reftrack.clickId()), null);
+  await context.close();
+});
+
+test("with a public key, PartnerStackJS's own cookies too: _ps_partner_key_<pk> and _ps_xid_<pk>_<suffix>, written and removed with the others", async () => {
+  const { context, page } = await freshPage(browser);
+  await page.goto(collector.url('www.acme.test', `/program.html?ps_partner_key=${b64('alice')}&ps_xid=clk_a`));
+  await ready(page);
+  let cookies = await reftrackCookies(context);
+  const key = cookies._ps_partner_key_pk_test_123;
+  assert.equal(key?.value, 'alice', Object.keys(cookies).join());
+  const clicks = Object.values(cookies).filter((c) => c.name.startsWith('_ps_xid_pk_test_123_'));
+  assert.equal(clicks.length, 1, Object.keys(cookies).join());
+  assert.match(clicks[0].name, /^_ps_xid_pk_test_123_[A-Za-z0-9]{4}$/);
+  assert.equal(clicks[0].value, 'clk_a');
+  for (const cookie of [key, clicks[0]]) {
+    for (const attribute of ['domain', 'path', 'sameSite', 'secure']) {
+      assert.equal(cookie[attribute], cookies.growSumoPartnerKey[attribute], `${cookie.name} ${attribute}`);
+    }
+    assert.ok(Math.abs(cookie.expires - cookies.growSumoPartnerKey.expires) < 5, `${cookie.name} expires with the others`);
+  }
+  // A page that reports a signup only when a cookie starting with _ps exists finds one.
+  assert.ok(await page.evaluate(() => document.cookie.split('; ').some((c) => c.startsWith('_ps'))));
+  // A new partner's hand-made link: the key follows, the stale click id goes, and the click id the
+  // collector gives the landing takes its place.
+  await page.goto(collector.url('www.acme.test', `/program.html?ps_partner_key=${b64('bob')}`));
+  await ready(page);
+  const xid = await eventually(() => page.evaluate(() => reftrack.clickId()));
+  cookies = await reftrackCookies(context);
+  assert.equal(cookies._ps_partner_key_pk_test_123?.value, 'bob');
+  assert.deepEqual(Object.values(cookies).filter((c) => c.name.startsWith('_ps_xid_')).map((c) => c.value), [xid]);
+  assert.notEqual(xid, 'clk_a');
+  await page.evaluate(() => reftrack.consent(false));
+  assert.deepEqual(await reftrackCookies(context), {});
   await context.close();
 });
 

@@ -86,7 +86,9 @@ export const b64 = (text) => Buffer.from(text, 'utf8').toString('base64');
 export async function reftrackCookies(context) {
   const names = new Set(['growSumoPartnerKey', 'ps_partner_key', 'ps_xid', 'partnero_partner', 'reftrack_probe']);
   const cookies = await context.cookies();
-  return Object.fromEntries(cookies.filter((c) => names.has(c.name)).map((c) => [c.name, c]));
+  // PartnerStackJS's per-program names too: _ps_partner_key_<public key>, _ps_xid_<public key>_<suffix>.
+  const ours = (name) => names.has(name) || name.startsWith('_ps_partner_key_') || name.startsWith('_ps_xid_');
+  return Object.fromEntries(cookies.filter((c) => ours(c.name)).map((c) => [c.name, c]));
 }
 
 /** A free loopback port, for a server whose address must be known before it starts. */

@@ -19,6 +19,8 @@ before(async () => {
   const page = (body, head = '') => `<!doctype html><meta charset="utf-8"><title>setup</title>${head}<body>${body}</body>`;
   writeFileSync(join(site, 'plain.html'), page('<p>plain</p>', '<script async src="/sdk/reftrack.js" data-public-key="pk_test_123"></script>'));
   writeFileSync(join(site, 'bare.html'), page('<p>no key</p>', '<script async src="/sdk/reftrack.js"></script>'));
+  writeFileSync(join(site, 'wrong-path.html'), page('<p>wrong endpoint</p>', '<script async src="/sdk/reftrack.js" data-public-key="pk_test_123" data-endpoint="/wrong/v1/signups"></script>'));
+  writeFileSync(join(site, 'connect-src.html'), page('<p>connect-src</p>', `<meta http-equiv="Content-Security-Policy" content="script-src 'self' 'wasm-unsafe-eval'; connect-src http://elsewhere.test"><script async src="/sdk/reftrack.js" data-public-key="pk_test_123"></script>`));
   writeFileSync(join(site, 'typo.html'), page('<p>typo</p>', '<script async src="/sdk/reftrack.js" data-public-key="pk_tset_123"></script>'));
   const partnero = readFileSync(join(root, 'tests/e2e/site/partnero.html'), 'utf8');
   writeFileSync(join(site, 'partnero.html'), partnero);
@@ -370,6 +372,99 @@ test("the README's CSP header, as written there, lets the snippet work", async (
     await context.close();
   } finally {
     server.close();
+    await collector.stop();
+  }
+});
+
+test('a signup queued while `endpoint` was wrong goes to the endpoint configured now, once the set-up is fixed', async () => {
+  const collector = await startCollector({ www: site });
+  try {
+    const { context, page } = await watchedPage();
+    const posts = [];
+    page.on('request', (r) => r.method() === 'POST' && posts.push(new URL(r.url()).pathname));
+    await page.goto(collector.url('www.acme.test', `/wrong-path.html?ps_partner_key=${b64('alex-smith')}`));
+    await ready(page);
+    const key = customer();
+    const result = await page.evaluate((key) => reftrack.signup({ customer_key: key }), key);
+    assert.equal(result.status, 'queued', JSON.stringify(result));
+    assert.match(page.warnings.join(), /answered 405/);
+    // The site fixes its set-up: the same program, the default endpoint.
+    await page.goto(collector.url('www.acme.test', '/plain.html'));
+    await ready(page);
+    await page.evaluate(() => reftrack.flush());
+    const [stored] = await eventually(async () => {
+      const all = (await collector.signups()).filter((s) => s.customer_key === key);
+      return all.length === 1 && all;
+    });
+    assert.equal(stored.event_id, result.event_id);
+    assert.equal(posts.at(-1), '/v1/signups');
+    assert.equal(await page.evaluate(() => localStorage.getItem('reftrack_queue')), null);
+    await context.close();
+  } finally {
+    await collector.stop();
+  }
+});
+
+test('every rejected signup is warned about once, without debug', async () => {
+  const collector = await startCollector({ www: site });
+  try {
+    const { context, page } = await watchedPage();
+    await page.goto(collector.url('www.acme.test', '/plain.html'));
+    await ready(page);
+    const results = await page.evaluate(() => Promise.all([
+      reftrack.signup({ customer_key: 'c1', email: true }),
+      reftrack.signup({ customer_key: 'c2', email: true }),
+      reftrack.signup({ customer_key: 'c3', sub_ids: 'one' }),
+    ]));
+    assert.deepEqual(results.map((r) => r.status), ['rejected', 'rejected', 'rejected']);
+    assert.deepEqual(page.warnings, [
+      '[reftrack] a signup was rejected: email must be a string',
+      '[reftrack] a signup was rejected: sub_ids must be an array of strings',
+    ]);
+    await context.close();
+  } finally {
+    await collector.stop();
+  }
+});
+
+test('a relative `endpoint` resolves against the script, as the default does: the collector that serves the script', async () => {
+  const collector = await startCollector({ www: site });
+  try {
+    const script = collector.url('collector.acme.test', '/sdk/reftrack.js');
+    writeFileSync(join(site, 'relative.html'), `<!doctype html><meta charset="utf-8"><title>relative</title><script async src="${script}" data-public-key="pk_test_123" data-endpoint="/v1/signups"></script><p>relative</p>`);
+    const { context, page } = await watchedPage();
+    const posts = [];
+    page.on('request', (r) => r.method() === 'POST' && posts.push(r.url()));
+    await page.goto(collector.url('www.acme.test', `/relative.html?ps_partner_key=${b64('alex-smith')}`));
+    await ready(page);
+    const key = customer();
+    const result = await page.evaluate((key) => reftrack.signup({ customer_key: key }), key);
+    assert.equal(result.status, 'created', JSON.stringify(result));
+    assert.deepEqual(posts.filter((u) => u.endsWith('/v1/signups')), [collector.url('collector.acme.test', '/v1/signups')]);
+    assert.deepEqual(page.warnings, []);
+    await context.close();
+  } finally {
+    await collector.stop();
+  }
+});
+
+test("a page whose CSP leaves the endpoint out of connect-src: the warning names connect-src, and the signup waits", async () => {
+  const collector = await startCollector({ www: site });
+  try {
+    const { context, page } = await watchedPage();
+    await page.goto(collector.url('www.acme.test', `/connect-src.html?ps_partner_key=${b64('alex-smith')}`));
+    await ready(page);
+    const result = await page.evaluate(() => reftrack.signup({ customer_key: 'blocked' }));
+    assert.equal(result.status, 'queued', JSON.stringify(result));
+    const endpoint = collector.url('www.acme.test', '/v1/signups');
+    const origin = collector.url('www.acme.test', '');
+    await eventually(async () => page.warnings.length > 0);
+    await page.waitForTimeout(500);
+    assert.deepEqual(page.warnings, [
+      `[reftrack] signups go to ${endpoint}, which the page's Content-Security-Policy does not allow: add ${origin} to its connect-src; they wait in the retry queue`,
+    ]);
+    await context.close();
+  } finally {
     await collector.stop();
   }
 });

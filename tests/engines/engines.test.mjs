@@ -16,7 +16,13 @@ import { ENGINES, startBrowser, startProxy } from './webdriver.mjs';
 const root = resolve(import.meta.dirname, '../..');
 const site = mkdtempSync(join(tmpdir(), 'reftrack-engines-'));
 // Every page records its uncaught errors, so that a test can say none reached the page.
+// Its reftrack warnings are kept in sessionStorage too, so that they outlive a navigation.
 const errors = `<script>window.errors = [];
+  var warn = console.warn;
+  console.warn = function (line) {
+    if (String(line).indexOf('[reftrack]') === 0) sessionStorage.setItem('warnings', (sessionStorage.getItem('warnings') || '') + line + '\\n');
+    return warn.apply(console, arguments);
+  };
   addEventListener('error', function (e) { errors.push(String(e.message)); });
   addEventListener('unhandledrejection', function (e) { errors.push(String(e.reason)); });</script>`;
 const inits = `<script>window.inits = []; function growsumoInit() { inits.push(JSON.parse(JSON.stringify(growsumo.data))); }</script>`;
@@ -70,8 +76,12 @@ for (const engine of ENGINES) {
       assert.equal(cookies.growSumoPartnerKey?.value, 'alex-smith');
       assert.equal(cookies.ps_xid?.value, `clk_${engine}`);
       assert.equal(cookies.reftrack_probe, undefined, 'the probe cookie is gone');
+      // PartnerStackJS's own names for the program's cookies, which server code looks for.
+      assert.equal(cookies._ps_partner_key_pk_test_123?.value, 'alex-smith');
+      const clicks = Object.keys(cookies).filter((name) => /^_ps_xid_pk_test_123_[A-Za-z0-9]{4}$/.test(name));
+      assert.deepEqual(clicks.map((name) => cookies[name].value), [`clk_${engine}`]);
       // The attributes, as the engine stored them (WebDriver shows what no page API does).
-      for (const name of ['growSumoPartnerKey', 'ps_partner_key', 'ps_xid']) {
+      for (const name of ['growSumoPartnerKey', 'ps_partner_key', 'ps_xid', '_ps_partner_key_pk_test_123', clicks[0]]) {
         const cookie = cookies[name];
         assert.match(cookie.domain, /^\.?acme\.test$/, `${name}: the probe found acme.test`);
         assert.equal(cookie.path, '/', `${name} Path`);
@@ -96,14 +106,19 @@ for (const engine of ENGINES) {
       assert.deepEqual(await browser.run('return window.errors'), []);
     });
 
-    test('createSignup followed at once by a navigation: the signup still arrives (keepalive)', async () => {
+    test('createSignup followed at once by a navigation: the signup still arrives (keepalive), and no delivery warning', async () => {
       const email = `${id('navigate')}@example.com`;
       await browser.goto(url('www.acme.test', `/landing.html?ps_partner_key=${b64('alex-smith')}`));
       await browser.until('return window.reftrack && window.inits.length === 1');
-      await browser.run(`growsumo.data.email = arguments[0]; growsumo.createSignup(); location.href = '/thanks.html';`, email);
+      await browser.run(`sessionStorage.removeItem('warnings');
+        growsumo.data.email = arguments[0]; growsumo.createSignup(); location.href = '/thanks.html';`, email);
       const [signup] = await eventually(async () => { const s = await storedFor(email); return s.length && s; }, 15_000);
       assert.equal(signup.partner_key, 'alex-smith');
       assert.equal(signup.customer_key, email);
+      // The navigation ended the request and the beacon took the signup: nothing to warn about.
+      await browser.until('return location.pathname === "/thanks.html" && document.readyState === "complete"');
+      await new Promise((ok) => setTimeout(ok, 500));
+      assert.equal(await browser.run('return sessionStorage.getItem("warnings")'), null);
     });
 
     test("Partnero's stub with form auto-capture: the form's fields arrive, never the password", async () => {
