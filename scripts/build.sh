@@ -17,7 +17,7 @@ wasm_opt() {
 out=target/bindgen
 
 say "compiling the wasm module (cargo build --release --target wasm32-unknown-unknown)"
-cargo build --quiet --release --target wasm32-unknown-unknown -p reftrack
+cargo build --release --target wasm32-unknown-unknown -p reftrack
 
 say "generating the glue (wasm-bindgen --target web)"
 rm -rf "$out" && mkdir -p "$out"
@@ -31,10 +31,12 @@ say "bundling dist/reftrack.js (module embedded, instantiated synchronously)"
 node scripts/bundle.mjs --glue "$out" --wasm "$out/reftrack_bg.opt.wasm" --out dist \
   --loader "$out/loader.min.js" --module "$out/reftrack_bg.embedded.wasm"
 
-say "building the npm package into pkg/ (wasm-pack build --target web)"
-rm -rf pkg
-wasm-pack --quiet build --release --mode no-install --target web --out-dir pkg --out-name reftrack >/dev/null
+say "building the npm package into pkg/ (wasm-bindgen --target web, from the same module)"
+rm -rf pkg && mkdir -p pkg
+wasm-bindgen --target web --out-dir pkg --out-name reftrack \
+  target/wasm32-unknown-unknown/release/reftrack.wasm
 wasm_opt pkg/reftrack_bg.wasm -o pkg/reftrack_bg.wasm
+cp README.md pkg/README.md
 node scripts/package.mjs
 
 say "copying the loader snippet and the globals' types into dist/"

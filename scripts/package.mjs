@@ -1,11 +1,10 @@
-// Turns wasm-pack's pkg/ into the npm package `reftrack`: the hand-written entry point and types
+// Turns wasm-bindgen's pkg/ into the npm package `reftrack`: the hand-written entry point and types
 // from js/, and a package.json with exports, types, files and sideEffects.
 import { readFileSync, writeFileSync, copyFileSync, rmSync } from 'node:fs';
 
 const root = new URL('..', import.meta.url);
 const at = (path) => new URL(path, root);
 const workspace = JSON.parse(readFileSync(at('package.json')));
-const generated = JSON.parse(readFileSync(at('pkg/package.json')));
 
 for (const file of ['index.js', 'guard.js', 'index.d.ts', 'types.d.ts', 'globals.d.ts']) copyFileSync(at(`js/${file}`), at(`pkg/${file}`));
 rmSync(at('pkg/.gitignore'), { force: true });
@@ -19,8 +18,8 @@ const manifest = {
   name: 'reftrack',
   version: workspace.version,
   description: 'Partner/affiliate referral tracking for websites: a drop-in for PartnerStackJS and Partnero Universal, in Rust compiled to WebAssembly.',
-  license: generated.license ?? 'MIT OR Apache-2.0',
-  repository: generated.repository,
+  license: 'MIT OR Apache-2.0',
+  repository: { type: 'git', url: 'https://github.com/reftrack/reftrack' },
   type: 'module',
   main: './index.js',
   module: './index.js',

@@ -7,7 +7,7 @@ export PATH="$HOME/.cargo/bin:$PATH"
 say() { printf '\033[1m[start]\033[0m %s\n' "$*"; }
 
 say "building the collector (cargo build --release -p reftrack-collector)"
-cargo build --quiet --release -p reftrack-collector
+cargo build --release -p reftrack-collector
 listen=${REFTRACK_LISTEN:-127.0.0.1:8080}
 secret=${REFTRACK_SECRET:-dev-secret}
 site=${REFTRACK_SITE_URL:-http://$listen/}

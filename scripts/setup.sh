@@ -1,8 +1,16 @@
 #!/usr/bin/env bash
-# Installs what building and testing reftrack needs, idempotently, saying what it does. Each step
-# checks first and installs only what is missing, so a second run is quick and quiet.
+# Installs what reftrack needs, idempotently, saying what it does. Each step checks first and
+# installs only what is missing, so a second run is quick and quiet.
+#
+#   setup.sh demo    what `npm start` needs to build and serve the demo: the wasm32 Rust target,
+#                    the pinned wasm-bindgen-cli, and the npm packages of the build (binaryen,
+#                    esbuild; `npm ci --omit=dev`). No browsers, PostgreSQL, drivers or wasm-pack.
+#   setup.sh         what `npm test` needs as well: wasm-pack, the browsers and their drivers,
+#                    PostgreSQL, and every npm package.
+#   setup.sh bench   the same, and twiggy.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+mode=${1:-test}
 
 say() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
@@ -25,6 +33,29 @@ if [ "$have" = "$want" ]; then
 else
   say "installing wasm-bindgen-cli $want (was: ${have:-none}); this takes a few minutes"
   cargo install --locked --force wasm-bindgen-cli --version "=$want"
+fi
+
+# npm ci only when package-lock.json changed since the last install, or when the tests need the
+# development packages a demo install left out.
+stamp=node_modules/.reftrack-lock.sha
+lock=$(sha256sum package-lock.json | cut -d' ' -f1)
+installed=$(cat "$stamp" 2>/dev/null || true)
+if [ "$mode" = demo ]; then
+  if [ "$installed" = "$lock full" ] || [ "$installed" = "$lock build" ]; then
+    say "npm packages: up to date"
+  else
+    say "installing the build's npm packages: binaryen, esbuild (npm ci --omit=dev)"
+    npm ci --omit=dev --no-audit --no-fund --foreground-scripts
+    echo "$lock build" > "$stamp"
+  fi
+  exit 0
+fi
+if [ "$installed" = "$lock full" ]; then
+  say "npm packages: up to date"
+else
+  say "installing every npm package, the tests' too (npm ci)"
+  npm ci --no-audit --no-fund
+  echo "$lock full" > "$stamp"
 fi
 
 wasm_pack=0.15.1
@@ -78,19 +109,8 @@ if [[ $browsers == *firefox* ]]; then
   fi
 fi
 
-# npm ci only when package-lock.json changed since the last install.
-stamp=node_modules/.reftrack-lock.sha
-lock=$(sha256sum package-lock.json | cut -d' ' -f1)
-if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$lock" ]; then
-  say "npm packages: up to date"
-else
-  say "installing npm packages (npm ci)"
-  npm ci --no-audit --no-fund
-  echo "$lock" > "$stamp"
-fi
-
 # `npm run bench` also wants twiggy, to show where the module's bytes go.
-if [ "${1:-}" = bench ]; then
+if [ "$mode" = bench ]; then
   if command -v twiggy >/dev/null; then
     say "twiggy: present"
   else

@@ -17,7 +17,9 @@ pub mod core;
 pub mod web;
 
 #[cfg(target_arch = "wasm32")]
-pub use web::entry::*;
+pub use web::api::*;
+#[cfg(target_arch = "wasm32")]
+pub use web::globals::install;
 
 // dlmalloc is a large share of a small module; reftrack allocates a few kilobytes per page, on one
 // thread.

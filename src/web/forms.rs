@@ -5,7 +5,8 @@
 //! `keepalive`, so the form's own navigation loses nothing.
 
 use super::cell::Global;
-use super::{delivery, guard, page, tracker};
+use super::browser::{clock, events};
+use super::{delivery, guard, tracker};
 use crate::core::signup::{is_email, SignupInput};
 use crate::core::text::cat;
 use alloc::string::String;
@@ -51,8 +52,7 @@ pub fn capture(selector: Option<String>) {
             }
             JsValue::UNDEFINED
         });
-        let _ =
-            page::document().add_event_listener_with_callback_and_bool("submit", &listener, true);
+        events::on_document_capture("submit", &listener);
         tracker::with(|t| t.debug(|| "form auto-capture on".into()));
     }
 }
@@ -95,7 +95,7 @@ fn submitted(form: &HtmlFormElement) {
         debug("form skipped: it has no valid email address");
         return;
     };
-    let now = page::now_ms();
+    let now = clock::now_ms();
     let repeated = CAPTURE.with(|c| {
         c.recent
             .retain(|(_, _, at)| now.saturating_sub(*at) < REPEAT_MS);

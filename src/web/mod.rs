@@ -6,17 +6,15 @@
 //! Every function handed to the page (the globals' methods, listeners, timers) goes through the
 //! guard of `js/guard.js` ([`guard::function`]), so a module that traps never throws into the page.
 
+pub mod api;
+pub mod browser;
 pub mod cell;
-pub mod cookies;
 pub mod delivery;
-pub mod entry;
-pub mod facades;
 pub mod forms;
+pub mod globals;
 pub mod guard;
-pub mod page;
-pub mod storage;
+pub mod lifecycle;
 pub mod tracker;
-pub mod transport;
 pub mod values;
 
 #[cfg(test)]

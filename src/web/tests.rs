@@ -10,9 +10,12 @@ use crate::core::config::{SourceKind, Value};
 use crate::core::cookie::{find_domain, CookieJar};
 use crate::core::retry::Pending;
 use crate::core::signup::{self, Delivery, SignupInput, Status, Visit};
-use crate::web::cookies::DocumentJar;
-use crate::web::entry as reftrack;
-use crate::web::{page, storage, transport, values};
+use crate::web::browser::cookies::DocumentJar;
+use crate::web::api as reftrack;
+use crate::web::browser::{clock, fetch as transport, page};
+use crate::web::delivery::queue as storage;
+use crate::web::globals;
+use crate::web::values;
 use js_sys::{Array, Date, Function, Object, Promise, Reflect};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
@@ -337,7 +340,7 @@ fn the_globals_are_defined_from_rust_and_queued_calls_replayed() {
         "po",
         &object(&[("q", Array::of1(&object(&[("a", po_args.into())])).into())]),
     );
-    reftrack::install(JsValue::UNDEFINED);
+    globals::install(JsValue::UNDEFINED);
 
     let reftrack_global = get(&w, "reftrack");
     assert_eq!(
@@ -417,7 +420,7 @@ async fn gloo_net_posts_a_signup_to_the_collector() {
     let Some(collector) = option_env!("REFTRACK_COLLECTOR") else {
         panic!("REFTRACK_COLLECTOR is not set: scripts/test.sh starts a collector and sets it");
     };
-    let event_id = signup::uuid_v4(page::random_bytes());
+    let event_id = signup::uuid_v4(clock::random_bytes());
     let input = SignupInput {
         customer_key: Some(event_id.clone()),
         email: Some("browser-test@example.com".into()),

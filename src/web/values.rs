@@ -20,6 +20,17 @@ use serde::Serialize;
 use serde_wasm_bindgen::Serializer;
 use wasm_bindgen::{JsCast, JsValue};
 
+/// `target[name]`, or `undefined` (a missing property, a throwing getter, a target that is not an
+/// object).
+pub fn get(target: &JsValue, name: &str) -> JsValue {
+    js_sys::Reflect::get(target, &JsValue::from_str(name)).unwrap_or_default()
+}
+
+/// `target[name] = value`; a page's own setter that refuses is its business.
+pub fn set(target: &JsValue, name: &str, value: &JsValue) {
+    let _ = js_sys::Reflect::set(target, &JsValue::from_str(name), value);
+}
+
 /// A JavaScript value as a core [`Value`], by its JavaScript type.
 pub fn classify(value: &JsValue) -> Value {
     if value.is_null() || value.is_undefined() {

@@ -1,13 +1,18 @@
-// The npm package as a front-end developer uses it: bundled by real bundlers (esbuild and Vite),
+// The npm package as a front-end developer uses it: bundled by real bundlers (esbuild, Vite,
+// webpack 5 and Rollup, each set up as the README says),
 // which must print no warning, run in Chromium against the collector; and its types checked by tsc.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, writeFileSync, copyFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync, copyFileSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { build } from 'esbuild';
 import { build as viteBuild } from 'vite';
+import webpack from 'webpack';
+import { rollup } from 'rollup';
+import { nodeResolve } from '@rollup/plugin-node-resolve';
+import { importMetaAssets } from '@web/rollup-plugin-import-meta-assets';
 import { startCollector, launchBrowser, freshPage, b64, eventually } from './harness.mjs';
 
 const root = resolve(import.meta.dirname, '../..');
@@ -16,44 +21,68 @@ let collector;
 let browser;
 
 /** Bundler warnings: any fails the tests below. */
-const warnings = { esbuild: [], vite: [] };
+const warnings = { esbuild: [], vite: [], webpack: [], rollup: [] };
+
+/** A project as a developer has it: the app's sources, and reftrack installed under node_modules. */
+function project() {
+  const dir = mkdtempSync(join(tmpdir(), 'reftrack-app-'));
+  mkdirSync(join(dir, 'node_modules'));
+  symlinkSync(join(root, 'pkg'), join(dir, 'node_modules/reftrack'), 'dir');
+  for (const file of ['app.js', 'main-esbuild.js']) copyFileSync(join(root, 'tests/npm', file), join(dir, file));
+  writeFileSync(join(dir, 'index.html'), '<!doctype html><meta charset="utf-8"><title>app</title><script type="module" src="./app.js"></script><p>app</p>');
+  return dir;
+}
+
+const page = (script = 'app.js') => `<!doctype html><meta charset="utf-8"><title>npm app</title><script type="module" src="${script}"></script><p>app</p>`;
 
 before(async () => {
   site = mkdtempSync(join(tmpdir(), 'reftrack-npm-'));
+  const app = project();
+  // esbuild, set up as the README says: the .wasm imported as a file, its URL passed to init().
   const built = await build({
-    entryPoints: [join(root, 'tests/npm/app.js')],
+    entryPoints: [join(app, 'main-esbuild.js')],
     bundle: true,
     format: 'esm',
     target: 'es2022',
-    outfile: join(site, 'app/app.js'),
-    alias: { reftrack: join(root, 'pkg/index.js') },
+    splitting: true,
+    outdir: join(site, 'app'),
+    loader: { '.wasm': 'file' },
     logLevel: 'silent',
   });
   warnings.esbuild.push(...built.warnings.map((w) => w.text));
-  // The same app built by Vite, which emits reftrack_bg.wasm as an asset by itself.
-  const viteRoot = join(site, 'vite-src');
-  mkdirSync(viteRoot, { recursive: true });
-  copyFileSync(join(root, 'tests/npm/app.js'), join(viteRoot, 'app.js'));
-  writeFileSync(join(viteRoot, 'index.html'), '<!doctype html><meta charset="utf-8"><title>vite app</title><script type="module" src="./app.js"></script><p>app</p>');
+  writeFileSync(join(site, 'app/index.html'), page('main-esbuild.js'));
+  // Vite, unchanged: it emits reftrack_bg.wasm as an asset by itself.
   const collect = (m) => warnings.vite.push(String(m));
   await viteBuild({
-    root: viteRoot,
+    root: app,
     base: '/vite/',
     logLevel: 'warn',
     customLogger: { info() {}, warn: collect, warnOnce: collect, error: collect, clearScreen() {}, hasErrorLogged: () => false, hasWarned: false },
-    resolve: { alias: { reftrack: join(root, 'pkg/index.js') } },
     build: { outDir: join(site, 'vite'), emptyOutDir: true },
   });
-  // The bundler leaves `new URL('reftrack_bg.wasm', import.meta.url)` alone: ship the file beside it.
-  copyFileSync(join(root, 'pkg/reftrack_bg.wasm'), join(site, 'app/reftrack_bg.wasm'));
-  const page = '<!doctype html><meta charset="utf-8"><title>npm app</title><script type="module" src="app.js"></script><p>app</p>';
-  writeFileSync(join(site, 'app/index.html'), page);
-  // The same bundle without its .wasm (a deploy that forgot it: 404).
-  await build({
-    entryPoints: [join(root, 'tests/npm/app.js')], bundle: true, format: 'esm', target: 'es2022',
-    outfile: join(site, 'broken/app.js'), alias: { reftrack: join(root, 'pkg/index.js') }, logLevel: 'error',
+  // webpack 5, unchanged: `new URL('reftrack_bg.wasm', import.meta.url)` becomes an asset.
+  const stats = await new Promise((ok, fail) => webpack({
+    mode: 'production',
+    context: app,
+    entry: './app.js',
+    output: { path: join(site, 'webpack'), filename: 'app.js' },
+  }, (error, result) => (error ? fail(error) : ok(result))));
+  warnings.webpack.push(...stats.compilation.warnings.map(String), ...stats.compilation.errors.map(String));
+  writeFileSync(join(site, 'webpack/index.html'), page());
+  // Rollup, with the two plugins the README names: node-resolve and import-meta-assets.
+  const bundle = await rollup({
+    input: join(app, 'app.js'),
+    plugins: [nodeResolve(), importMetaAssets()],
+    onwarn: (warning) => warnings.rollup.push(String(warning.message)),
   });
-  writeFileSync(join(site, 'broken/index.html'), page);
+  await bundle.write({ dir: join(site, 'rollup'), format: 'es' });
+  writeFileSync(join(site, 'rollup/index.html'), page());
+  // An esbuild bundle without its .wasm (a deploy that forgot it: 404).
+  await build({
+    entryPoints: [join(app, 'app.js')], bundle: true, format: 'esm', target: 'es2022',
+    outfile: join(site, 'broken/app.js'), logLevel: 'error',
+  });
+  writeFileSync(join(site, 'broken/index.html'), page());
   collector = await startCollector({ www: site });
   browser = await launchBrowser();
 });
@@ -78,19 +107,54 @@ test('an app bundled with esbuild delivers an attributed signup', async () => {
   assert.equal(signup.public_key, 'pk_npm_app');
   assert.equal(signup.partner_key, 'alex-smith');
   assert.equal(signup.event_id, app.result.event_id);
-  assert.deepEqual((await context.cookies()).map((c) => c.name).sort(), ['growSumoPartnerKey', 'ps_partner_key', 'ps_xid']);
+  const names = (await context.cookies()).map((c) => c.name.replace(/^(_ps_xid_.*_)[A-Za-z0-9]{4}$/, '$1XXXX')).sort();
+  assert.deepEqual(names, ['_ps_partner_key_pk_npm_app', '_ps_xid_pk_npm_app_XXXX', 'growSumoPartnerKey', 'ps_partner_key', 'ps_xid']);
   assert.deepEqual(page.errors, []);
   await context.close();
 });
 
-test('esbuild and Vite bundle the package without a warning', () => {
-  assert.deepEqual(warnings, { esbuild: [], vite: [] });
+test('esbuild, Vite, webpack and Rollup bundle the package without a warning', () => {
+  assert.deepEqual(warnings, { esbuild: [], vite: [], webpack: [], rollup: [] });
 });
 
 test('an app bundled with Vite delivers an attributed signup', async () => {
   const { context, page } = await freshPage(browser);
   const key = `vite_${process.pid}`;
   await page.goto(collector.url('www.acme.test', `/vite/?customer=${key}&ps_partner_key=${b64('alex-smith')}`));
+  await page.waitForFunction(() => document.body.dataset.done === 'yes');
+  const app = await page.evaluate(() => window.app);
+  assert.equal(app.partnerKey, 'alex-smith');
+  assert.equal(app.result.status, 'created', JSON.stringify(app.result));
+  const [signup] = await eventually(async () => {
+    const found = (await collector.signups()).filter((s) => s.customer_key === key);
+    return found.length && found;
+  });
+  assert.equal(signup.public_key, 'pk_npm_app');
+  assert.deepEqual(page.errors, []);
+  await context.close();
+});
+
+test('an app bundled with webpack 5 delivers an attributed signup', async () => {
+  const { context, page } = await freshPage(browser);
+  const key = `webpack_${process.pid}`;
+  await page.goto(collector.url('www.acme.test', `/webpack/?customer=${key}&ps_partner_key=${b64('alex-smith')}`));
+  await page.waitForFunction(() => document.body.dataset.done === 'yes');
+  const app = await page.evaluate(() => window.app);
+  assert.equal(app.partnerKey, 'alex-smith');
+  assert.equal(app.result.status, 'created', JSON.stringify(app.result));
+  const [signup] = await eventually(async () => {
+    const found = (await collector.signups()).filter((s) => s.customer_key === key);
+    return found.length && found;
+  });
+  assert.equal(signup.public_key, 'pk_npm_app');
+  assert.deepEqual(page.errors, []);
+  await context.close();
+});
+
+test('an app bundled with Rollup delivers an attributed signup', async () => {
+  const { context, page } = await freshPage(browser);
+  const key = `rollup_${process.pid}`;
+  await page.goto(collector.url('www.acme.test', `/rollup/?customer=${key}&ps_partner_key=${b64('alex-smith')}`));
   await page.waitForFunction(() => document.body.dataset.done === 'yes');
   const app = await page.evaluate(() => window.app);
   assert.equal(app.partnerKey, 'alex-smith');
@@ -147,4 +211,24 @@ test('importing the package outside a browser (server-side rendering) does not t
   const run = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
   assert.equal(run.status, 0, run.stderr);
   assert.deepEqual(JSON.parse(run.stdout), [null, null, 'function', 'function']);
+});
+
+test("the API's methods are one list: window.reftrack (built from src/web/api.rs) is what index.js, guard.js, the loader snippet and the types name", async () => {
+  const { context, page } = await freshPage(browser);
+  await page.goto(collector.url('www.acme.test', '/vite/'));
+  await page.addScriptTag({ url: '/sdk/reftrack.js' });
+  await page.waitForFunction(() => window.reftrack && window.reftrack.version);
+  const methods = (await page.evaluate(() => Object.keys(reftrack).filter((k) => typeof reftrack[k] == 'function'))).sort();
+  await context.close();
+  const read = (file) => readFileSync(join(root, file), 'utf8');
+  const names = (text) => [...text.matchAll(/['"](\w+)['"]/g)].map((m) => m[1]);
+  const lists = {
+    'js/index.js': names(read('js/index.js').match(/\[([^\]]*)\]\.forEach/)[1]),
+    'js/guard.js': names(read('js/guard.js').match(/guarded\(reftrack, \[([^\]]*)\]\)/)[1]),
+    'js/snippet.html': [...names(read('js/snippet.html').match(/\[([^\]]*)\]\.forEach/)[1]),
+      ...[...read('js/snippet.html').matchAll(/r\.(\w+)=/g)].map((m) => m[1])],
+    'js/index.d.ts': [...read('js/index.d.ts').matchAll(/^export function (\w+)/gm)].map((m) => m[1]),
+    'js/types.d.ts': [...read('js/types.d.ts').match(/interface ReftrackApi \{([\s\S]*?)\n\}/)[1].matchAll(/^  (\w+)\(/gm)].map((m) => m[1]),
+  };
+  for (const [file, list] of Object.entries(lists)) assert.deepEqual([...list].sort(), methods, file);
 });

@@ -1,15 +1,12 @@
-//! The page's facts, read through web-sys and js-sys: its URL and query parameters, the referrer,
-//! the user agent, the clock, randomness, and the console. Every read that the browser may refuse
-//! (a sandboxed frame, a page that broke a built-in) falls back to an empty answer.
+//! The page's facts, read through web-sys and js-sys: its window and document, its URL and query
+//! parameters, the referrer, the user agent, Global Privacy Control, and URLs resolved the
+//! browser's way. Every read that the browser may refuse (a sandboxed frame, a page that broke a
+//! built-in) falls back to an empty answer.
 
-use crate::core::text::cat;
 use alloc::string::String;
-use js_sys::{Date, Math, Reflect};
+use js_sys::Reflect;
 use wasm_bindgen::{JsValue, UnwrapThrowExt};
 use web_sys::{Document, Location, Url, UrlSearchParams, Window};
-
-/// What every console line of reftrack starts with.
-const PREFIX: &str = "[reftrack] ";
 
 /// The page's window.
 pub fn window() -> Window {
@@ -89,49 +86,4 @@ pub fn resolve_url(url: &str, base: &str) -> Option<String> {
 /// The origin of `url` (`https://collector.example`), if it is an absolute URL.
 pub fn origin_of(url: &str) -> Option<String> {
     Url::new(url).ok().map(|u| u.origin())
-}
-
-/// The time now, ISO 8601 (`new Date().toISOString()`).
-pub fn iso_now() -> String {
-    Date::new_0().to_iso_string().into()
-}
-
-/// Milliseconds since the epoch.
-pub fn now_ms() -> u64 {
-    Date::now() as u64
-}
-
-/// `Math.random()`.
-pub fn random() -> f64 {
-    Math::random()
-}
-
-/// 16 bytes from `crypto.getRandomValues` (`Math.random` where there is no `crypto`).
-pub fn random_bytes() -> [u8; 16] {
-    let mut bytes = [0u8; 16];
-    let filled = window()
-        .crypto()
-        .is_ok_and(|c| c.get_random_values_with_u8_array(&mut bytes).is_ok());
-    if !filled {
-        for byte in &mut bytes {
-            *byte = (random() * 256.0) as u8;
-        }
-    }
-    bytes
-}
-
-/// A console line with the `[reftrack]` prefix: a warning, or a debug line.
-pub fn log(warn: bool, message: &str) {
-    let line = JsValue::from_str(&cat(&[PREFIX, message]));
-    if warn {
-        web_sys::console::warn_1(&line);
-    } else {
-        web_sys::console::log_1(&line);
-    }
-}
-
-/// `console.error` of what the page's own function (`what`) threw: its business, reported, never
-/// passed on.
-pub fn report(what: &str, error: &JsValue) {
-    web_sys::console::error_2(&JsValue::from_str(&cat(&[PREFIX, what, " threw:"])), error);
 }

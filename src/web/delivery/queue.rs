@@ -4,34 +4,11 @@
 //! The queue is read from storage afresh for every change, so two tabs of one site work on the
 //! same queue; an event both send is recognised by the endpoint through its `event_id`.
 
-use super::cell::Global;
-use super::page;
 use crate::core::retry::RetryQueue;
-use alloc::string::String;
-use web_sys::Storage;
+use crate::web::browser::storage;
+use crate::web::cell::Global;
 
 const KEY: &str = "reftrack_queue";
-
-/// `localStorage`, where the page may use it.
-fn local() -> Option<Storage> {
-    page::window().local_storage().ok().flatten()
-}
-
-/// `localStorage[KEY]`, or `None` (absent, or storage blocked).
-fn load() -> Option<String> {
-    local()?.get_item(KEY).ok().flatten()
-}
-
-/// Stores `value` under `KEY` (removes it for `None`); false if storage refused.
-fn store(value: Option<String>) -> bool {
-    let Some(storage) = local() else {
-        return false;
-    };
-    match value {
-        Some(value) => storage.set_item(KEY, &value).is_ok(),
-        None => storage.remove_item(KEY).is_ok(),
-    }
-}
 
 /// The queue while storage cannot be used.
 static MEMORY: Global<RetryQueue> = Global::empty();
@@ -53,7 +30,7 @@ fn open(persist: bool) -> (RetryQueue, Option<RetryQueue>) {
     if !persist {
         return (memory, None);
     }
-    let stored = load().map_or_else(RetryQueue::default, |t| RetryQueue::from_text(&t));
+    let stored = storage::load(KEY).map_or_else(RetryQueue::default, |t| RetryQueue::from_text(&t));
     let mut queue = stored.clone();
     for pending in memory.0 {
         queue.push(pending);
@@ -67,7 +44,7 @@ fn close(queue: RetryQueue, stored: Option<RetryQueue>) {
     let kept = match stored {
         // Most page loads find the queue empty and leave it so: no write then.
         Some(stored) if queue == stored => return,
-        Some(_) => !store((!queue.is_empty()).then(|| queue.to_text())),
+        Some(_) => !storage::store(KEY, (!queue.is_empty()).then(|| queue.to_text()).as_deref()),
         None => true,
     };
     if kept {
@@ -78,5 +55,5 @@ fn close(queue: RetryQueue, stored: Option<RetryQueue>) {
 /// Deletes the stored queue and empties memory (`consent(false)`).
 pub fn clear() {
     MEMORY.with(|memory| memory.0.clear());
-    store(None);
+    storage::store(KEY, None);
 }

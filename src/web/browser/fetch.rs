@@ -1,9 +1,10 @@
-//! Posting a signup: a `web_sys::Request` with `keepalive` (so it survives the navigation that
+//! `fetch` and `sendBeacon`. Posting a signup: a `web_sys::Request` with `keepalive` (so it survives the navigation that
 //! usually follows a signup) and a timeout, sent by gloo-net. Neither gloo-net's `RequestBuilder`
 //! nor web-sys's `RequestInit` has `keepalive`, so the request is built with web-sys, the flag set
 //! on the init dictionary, and the request handed over (`From<web_sys::Request>`).
 
-use super::{page, values};
+use super::clock;
+use crate::web::values;
 use crate::core::config::Value;
 use crate::core::signup::Answer;
 use crate::core::text::cat;
@@ -125,7 +126,7 @@ pub async fn post(url: &str, body: &str) -> Reply {
 
 /// `Retry-After` as a time: a number of seconds from now, or an HTTP date (the browser parses it).
 fn retry_at(value: &str) -> Option<u64> {
-    let now = page::now_ms();
+    let now = clock::now_ms();
     match value.trim().parse::<u64>() {
         Ok(seconds) => Some(now.saturating_add(seconds.saturating_mul(1000))),
         Err(_) => {
@@ -159,4 +160,13 @@ fn timeout() -> Option<AbortSignal> {
     Reflect::has(&class, &JsValue::from_str("timeout"))
         .ok()?
         .then(|| AbortSignal::timeout_with_u32(TIMEOUT_MS))
+}
+
+/// Hands `body` to `navigator.sendBeacon` for `url`, which the browser delivers after the page is
+/// gone; false if the browser refused it.
+pub fn beacon(url: &str, body: &str) -> bool {
+    super::page::window()
+        .navigator()
+        .send_beacon_with_opt_str(url, Some(body))
+        .unwrap_or(false)
 }

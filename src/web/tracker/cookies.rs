@@ -1,0 +1,161 @@
+//! The attribution in first-party cookies: written on the broadest domain the browser accepts (or
+//! `cookieDomain`), with PartnerStackJS's per-program names beside reftrack's own, and deleted
+//! together when consent is refused.
+
+use super::Tracker;
+use crate::core::attribution::Attribution;
+use crate::core::config::{Consent, Source, SourceKind};
+use crate::core::cookie::{
+    self, Attributes, CookieJar, CLICK_ID_COOKIE, PARTNERO_COOKIE, PARTNER_KEY_COOKIES,
+};
+use crate::core::text::cat;
+use crate::web::browser::cookies::DocumentJar;
+use crate::web::browser::{clock, page};
+use alloc::string::String;
+use alloc::vec::Vec;
+
+impl Tracker {
+
+    /// `consent(true)`: writes what was held in memory. `consent(false)`: deletes the cookies (the
+    /// caller clears the queue) and keeps everything in memory from now on.
+    pub fn consent(&mut self, granted: bool) {
+        self.consent_decision = Some(granted);
+        self.configure(Source::new(SourceKind::Call));
+        let hostname = page::hostname();
+        if granted {
+            self.debug(|| "consent granted".into());
+            let attribution = self.attribution.clone();
+            if attribution.partner_key.is_some() {
+                self.store(&attribution, &hostname, page::is_https());
+            }
+        } else {
+            self.debug(|| "consent refused: deleting reftrack's cookies and queue".into());
+            let cookies = DocumentJar.read();
+            let program = self.config.public_key.as_deref().map(|program| {
+                let clicks = cookie::with_prefix(&cookies, &cookie::program_click_prefix(program));
+                let mut names: Vec<String> = clicks.into_iter().map(|(n, _)| n.into()).collect();
+                names.push(cookie::program_key_cookie(program));
+                names
+            });
+            let domains = cookie::domain_candidates(&hostname).into_iter().map(Some);
+            for domain in domains.chain([None]) {
+                let expired = Attributes {
+                    max_age: 0,
+                    domain,
+                    secure: false,
+                };
+                for name in PARTNER_KEY_COOKIES
+                    .into_iter()
+                    .chain([CLICK_ID_COOKIE, PARTNERO_COOKIE])
+                {
+                    DocumentJar.write(&cookie::set_cookie(name, "", &expired));
+                }
+                for name in program.iter().flatten() {
+                    DocumentJar.write(&cookie::set_cookie(name, "", &expired));
+                }
+            }
+        }
+    }
+    /// Writes `attribution` to cookies, or explains why it stays in memory.
+    pub(super) fn store(&mut self, attribution: &Attribution, host: &str, secure: bool) {
+        let Some(key) = &attribution.partner_key else {
+            return;
+        };
+        self.debug(|| cat(&["attributed to partner ", key.as_str()]));
+        if self.config.consent == Consent::Pending {
+            self.debug(|| "consent pending: the partner key is kept in memory only".into());
+            return;
+        }
+        let mut jar = DocumentJar;
+        let domain = match self.config.cookie_domain.clone() {
+            Some(domain) if cookie::domain_matches(host, &domain) => Some(domain),
+            Some(domain) => {
+                self.warn_once(cat(&[
+                    "cookieDomain ",
+                    &domain,
+                    " does not cover ",
+                    host,
+                    "; finding one",
+                ]));
+                cookie::find_domain(host, &mut jar)
+            }
+            None => cookie::find_domain(host, &mut jar),
+        };
+        self.debug(|| match &domain {
+            Some(d) => cat(&["cookies written on domain ", d]),
+            None => cat(&["cookies written host-only on ", host]),
+        });
+        let attributes = Attributes {
+            max_age: self.config.cookie_days * 86_400,
+            domain,
+            secure,
+        };
+        for name in PARTNER_KEY_COOKIES {
+            jar.write(&cookie::set_cookie(name, key.as_str(), &attributes));
+        }
+        if self.partnero_program.is_some() {
+            jar.write(&cookie::set_cookie(
+                PARTNERO_COOKIE,
+                key.as_str(),
+                &attributes,
+            ));
+        }
+        match &attribution.click_id {
+            Some(click) => jar.write(&cookie::set_cookie(
+                CLICK_ID_COOKIE,
+                click.as_str(),
+                &attributes,
+            )),
+            None => {
+                let expired = Attributes {
+                    max_age: 0,
+                    ..attributes.clone()
+                };
+                jar.write(&cookie::set_cookie(CLICK_ID_COOKIE, "", &expired));
+            }
+        }
+        if let Some(program) = self.config.public_key.as_deref() {
+            mirror(&mut jar, program, key.as_str(), attribution, &attributes);
+        }
+        if Attribution::from_cookies(&jar.read()) != *attribution {
+            self.debug(|| "cookies are unavailable: the partner key is kept in memory only".into());
+        }
+    }
+}
+
+/// PartnerStackJS's per-program cookies beside reftrack's own, with the same values and
+/// attributes: `_ps_partner_key_<program>`, and `_ps_xid_<program>_<suffix>` while there is a
+/// click id (an older one, of another click, is deleted; the one with this click id is kept).
+fn mirror(
+    jar: &mut DocumentJar,
+    program: &str,
+    key: &str,
+    attribution: &Attribution,
+    attributes: &Attributes,
+) {
+    jar.write(&cookie::set_cookie(
+        &cookie::program_key_cookie(program),
+        key,
+        attributes,
+    ));
+    let prefix = cookie::program_click_prefix(program);
+    let cookies = jar.read();
+    let click = attribution.click_id.as_ref().map(|c| c.as_str());
+    let mut kept = false;
+    for (name, value) in cookie::with_prefix(&cookies, &prefix) {
+        if Some(value) == click && !kept {
+            kept = true;
+            continue;
+        }
+        let expired = Attributes {
+            max_age: 0,
+            ..attributes.clone()
+        };
+        jar.write(&cookie::set_cookie(name, "", &expired));
+    }
+    if let (Some(click), false) = (click, kept) {
+        let random = clock::random_bytes();
+        let suffix = cookie::click_suffix([random[0], random[1], random[2], random[3]]);
+        jar.write(&cookie::set_cookie(&cat(&[&prefix, &suffix]), click, attributes));
+    }
+}
