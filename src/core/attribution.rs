@@ -50,7 +50,7 @@ impl Attribution {
 /// What the SDK reports to the collector's `POST /v1/clicks` for a landing through a partner's
 /// hand-made link (a partner key in the URL, no click id the collector issued): the collector
 /// counts it as a click and answers the click id the visitor carries on.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LandingReport {
     /// The program.
     pub public_key: String,
@@ -60,6 +60,19 @@ pub struct LandingReport {
     pub page_url: String,
     /// The page's referrer, `None` when empty.
     pub referrer: Option<String>,
+}
+
+/// A map of its fields, as the signup body is.
+impl serde::Serialize for LandingReport {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(None)?;
+        map.serialize_entry("public_key", &self.public_key)?;
+        map.serialize_entry("partner_key", &self.partner_key)?;
+        map.serialize_entry("page_url", &self.page_url)?;
+        map.serialize_entry("referrer", &self.referrer)?;
+        map.end()
+    }
 }
 
 /// The collector's route for landings, next to its signup route: `…/v1/signups` → `…/v1/clicks`.

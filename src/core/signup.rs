@@ -204,12 +204,11 @@ pub fn partner_for(
 /// The body posted to the endpoint (contract §7), fields in its order, borrowed from the signup and
 /// the visit. The web layer serializes it (serde-wasm-bindgen, then `JSON.stringify`), with a
 /// missing value written as `null`.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Body<'a> {
     /// A UUID v4, the same on every retry.
     pub event_id: &'a str,
     /// Always `"signup"`.
-    #[serde(rename = "type")]
     pub kind: &'static str,
     /// The program's public key.
     pub public_key: Option<&'a str>,
@@ -217,7 +216,6 @@ pub struct Body<'a> {
     /// `Jane@Example.com` and `jane@example.com` are one customer.
     pub customer_key: Cow<'a, str>,
     /// The site server's signature of `customer_key`, only when the page gave one.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub customer_hash: Option<&'a str>,
     /// The customer's email address.
     pub email: Option<&'a str>,
@@ -241,6 +239,38 @@ pub struct Body<'a> {
     pub meta: Meta<'a>,
     /// ISO 8601 time of the signup.
     pub created_at: &'a str,
+}
+
+/// The body as a map of its fields, in the contract's order. A map, not a serde struct: a struct's
+/// field names would go through serde-wasm-bindgen's cache of static strings (a hash map the
+/// module needs for nothing else), where a map's keys are plain strings.
+impl Serialize for Body<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(None)?;
+        map.serialize_entry("event_id", self.event_id)?;
+        map.serialize_entry("type", self.kind)?;
+        map.serialize_entry("public_key", &self.public_key)?;
+        map.serialize_entry("customer_key", &*self.customer_key)?;
+        if let Some(hash) = self.customer_hash {
+            map.serialize_entry("customer_hash", hash)?;
+        }
+        for (key, value) in [
+            ("email", self.email),
+            ("name", self.name),
+            ("partner_key", self.partner_key),
+            ("xid", self.xid),
+        ] {
+            map.serialize_entry(key, &value)?;
+        }
+        map.serialize_entry("origin", self.origin)?;
+        map.serialize_entry("page_url", self.page_url)?;
+        map.serialize_entry("referrer", &self.referrer)?;
+        map.serialize_entry("user_agent", self.user_agent)?;
+        map.serialize_entry("sub_ids", self.sub_ids)?;
+        map.serialize_entry("meta", &self.meta)?;
+        map.serialize_entry("created_at", self.created_at)?;
+        map.end()
+    }
 }
 
 /// `meta` entries, serialized as one JSON object in the page's order.
@@ -359,9 +389,8 @@ pub fn uuid_v4(mut bytes: [u8; 16]) -> String {
     out
 }
 
-/// `SignupResult.status` (contract §4).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
+/// `SignupResult.status` (contract §4), serialized as its name ([`Status::as_str`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Status {
     /// Stored by the endpoint.
     Created,
@@ -393,7 +422,7 @@ impl Status {
 
 /// What `createSignup` and `signup` resolve with (contract §4): `event_id` is `null` when none was
 /// made, `error` left out when there is none.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct SignupResult {
     /// `true` for `created`, `duplicate` and `queued`: the signup is not lost.
     pub ok: bool,
@@ -402,8 +431,21 @@ pub struct SignupResult {
     /// The signup's event id, when one was made.
     pub event_id: Option<String>,
     /// Why, when `ok` is false (or why a signup is queued).
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+}
+
+/// A map of its fields, as [`Body`] is.
+impl Serialize for SignupResult {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(None)?;
+        map.serialize_entry("ok", &self.ok)?;
+        map.serialize_entry("status", self.status.as_str())?;
+        map.serialize_entry("event_id", &self.event_id)?;
+        if let Some(error) = &self.error {
+            map.serialize_entry("error", error)?;
+        }
+        map.end()
+    }
 }
 
 impl SignupResult {
