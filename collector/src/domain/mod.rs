@@ -15,6 +15,7 @@ pub mod partnero;
 pub mod registry;
 pub mod rewards;
 pub mod signing;
+pub mod standing;
 pub mod stripe;
 pub mod time;
 pub mod validate;
