@@ -33,7 +33,7 @@ struct Flight {
     leaving: bool,
     /// Warnings about requests that got no answer, held for [`LATE_MS`].
     late: Vec<String>,
-    /// The endpoint that the page's Content-Security-Policy blocked (its `connect-src`).
+    /// The last URL the page's Content-Security-Policy kept a request from (its `connect-src`).
     blocked: Option<String>,
 }
 
@@ -123,8 +123,9 @@ fn warn_late(warning: String, endpoint: &str) {
         });
         if leaving {
             debug(|| "the page is going away: its signups were handed to sendBeacon".into());
-        } else if blocked.is_some() {
-            let origin = page::origin_of(&endpoint).unwrap_or_default();
+        } else if let Some(origin) = page::origin_of(&endpoint)
+            .filter(|origin| blocked.as_deref().is_some_and(|b| b.starts_with(origin.as_str())))
+        {
             tracker::with(|t| t.warn_once(signup::blocked_warning(&endpoint, &origin)));
         } else {
             for warning in late {
@@ -160,13 +161,11 @@ pub fn violated(event: &JsValue) {
 /// and `event_id`, so an endpoint that got both stores one. The retry queue still holds each of
 /// them until a later page sees it answered.
 pub fn hand_over() {
+    FLIGHT.with(|d| d.leaving = true);
     if !super::allowed() {
         return;
     }
-    let unconfirmed = FLIGHT.with(|d| {
-        d.leaving = true;
-        core::mem::take(&mut d.unconfirmed)
-    });
+    let unconfirmed = FLIGHT.with(|d| core::mem::take(&mut d.unconfirmed));
     for pending in unconfirmed {
         let handed = fetch::beacon(&pending.endpoint, &pending.body);
         debug(|| {
