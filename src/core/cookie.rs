@@ -4,9 +4,9 @@
 //! Nothing here touches a browser. The domain probe is written against [`CookieJar`], which the web
 //! layer implements over `document.cookie` and the tests implement over a toy public-suffix list.
 
+use super::text::decimal;
 use alloc::string::String;
 use alloc::vec::Vec;
-use super::text::decimal;
 
 /// Cookies holding the partner key (PartnerStack's names: both are written, either is read).
 pub const PARTNER_KEY_COOKIES: [&str; 2] = ["growSumoPartnerKey", "ps_partner_key"];
@@ -178,13 +178,20 @@ pub(crate) mod tests {
     #[test]
     fn partnerstacks_program_cookies_are_named_as_partnerstackjs_names_them() {
         use super::*;
-        assert_eq!(program_key_cookie("pk_test_123"), "_ps_partner_key_pk_test_123");
+        assert_eq!(
+            program_key_cookie("pk_test_123"),
+            "_ps_partner_key_pk_test_123"
+        );
         let prefix = program_click_prefix("pk_test_123");
         assert_eq!(prefix, "_ps_xid_pk_test_123_");
         let suffix = click_suffix([0, 61, 62, 255]);
         assert_eq!(suffix, "A9AH");
-        let jar = "a=1; _ps_xid_pk_test_123_A9AH=clk_1; _ps_xid_pk_test_1234_x=2; _ps_xid_pk_test_123_=3";
-        assert_eq!(with_prefix(jar, &prefix), [("_ps_xid_pk_test_123_A9AH", "clk_1")]);
+        let jar =
+            "a=1; _ps_xid_pk_test_123_A9AH=clk_1; _ps_xid_pk_test_1234_x=2; _ps_xid_pk_test_123_=3";
+        assert_eq!(
+            with_prefix(jar, &prefix),
+            [("_ps_xid_pk_test_123_A9AH", "clk_1")]
+        );
     }
 
     use super::*;

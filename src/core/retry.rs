@@ -10,9 +10,9 @@
 //! when it is a day old. Any other answer — a wrong endpoint, an origin not allowed yet, an outage —
 //! leaves it waiting, so that it is delivered once the set-up is fixed.
 
+use super::text::decimal;
 use alloc::string::String;
 use alloc::vec::Vec;
-use super::text::decimal;
 
 /// Most signups kept waiting; past that the oldest is dropped (and reported in debug mode).
 pub const MAX_PENDING: usize = 50;

@@ -4,8 +4,8 @@
 //! nothing else. Nothing here prevents the submit; the signup is queued at once and goes out with
 //! `keepalive`, so the form's own navigation loses nothing.
 
-use super::cell::Global;
 use super::browser::{clock, events};
+use super::cell::Global;
 use super::{delivery, guard, tracker};
 use crate::core::signup::{is_email, SignupInput};
 use crate::core::text::cat;

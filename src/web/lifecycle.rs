@@ -114,7 +114,11 @@ pub fn report_landing() {
     };
     let signups = delivery::endpoint(option.as_deref(), script_src.as_deref(), &landing.page_url);
     let Some(url) = signups.as_deref().and_then(attribution::clicks_url) else {
-        tracker::with(|t| t.debug(|| "landing not reported: the endpoint is not a collector's …/v1/signups".into()));
+        tracker::with(|t| {
+            t.debug(|| {
+                "landing not reported: the endpoint is not a collector's …/v1/signups".into()
+            })
+        });
         return;
     };
     let Some(body) = values::to_json(&landing) else {

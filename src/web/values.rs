@@ -295,5 +295,8 @@ fn bare(value: &JsValue) {
             bare(&item);
         }
     }
-    Object::set_prototype_of(value.unchecked_ref::<Object>(), JsValue::NULL.unchecked_ref());
+    Object::set_prototype_of(
+        value.unchecked_ref::<Object>(),
+        JsValue::NULL.unchecked_ref(),
+    );
 }

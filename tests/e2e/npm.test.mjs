@@ -117,56 +117,24 @@ test('esbuild, Vite, webpack and Rollup bundle the package without a warning', (
   assert.deepEqual(warnings, { esbuild: [], vite: [], webpack: [], rollup: [] });
 });
 
-test('an app bundled with Vite delivers an attributed signup', async () => {
-  const { context, page } = await freshPage(browser);
-  const key = `vite_${process.pid}`;
-  await page.goto(collector.url('www.acme.test', `/vite/?customer=${key}&ps_partner_key=${b64('alex-smith')}`));
-  await page.waitForFunction(() => document.body.dataset.done === 'yes');
-  const app = await page.evaluate(() => window.app);
-  assert.equal(app.partnerKey, 'alex-smith');
-  assert.equal(app.result.status, 'created', JSON.stringify(app.result));
-  const [signup] = await eventually(async () => {
-    const found = (await collector.signups()).filter((s) => s.customer_key === key);
-    return found.length && found;
+for (const [bundler, dir] of [['Vite', 'vite'], ['webpack 5', 'webpack'], ['Rollup', 'rollup']]) {
+  test(`an app bundled with ${bundler} delivers an attributed signup`, async () => {
+    const { context, page } = await freshPage(browser);
+    const key = `${dir}_${process.pid}`;
+    await page.goto(collector.url('www.acme.test', `/${dir}/?customer=${key}&ps_partner_key=${b64('alex-smith')}`));
+    await page.waitForFunction(() => document.body.dataset.done === 'yes');
+    const app = await page.evaluate(() => window.app);
+    assert.equal(app.partnerKey, 'alex-smith');
+    assert.equal(app.result.status, 'created', JSON.stringify(app.result));
+    const [signup] = await eventually(async () => {
+      const found = (await collector.signups()).filter((s) => s.customer_key === key);
+      return found.length && found;
+    });
+    assert.equal(signup.public_key, 'pk_npm_app');
+    assert.deepEqual(page.errors, []);
+    await context.close();
   });
-  assert.equal(signup.public_key, 'pk_npm_app');
-  assert.deepEqual(page.errors, []);
-  await context.close();
-});
-
-test('an app bundled with webpack 5 delivers an attributed signup', async () => {
-  const { context, page } = await freshPage(browser);
-  const key = `webpack_${process.pid}`;
-  await page.goto(collector.url('www.acme.test', `/webpack/?customer=${key}&ps_partner_key=${b64('alex-smith')}`));
-  await page.waitForFunction(() => document.body.dataset.done === 'yes');
-  const app = await page.evaluate(() => window.app);
-  assert.equal(app.partnerKey, 'alex-smith');
-  assert.equal(app.result.status, 'created', JSON.stringify(app.result));
-  const [signup] = await eventually(async () => {
-    const found = (await collector.signups()).filter((s) => s.customer_key === key);
-    return found.length && found;
-  });
-  assert.equal(signup.public_key, 'pk_npm_app');
-  assert.deepEqual(page.errors, []);
-  await context.close();
-});
-
-test('an app bundled with Rollup delivers an attributed signup', async () => {
-  const { context, page } = await freshPage(browser);
-  const key = `rollup_${process.pid}`;
-  await page.goto(collector.url('www.acme.test', `/rollup/?customer=${key}&ps_partner_key=${b64('alex-smith')}`));
-  await page.waitForFunction(() => document.body.dataset.done === 'yes');
-  const app = await page.evaluate(() => window.app);
-  assert.equal(app.partnerKey, 'alex-smith');
-  assert.equal(app.result.status, 'created', JSON.stringify(app.result));
-  const [signup] = await eventually(async () => {
-    const found = (await collector.signups()).filter((s) => s.customer_key === key);
-    return found.length && found;
-  });
-  assert.equal(signup.public_key, 'pk_npm_app');
-  assert.deepEqual(page.errors, []);
-  await context.close();
-});
+}
 
 test('a missing .wasm (404): init resolves, the signup resolves ok:false with an error, one warning', async () => {
   const { context, page } = await freshPage(browser);

@@ -1,8 +1,8 @@
 //! Checking a signup from the SDK (contract §7): turned into the normalized JSON that is stored,
 //! or refused with a reason a developer can act on.
 
-use super::standing::Standing;
 use super::fields::{is_token, object, opt, Fields, MAX_META_KEY, MAX_TEXT};
+use super::standing::Standing;
 use reftrack::core::config::{is_public_key, PUBLIC_KEY_RULE};
 use reftrack::core::partner_key::{KEY_RULE, MAX_LEN};
 use reftrack::core::signup::{is_email, MAX_EMAIL, MAX_FIELD, MAX_ITEMS};

@@ -4,10 +4,10 @@
 //! on the init dictionary, and the request handed over (`From<web_sys::Request>`).
 
 use super::clock;
-use crate::web::values;
 use crate::core::config::Value;
 use crate::core::signup::Answer;
 use crate::core::text::cat;
+use crate::web::values;
 use alloc::boxed::Box;
 use alloc::string::String;
 use core::future::Future;
@@ -21,13 +21,24 @@ use web_sys::{AbortSignal, Headers, RequestInit};
 /// How long a request may run before it is aborted (and the signup waits in the queue).
 pub const TIMEOUT_MS: u32 = 10_000;
 
-/// A text field of the endpoint's JSON answer (`status`: `"created"` or `"duplicate"`, `error`,
-/// or `POST /v1/clicks`' `xid`), read as the page's values are ([`values::property`]).
-fn field(json: &JsValue, name: &str) -> Option<String> {
-    match values::classify(&values::property(json, name)) {
-        Value::Text(text) => Some(text),
-        _ => None,
+/// The text fields of the endpoint's JSON answer (`status`: `"created"` or `"duplicate"`,
+/// `error`, or `POST /v1/clicks`' `xid`), read as the page's values are ([`values::entries`]).
+fn fields(json: JsValue) -> [Option<String>; 3] {
+    let mut fields = [None, None, None];
+    if let values::Entries::Object(entries) = values::entries(json) {
+        for (name, value) in entries {
+            let slot = match name.as_str() {
+                "status" => 0,
+                "error" => 1,
+                "xid" => 2,
+                _ => continue,
+            };
+            if let Value::Text(text) = value {
+                fields[slot] = Some(text);
+            }
+        }
     }
+    fields
 }
 
 /// What came back for one signup: the status (0 for no answer), the body's `status` and `error`,
@@ -112,14 +123,15 @@ pub async fn post(url: &str, body: &str) -> Reply {
             .starts_with("text/html")
     });
     let text = response.text().await.unwrap_or_default();
-    let json = js_sys::JSON::parse(&text).unwrap_or_default();
+    let [body_status, body_error, click_id] =
+        fields(js_sys::JSON::parse(&text).unwrap_or_default());
     Reply {
         http_status: response.status(),
-        body_status: field(&json, "status"),
-        body_error: field(&json, "error"),
+        body_status,
+        body_error,
         retry_at,
         network_error: None,
-        click_id: field(&json, "xid"),
+        click_id,
         html,
     }
 }

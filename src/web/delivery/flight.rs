@@ -118,14 +118,15 @@ fn warn_late(warning: String, endpoint: &str) {
         return;
     }
     let told = guard::function("late", move |_, _, _| {
-        let (late, leaving, blocked) = FLIGHT.with(|d| {
-            (core::mem::take(&mut d.late), d.leaving, d.blocked.clone())
-        });
+        let (late, leaving, blocked) =
+            FLIGHT.with(|d| (core::mem::take(&mut d.late), d.leaving, d.blocked.clone()));
         if leaving {
             debug(|| "the page is going away: its signups were handed to sendBeacon".into());
-        } else if let Some(origin) = page::origin_of(&endpoint)
-            .filter(|origin| blocked.as_deref().is_some_and(|b| b.starts_with(origin.as_str())))
-        {
+        } else if let Some(origin) = page::origin_of(&endpoint).filter(|origin| {
+            blocked
+                .as_deref()
+                .is_some_and(|b| b.starts_with(origin.as_str()))
+        }) {
             tracker::with(|t| t.warn_once(signup::blocked_warning(&endpoint, &origin)));
         } else {
             for warning in late {

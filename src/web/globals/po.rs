@@ -22,7 +22,6 @@ pub fn install(window: &JsValue) {
     for record in queue(queued) {
         let _ = Reflect::apply(&po, window, &arguments(get(&record, "a")));
     }
-
 }
 
 /// One `po(command, …)` call of Partnero Universal.
@@ -41,9 +40,14 @@ fn partnero(command: JsValue, what: JsValue, argument: JsValue) -> JsValue {
         }
         ("integration", "universal") => api::capture_forms(JsValue::UNDEFINED),
         _ => tracker::with(|t| {
-            t.warn_once(cat(&["po('", &command, "', '", &what, "') is not supported; ignored"]))
+            t.warn_once(cat(&[
+                "po('",
+                &command,
+                "', '",
+                &what,
+                "') is not supported; ignored",
+            ]))
         }),
     }
     JsValue::UNDEFINED
 }
-

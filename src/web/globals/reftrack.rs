@@ -46,4 +46,3 @@ pub fn api() -> Object {
     );
     api
 }
-

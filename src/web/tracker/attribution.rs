@@ -5,14 +5,13 @@
 use super::Tracker;
 use crate::core::attribution::{decide, Attribution, Decision, LandingReport};
 use crate::core::config::Consent;
+use crate::core::cookie::CookieJar;
 use crate::core::partner_key::{read_params, ClickId, ParamNames};
 use crate::core::text::cat;
 use crate::web::browser::cookies::DocumentJar;
 use crate::web::browser::page;
-use crate::core::cookie::CookieJar;
 
 impl Tracker {
-
     /// Reads the page's URL and the stored cookies, and applies the attribution rule.
     pub fn attribute(&mut self) {
         self.started = true;

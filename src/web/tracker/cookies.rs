@@ -15,7 +15,6 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 impl Tracker {
-
     /// `consent(true)`: writes what was held in memory. `consent(false)`: deletes the cookies (the
     /// caller clears the queue) and keeps everything in memory from now on.
     pub fn consent(&mut self, granted: bool) {
@@ -114,10 +113,20 @@ impl Tracker {
                 jar.write(&cookie::set_cookie(CLICK_ID_COOKIE, "", &expired));
             }
         }
+        // Read once, after reftrack's own writes: what the browser kept, and the per-program
+        // click id cookies already there.
+        let cookies = jar.read();
         if let Some(program) = self.config.public_key.as_deref() {
-            mirror(&mut jar, program, key.as_str(), attribution, &attributes);
+            mirror(
+                &mut jar,
+                program,
+                key.as_str(),
+                attribution,
+                &attributes,
+                &cookies,
+            );
         }
-        if Attribution::from_cookies(&jar.read()) != *attribution {
+        if Attribution::from_cookies(&cookies) != *attribution {
             self.debug(|| "cookies are unavailable: the partner key is kept in memory only".into());
         }
     }
@@ -132,6 +141,7 @@ fn mirror(
     key: &str,
     attribution: &Attribution,
     attributes: &Attributes,
+    cookies: &str,
 ) {
     jar.write(&cookie::set_cookie(
         &cookie::program_key_cookie(program),
@@ -139,10 +149,9 @@ fn mirror(
         attributes,
     ));
     let prefix = cookie::program_click_prefix(program);
-    let cookies = jar.read();
     let click = attribution.click_id.as_ref().map(|c| c.as_str());
     let mut kept = false;
-    for (name, value) in cookie::with_prefix(&cookies, &prefix) {
+    for (name, value) in cookie::with_prefix(cookies, &prefix) {
         if Some(value) == click && !kept {
             kept = true;
             continue;
@@ -156,6 +165,10 @@ fn mirror(
     if let (Some(click), false) = (click, kept) {
         let random = clock::random_bytes();
         let suffix = cookie::click_suffix([random[0], random[1], random[2], random[3]]);
-        jar.write(&cookie::set_cookie(&cat(&[&prefix, &suffix]), click, attributes));
+        jar.write(&cookie::set_cookie(
+            &cat(&[&prefix, &suffix]),
+            click,
+            attributes,
+        ));
     }
 }

@@ -80,7 +80,10 @@ impl Tracker {
     /// the configuration. Each warning is shown once per page.
     pub fn configure(&mut self, call: Source) {
         self.calls.merge(call);
-        let global = values::options(values::get(&page::window(), "reftrackConfig"), SourceKind::Global);
+        let global = values::options(
+            values::get(&page::window(), "reftrackConfig"),
+            SourceKind::Global,
+        );
         let global = global.unwrap_or_else(|| {
             self.warn_once("window.reftrackConfig must be an object; ignored".into());
             Source::new(SourceKind::Global)
@@ -208,4 +211,5 @@ impl Tracker {
         if self.config.debug {
             console::log(false, &message());
         }
-    }}
+    }
+}
