@@ -1,6 +1,6 @@
 // The script-tag build's entry (bundled into dist/reftrack.js by scripts/bundle.mjs): one classic
 // script that instantiates the module and hands it the <script> element; the module (`install`,
-// src/web/facades.rs) defines reftrack's globals and replays the calls queued before it arrived.
+// src/web/globals/mod.rs) defines reftrack's globals and replays the calls queued before it arrived.
 // If the module cannot run (no WebAssembly, a CSP without 'wasm-unsafe-eval', a failed fetch) or
 // traps while starting, guard.js defines every global with harmless answers instead.
 //
