@@ -58,6 +58,38 @@ test("PartnerStack's snippet: growsumoInit runs once, with growsumo.data filled"
   await context.close();
 });
 
+test('the cookie domain is probed once per page, though the cookies are written twice', async () => {
+  // A hand-made link's landing is written, then written again with the click id the collector
+  // gives it. Each probe is a write, a read that waits for the browser's cookie store, a delete.
+  const { context, page } = await freshPage(browser);
+  await page.addInitScript(() => {
+    const cookie = Object.getOwnPropertyDescriptor(Document.prototype, 'cookie');
+    window.probes = 0;
+    window.writes = [];
+    Object.defineProperty(Document.prototype, 'cookie', {
+      configurable: true,
+      get() { return cookie.get.call(this); },
+      set(value) {
+        if (/^reftrack_probe=[^;]/.test(value)) window.probes += 1;
+        window.writes.push(value.split(';')[0]);
+        cookie.set.call(this, value);
+      },
+    });
+  });
+  await page.goto(collector.url('www.acme.test', `/snippet.html?ps_partner_key=${b64('alex-smith')}`));
+  await page.waitForFunction(() => window.inits.length > 0);
+  const xid = await eventually(() => page.evaluate(() => reftrack.clickId()));
+  const cookies = await reftrackCookies(context);
+  assert.equal(cookies.ps_xid?.value, xid);
+  assert.equal(cookies.ps_xid?.domain, '.acme.test');
+  assert.equal(cookies.growSumoPartnerKey?.domain, '.acme.test');
+  assert.equal(cookies._ps_partner_key_pk_test_123?.domain, '.acme.test');
+  const { probes, writes } = await page.evaluate(() => ({ probes: window.probes, writes: window.writes }));
+  assert.equal(probes, 1, `probes among the cookie writes: ${writes.join(' | ')}`);
+  assert.deepEqual(page.errors, []);
+  await context.close();
+});
+
 test('a plain <script async> tag: growsumoInit runs once, with growsumo.data filled', async () => {
   const { context, page } = await freshPage(browser);
   await page.goto(collector.url('www.acme.test', `/plain.html?gspk=${b64('legacy.partner')}`));

@@ -76,9 +76,9 @@ impl Tracker {
                     host,
                     "; finding one",
                 ]));
-                cookie::find_domain(host, &mut jar)
+                self.probed_domain(host, &mut jar)
             }
-            None => cookie::find_domain(host, &mut jar),
+            None => self.probed_domain(host, &mut jar),
         };
         self.debug(|| match &domain {
             Some(d) => cat(&["cookies written on domain ", d]),
@@ -129,6 +129,17 @@ impl Tracker {
         if Attribution::from_cookies(&cookies) != *attribution {
             self.debug(|| "cookies are unavailable: the partner key is kept in memory only".into());
         }
+    }
+}
+
+impl Tracker {
+    /// The broadest domain the browser accepts for `host` (the page's), probed on the first write
+    /// and remembered; not remembered while no domain takes cookies, so a later write probes again.
+    fn probed_domain(&mut self, host: &str, jar: &mut DocumentJar) -> Option<String> {
+        if self.probed_domain.is_none() {
+            self.probed_domain = cookie::find_domain(host, jar);
+        }
+        self.probed_domain.clone()
     }
 }
 

@@ -37,6 +37,10 @@ pub struct Tracker {
     consent_decision: Option<bool>,
     /// A landing through a hand-made partner link (no click id) not reported yet.
     landing_unreported: bool,
+    /// The broadest cookie domain the browser accepted for this page's host, once probed: the
+    /// host does not change during a page's life, so later writes skip the probe's cookie round
+    /// trips (each read after a write waits for the browser's cookie store).
+    probed_domain: Option<String>,
 }
 
 impl Default for Tracker {
@@ -52,6 +56,7 @@ impl Default for Tracker {
             partnero_program: None,
             consent_decision: None,
             landing_unreported: false,
+            probed_domain: None,
         }
     }
 }
