@@ -90,6 +90,27 @@ test('the cookie domain is probed once per page, though the cookies are written 
   await context.close();
 });
 
+test("a landing through PartnerStack's snippet throws nothing, not even an exception reftrack catches", async () => {
+  // Asking an absent stub (`window.po`, the loader's `window.reftrack`) for its queue through
+  // `Reflect.get` threw a TypeError that reftrack caught; the page's first exception costs the
+  // engine milliseconds, here before growsumoInit. The debugger sees caught exceptions too.
+  const { context, page } = await freshPage(browser);
+  const cdp = await context.newCDPSession(page);
+  const thrown = [];
+  cdp.on('Debugger.paused', (event) => {
+    thrown.push(`${event.data?.description ?? event.reason}`.split('\n')[0]);
+    cdp.send('Debugger.resume').catch(() => {});
+  });
+  await cdp.send('Debugger.enable');
+  await cdp.send('Debugger.setPauseOnExceptions', { state: 'all' });
+  await page.goto(collector.url('www.acme.test', `/snippet.html?ps_partner_key=${b64('alex-smith')}`));
+  await page.waitForFunction(() => window.inits.length > 0);
+  await eventually(() => page.evaluate(() => reftrack.clickId()));
+  assert.deepEqual(thrown, []);
+  assert.deepEqual(page.errors, []);
+  await context.close();
+});
+
 test('a plain <script async> tag: growsumoInit runs once, with growsumo.data filled', async () => {
   const { context, page } = await freshPage(browser);
   await page.goto(collector.url('www.acme.test', `/plain.html?gspk=${b64('legacy.partner')}`));
