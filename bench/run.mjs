@@ -159,10 +159,13 @@ if (existsSync(twiggy)) {
 // The builds under /sdk/<variant>/ (the later --dist flag wins).
 const server = await startCollector({ www: join(root, 'bench/site'), args: ['--dist', sdk] });
 const browser = await launchBrowser();
-const runs = {};
-for (const variant of ['embed', 'fetch', 'reference']) {
-  runs[variant] = [];
-  for (let i = 0; i < LOADS; i++) {
+const VARIANTS = ['embed', 'fetch', 'reference'];
+const runs = Object.fromEntries(VARIANTS.map((variant) => [variant, []]));
+// The variants take turns, load by load, so that a drift of the machine's speed during the run
+// (another process, the browser warming up) falls on all three alike; one round first, not
+// counted, warms the browser and the collector.
+for (let i = -1; i < LOADS; i++) {
+  for (const variant of VARIANTS) {
     const context = await browser.newContext(); // cold cache every load
     const page = await context.newPage();
     await page.goto(server.url('www.acme.test', `/attribution.html?sdk=${variant}&ps_partner_key=${b64('alex-smith')}`));
@@ -175,13 +178,13 @@ for (const variant of ['embed', 'fetch', 'reference']) {
       return { ...window.bench, module: m && r ? r.startTime - m.startTime : null };
     });
     if (!result.cookie || result.partner !== 'alex-smith') throw new Error(`${variant}: not attributed`);
-    runs[variant].push(result);
+    if (i >= 0) runs[variant].push(result);
     await context.close();
   }
 }
-console.log(`\nspeed in headless Chromium, cold cache, PartnerStack's snippet, median of ${LOADS} loads each:`);
+console.log(`\nspeed in headless Chromium, cold cache, PartnerStack's snippet, median of ${LOADS} loads each (the three builds in turn, after one round not counted):`);
 console.log(`${'build'.padEnd(11)}${pad('to attribution', 16)}${pad('min', 8)}${pad('max', 8)}${pad('long tasks', 12)}${pad('module ready', 14)}`);
-for (const variant of ['embed', 'fetch', 'reference']) {
+for (const variant of VARIANTS) {
   const t = runs[variant].map((r) => r.attributed);
   const longTasks = runs[variant].reduce((a, r) => a + Math.max(r.longTasks, 0), 0);
   const modules = runs[variant].map((r) => r.module).filter((m) => m !== null);
