@@ -58,20 +58,23 @@ test("PartnerStack's snippet: growsumoInit runs once, with growsumo.data filled"
   await context.close();
 });
 
-test('the cookie domain is probed once per page, though the cookies are written twice', async () => {
+test("the cookie domain is probed once per page, and reftrack's writes are not read back before growsumoInit", async () => {
   // A hand-made link's landing is written, then written again with the click id the collector
-  // gives it. Each probe is a write, a read that waits for the browser's cookie store, a delete.
+  // gives it. A probe is a write, a read and a delete; the jar is read once per attribution, before
+  // its writes (in Chromium a read after writes waits for the browser's cookie store).
   const { context, page } = await freshPage(browser);
   await page.addInitScript(() => {
     const cookie = Object.getOwnPropertyDescriptor(Document.prototype, 'cookie');
-    window.probes = 0;
-    window.writes = [];
+    window.cookieCalls = [];
+    const log = (call) => window.cookieCalls.push({ call, early: !(window.inits && inits.length) });
     Object.defineProperty(Document.prototype, 'cookie', {
       configurable: true,
-      get() { return cookie.get.call(this); },
+      get() {
+        log('read');
+        return cookie.get.call(this);
+      },
       set(value) {
-        if (/^reftrack_probe=[^;]/.test(value)) window.probes += 1;
-        window.writes.push(value.split(';')[0]);
+        log(value.split(';')[0]);
         cookie.set.call(this, value);
       },
     });
@@ -81,11 +84,18 @@ test('the cookie domain is probed once per page, though the cookies are written 
   const xid = await eventually(() => page.evaluate(() => reftrack.clickId()));
   const cookies = await reftrackCookies(context);
   assert.equal(cookies.ps_xid?.value, xid);
-  assert.equal(cookies.ps_xid?.domain, '.acme.test');
-  assert.equal(cookies.growSumoPartnerKey?.domain, '.acme.test');
-  assert.equal(cookies._ps_partner_key_pk_test_123?.domain, '.acme.test');
-  const { probes, writes } = await page.evaluate(() => ({ probes: window.probes, writes: window.writes }));
-  assert.equal(probes, 1, `probes among the cookie writes: ${writes.join(' | ')}`);
+  for (const name of ['growSumoPartnerKey', 'ps_xid', '_ps_partner_key_pk_test_123']) {
+    assert.equal(cookies[name]?.domain, '.acme.test', name);
+  }
+  const clicks = Object.values(cookies).filter((c) => c.name.startsWith('_ps_xid_pk_test_123_'));
+  assert.deepEqual(clicks.map((c) => c.value), [xid]);
+  const calls = await page.evaluate(() => window.cookieCalls);
+  const shown = calls.map((c) => `${c.early ? '' : '(after) '}${c.call}`).join(' | ');
+  assert.equal(calls.filter((c) => /^reftrack_probe=[^;]/.test(c.call)).length, 1, `probes: ${shown}`);
+  const early = calls.filter((c) => c.early).map((c) => c.call);
+  const firstWrite = early.findIndex((call) => call.startsWith('growSumoPartnerKey='));
+  assert.ok(firstWrite > 0, shown);
+  assert.ok(!early.slice(firstWrite).includes('read'), `read back before growsumoInit: ${shown}`);
   assert.deepEqual(page.errors, []);
   await context.close();
 });

@@ -39,7 +39,8 @@ impl Tracker {
         if let (Some(key), Some(param)) = (landing.partner_key(), &landing.partner_param) {
             self.debug(|| cat(&["read partner key ", key.as_str(), " from ?", param]));
         }
-        let mut stored = Attribution::from_cookies(&DocumentJar.read());
+        let cookies = DocumentJar.read();
+        let mut stored = Attribution::from_cookies(&cookies);
         if stored.partner_key.is_none() {
             // Cookies unavailable or refused: what this page already learned stays in memory.
             stored = self.attribution.clone();
@@ -67,7 +68,7 @@ impl Tracker {
             }
             Decision::Write(attribution) => {
                 self.landing_unreported = attribution.click_id.is_none();
-                self.store(&attribution, &page::hostname(), page::is_https());
+                self.store(&attribution, &page::hostname(), page::is_https(), &cookies);
                 self.attribution = attribution;
             }
         }
@@ -109,7 +110,8 @@ impl Tracker {
         });
         let mut attribution = self.attribution.clone();
         attribution.click_id = Some(click_id);
-        self.store(&attribution, &page::hostname(), page::is_https());
+        let cookies = DocumentJar.read();
+        self.store(&attribution, &page::hostname(), page::is_https(), &cookies);
         self.attribution = attribution;
     }
 }

@@ -25,7 +25,12 @@ impl Tracker {
             self.debug(|| "consent granted".into());
             let attribution = self.attribution.clone();
             if attribution.partner_key.is_some() {
-                self.store(&attribution, &hostname, page::is_https());
+                self.store(
+                    &attribution,
+                    &hostname,
+                    page::is_https(),
+                    &DocumentJar.read(),
+                );
             }
         } else {
             self.debug(|| "consent refused: deleting reftrack's cookies and queue".into());
@@ -55,8 +60,16 @@ impl Tracker {
             }
         }
     }
-    /// Writes `attribution` to cookies, or explains why it stays in memory.
-    pub(super) fn store(&mut self, attribution: &Attribution, host: &str, secure: bool) {
+    /// Writes `attribution` to cookies, or explains why it stays in memory. `cookies` is the jar as
+    /// the caller read it before these writes: the per-program click id cookies already there. Only
+    /// debug mode reads the jar back, to say whether the browser kept the writes.
+    pub(super) fn store(
+        &mut self,
+        attribution: &Attribution,
+        host: &str,
+        secure: bool,
+        cookies: &str,
+    ) {
         let Some(key) = &attribution.partner_key else {
             return;
         };
@@ -113,9 +126,6 @@ impl Tracker {
                 jar.write(&cookie::set_cookie(CLICK_ID_COOKIE, "", &expired));
             }
         }
-        // Read once, after reftrack's own writes: what the browser kept, and the per-program
-        // click id cookies already there.
-        let cookies = jar.read();
         if let Some(program) = self.config.public_key.as_deref() {
             mirror(
                 &mut jar,
@@ -123,10 +133,10 @@ impl Tracker {
                 key.as_str(),
                 attribution,
                 &attributes,
-                &cookies,
+                cookies,
             );
         }
-        if Attribution::from_cookies(&cookies) != *attribution {
+        if self.config.debug && Attribution::from_cookies(&jar.read()) != *attribution {
             self.debug(|| "cookies are unavailable: the partner key is kept in memory only".into());
         }
     }
