@@ -60,6 +60,7 @@ impl Tracker {
             }
         }
     }
+
     /// Writes `attribution` to cookies, or explains why it stays in memory. `cookies` is the jar as
     /// the caller read it before these writes: the per-program click id cookies already there. Only
     /// debug mode reads the jar back, to say whether the browser kept the writes.
@@ -140,9 +141,7 @@ impl Tracker {
             self.debug(|| "cookies are unavailable: the partner key is kept in memory only".into());
         }
     }
-}
 
-impl Tracker {
     /// The broadest domain the browser accepts for `host` (the page's), probed on the first write
     /// and remembered; not remembered while no domain takes cookies, so a later write probes again.
     fn probed_domain(&mut self, host: &str, jar: &mut DocumentJar) -> Option<String> {
