@@ -8,6 +8,15 @@
   var cursors = [];  // X-Next-Before of each page shown before this one: the way back
   var before = null; // the page shown: null for the newest
   var timer = null;
+  // Loads overlap (the timer, a click, a saved rule): only the newest one's answer is shown, so a
+  // slow earlier answer never overwrites a later one.
+  var latest = { list: 0, money: 0 };
+  function newest(kind) {
+    var n = ++latest[kind];
+    return function (show) {
+      return function (value) { if (n === latest[kind]) show(value); };
+    };
+  }
 
   function authorized(path) {
     return fetch(path, { headers: { Authorization: 'Bearer ' + token } });
@@ -231,10 +240,11 @@
   }
 
   function loadMoney() {
-    return Promise.all([get('/v1/payouts/due'), get('/v1/rewards')]).then(function (answers) {
+    var current = newest('money');
+    return Promise.all([get('/v1/payouts/due'), get('/v1/rewards')]).then(current(function (answers) {
       money(answers[0].body);
       rules(answers[1].body);
-    }).catch(function (error) { $('money-status').textContent = 'Could not load: ' + error.message; });
+    })).catch(current(function (error) { $('money-status').textContent = 'Could not load: ' + error.message; }));
   }
 
   function load() {
@@ -243,8 +253,9 @@
     status.textContent = 'Loading…';
     var program = $('program').value.trim();
     var list = '/v1/signups?limit=' + PAGE + '&count=1&' + range() + (before ? '&before=' + before : '');
+    var current = newest('list');
     Promise.all([get('/v1/partners?' + range() + '&public_key=' + encodeURIComponent(program)), get(list)])
-      .then(function (answers) {
+      .then(current(function (answers) {
         var report = answers[0].body;
         partners(report);
         chart(report.days);
@@ -255,8 +266,8 @@
         $('previous').disabled = cursors.length === 0;
         var unmatched = (report.unmatched || []).map(function (u) { return u.transactions + ' (' + money_text(u.amount, u.currency) + ')'; });
         status.textContent = report.partners.length + ' partners' + (unmatched.length ? '; payments matching no customer: ' + unmatched.join(', ') : '') + '.';
-      })
-      .catch(function (error) { status.textContent = 'Could not load: ' + error.message; });
+      }))
+      .catch(current(function (error) { status.textContent = 'Could not load: ' + error.message; }));
   }
 
   $('auth').addEventListener('submit', function (e) {

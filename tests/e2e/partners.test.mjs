@@ -258,3 +258,48 @@ test('the money view: a rule set on the dashboard, a sale, a payout recorded wit
   assert.deepEqual(page.errors, []);
   await context.close();
 });
+
+test('the dashboard shows the newest answer: a slow earlier load does not overwrite a later one', async () => {
+  // The money view's 20 % rule is in place. A commission appears between two loads; the first
+  // load's answer (from before it) is held back until the second load has been shown.
+  const customer = 'late_1';
+  const claim = await fetch(`http://127.0.0.1:${port}/v1/signups`, {
+    method: 'POST',
+    body: JSON.stringify({ event_id: '00000000-0000-4000-9200-000000000001', type: 'signup', public_key: 'pk_demo_acme',
+      customer_key: customer, customer_hash: sign(customer), partner_key: 'late-partner' }),
+  });
+  assert.equal(claim.status, 201);
+  const { context, page } = await freshPage(browser);
+  let release;
+  const held = new Promise((resolve) => { release = resolve; });
+  let first = true;
+  await page.route('**/v1/payouts/due*', async (route) => {
+    if (!first) return route.continue();
+    first = false;
+    // Answered now, before the sale (the test's own request: www.acme.test is the browser's name).
+    const response = await route.fetch({ url: route.request().url().replace('www.acme.test', '127.0.0.1') });
+    await held;
+    await route.fulfill({ response });
+  });
+  await page.goto(`http://www.acme.test:${port}/dashboard.html`);
+  await page.fill('#token', SECRET);
+  await page.click('#auth button');
+  await eventually(() => !first); // the first load has asked
+  const sale = await fetch(`http://127.0.0.1:${port}/api/v2/transactions`, {
+    method: 'POST',
+    headers: { Authorization: `Bearer ${SECRET}`, 'Content-Type': 'application/json' },
+    body: JSON.stringify({ customer_key: customer, amount: 5000, currency: 'USD', key: 'late_sale_1' }),
+  });
+  assert.equal(sale.status, 200);
+  await page.click('#auth button');
+  const row = '#money tr[data-partner="late-partner"] td';
+  await page.waitForSelector(row);
+  const stale = page.waitForResponse((r) => r.url().includes('/v1/payouts/due'));
+  release();
+  await stale;
+  await page.evaluate(() => new Promise((resolve) => setTimeout(resolve, 100)));
+  const cells = await page.$$eval(row, (tds) => tds.map((c) => c.textContent));
+  assert.deepEqual(cells.slice(0, 2), ['late-partner (USD)', '$10.00'], 'the later answer stays');
+  assert.deepEqual(page.errors, []);
+  await context.close();
+});
