@@ -181,6 +181,13 @@ if (args.variant === 'embed') {
 }
 mkdirSync(args.out, { recursive: true });
 // The byte order mark makes every browser decode the file as UTF-8, whatever the page's own
-// encoding, which the embedded module depends on.
-writeFileSync(join(args.out, 'reftrack.js'), `\ufeff/*! reftrack ${version} | MIT OR Apache-2.0 */\n${code}`, 'utf8');
+// encoding, which the embedded module depends on. The magic comment (Chromium's per-file compile
+// hint; other engines ignore it) has every function of the file compiled on the thread that
+// streams the script in, not lazily on the page's main thread at its first call; most of them run
+// on every landing. Measured on the bench page, the builds taking turns (four runs of 31-61 loads
+// each): the main thread's part, script start to growsumoInit, 4.2-5.6 ms shorter; the script
+// starts up to 3.9 ms later (compiling in the background); navigation to growsumoInit 0.5-3.0 ms
+// sooner.
+writeFileSync(join(args.out, 'reftrack.js'),
+  `\ufeff//# allFunctionsCalledOnLoad\n/*! reftrack ${version} | MIT OR Apache-2.0 */\n${code}`, 'utf8');
 if (args.variant === 'fetch') writeFileSync(join(args.out, 'reftrack_bg.wasm'), wasm);

@@ -320,3 +320,12 @@ test('a page in a legacy encoding (windows-1252) still runs the module embedded 
   assert.deepEqual(page.errors, []);
   await context.close();
 });
+
+test('the script-tag build opens with Chromium\'s compile hint, so its functions compile while it streams in', async () => {
+  // The per-file compile hint belongs at the top of the file: its first line, after the byte order
+  // mark. A banner put before it could turn it off unnoticed. Its effect is measured by the bench.
+  const response = await fetch(collector.url('www.acme.test', '/sdk/reftrack.js').replace('www.acme.test', '127.0.0.1'));
+  const bytes = Buffer.from(await response.arrayBuffer());
+  assert.deepEqual([...bytes.subarray(0, 3)], [0xef, 0xbb, 0xbf], 'the byte order mark first');
+  assert.equal(bytes.subarray(3).toString('utf8').split('\n')[0], '//# allFunctionsCalledOnLoad');
+});
