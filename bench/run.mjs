@@ -17,7 +17,7 @@ import { join, resolve } from 'node:path';
 import { gzipSync, brotliCompressSync, constants } from 'node:zlib';
 import { execFileSync, spawn } from 'node:child_process';
 import { request as httpRequest } from 'node:http';
-import { transform } from 'esbuild';
+import { build, transform } from 'esbuild';
 import { startCollector, launchBrowser, b64, SECRET } from '../tests/e2e/harness.mjs';
 
 const root = resolve(import.meta.dirname, '..');
@@ -80,6 +80,15 @@ const parts = sizeTable('inside it, before embedding', [
 ]);
 const fetched = sizeTable('alternative: module fetched separately', [
   ['reftrack.js', join(sdk, 'fetch/reftrack.js')], ['reftrack_bg.wasm', join(sdk, 'fetch/reftrack_bg.wasm')],
+]);
+// The npm package as an app's bundle carries it: its entry point with the glue and the guard,
+// bundled and minified by esbuild, and the .wasm the page fetches beside it.
+const npmDir = join(root, 'target/bench-npm');
+mkdirSync(npmDir, { recursive: true });
+await build({ entryPoints: [join(root, 'pkg/index.js')], bundle: true, minify: true, format: 'esm', target: 'es2017',
+  outfile: join(npmDir, 'reftrack.min.js'), logLevel: 'silent' });
+sizeTable('the npm package, as an app bundles it (esbuild --bundle --minify of pkg/index.js; the .wasm fetched)', [
+  ['index + glue (min.js)', join(npmDir, 'reftrack.min.js')], ['reftrack_bg.wasm', join(root, 'pkg/reftrack_bg.wasm')],
 ]);
 const plain = sizeTable('plain-JS reference (bench/reference.js, minified)', [['reference.js', join(sdk, 'reference/reftrack.js')]]);
 

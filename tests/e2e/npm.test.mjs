@@ -171,6 +171,19 @@ test('the package manifest: exports, types, files, sideEffects', async () => {
   }
 });
 
+test("the package's module imports carry short names, the same in the .wasm and the glue", () => {
+  // wasm-bindgen's names (`__wbg_getItem_5a1b…`, 16 hex digits each) cost 2.5 KB gzip in the .wasm.
+  const module = new WebAssembly.Module(readFileSync(join(root, 'pkg/reftrack_bg.wasm')));
+  const imports = WebAssembly.Module.imports(module);
+  assert.ok(imports.length > 50, `${imports.length} imports`);
+  const hashed = imports.filter((i) => /[0-9a-f]{16}/.test(i.name) || i.module.length > 3);
+  assert.deepEqual(hashed, [], 'no hashed import or module name');
+  const glue = readFileSync(join(root, 'pkg/reftrack.js'), 'utf8');
+  for (const { module: from, name } of imports.filter((i) => i.kind === 'function')) {
+    assert.ok(glue.includes(`"${from}":`) && (glue.includes(`${name}: function`) || ['guard', 'after'].includes(name)), `${from}.${name} in the glue`);
+  }
+});
+
 test('importing the package outside a browser (server-side rendering) does not throw, and calls answer harmlessly', () => {
   // Node has no window or document: an SSR framework imports the module before any page exists.
   const script = `
