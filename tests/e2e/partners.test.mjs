@@ -196,14 +196,22 @@ test('the dashboard with 110 records: pages through the server, a password token
   await context.close();
 });
 
+// A signed signup claiming `customer` for `partner`, as the site's server would post it.
+const claim = (customer, partner, eventId) => fetch(`http://127.0.0.1:${port}/v1/signups`, {
+  method: 'POST',
+  body: JSON.stringify({ event_id: eventId, type: 'signup', public_key: 'pk_demo_acme',
+    customer_key: customer, customer_hash: sign(customer), partner_key: partner }),
+});
+// A PartnerStack sale of `amount` cents (USD) by `customer`.
+const sale = (customer, amount, key) => fetch(`http://127.0.0.1:${port}/api/v2/transactions`, {
+  method: 'POST',
+  headers: { Authorization: `Bearer ${SECRET}`, 'Content-Type': 'application/json' },
+  body: JSON.stringify({ customer_key: customer, amount, currency: 'USD', key }),
+});
+
 test('the money view: a rule set on the dashboard, a sale, a payout recorded with its reference, the statement as CSV', async () => {
   const customer = 'money_1';
-  const claim = await fetch(`http://127.0.0.1:${port}/v1/signups`, {
-    method: 'POST',
-    body: JSON.stringify({ event_id: '00000000-0000-4000-9100-000000000001', type: 'signup', public_key: 'pk_demo_acme',
-      customer_key: customer, customer_hash: sign(customer), partner_key: 'money-partner' }),
-  });
-  assert.equal(claim.status, 201);
+  assert.equal((await claim(customer, 'money-partner', '00000000-0000-4000-9100-000000000001')).status, 201);
   const { context, page } = await freshPage(browser);
   await page.goto(`http://www.acme.test:${port}/dashboard.html`);
   await page.fill('#token', SECRET);
@@ -217,12 +225,7 @@ test('the money view: a rule set on the dashboard, a sale, a payout recorded wit
   await page.waitForFunction(() => /^Rule \d+ set/.test(document.getElementById('rule-status').textContent));
   assert.deepEqual(await page.$$eval('#rules tr td', (cells) => cells.slice(0, 6).map((c) => c.textContent)),
     ['every program', 'default', 'sale', '20 %', 'lifetime', '0']);
-  const sale = await fetch(`http://127.0.0.1:${port}/api/v2/transactions`, {
-    method: 'POST',
-    headers: { Authorization: `Bearer ${SECRET}`, 'Content-Type': 'application/json' },
-    body: JSON.stringify({ customer_key: customer, amount: 10000, currency: 'USD', key: 'money_sale_1' }),
-  });
-  assert.equal(sale.status, 200);
+  assert.equal((await sale(customer, 10000, 'money_sale_1')).status, 200);
   await page.click('#auth button');
   const row = '#money tr[data-partner="money-partner"] td';
   await page.waitForSelector(row);
@@ -263,12 +266,7 @@ test('the dashboard shows the newest answer: a slow earlier load does not overwr
   // The money view's 20 % rule is in place. A commission appears between two loads; the first
   // load's answer (from before it) is held back until the second load has been shown.
   const customer = 'late_1';
-  const claim = await fetch(`http://127.0.0.1:${port}/v1/signups`, {
-    method: 'POST',
-    body: JSON.stringify({ event_id: '00000000-0000-4000-9200-000000000001', type: 'signup', public_key: 'pk_demo_acme',
-      customer_key: customer, customer_hash: sign(customer), partner_key: 'late-partner' }),
-  });
-  assert.equal(claim.status, 201);
+  assert.equal((await claim(customer, 'late-partner', '00000000-0000-4000-9200-000000000001')).status, 201);
   const { context, page } = await freshPage(browser);
   let release;
   const held = new Promise((resolve) => { release = resolve; });
@@ -285,12 +283,7 @@ test('the dashboard shows the newest answer: a slow earlier load does not overwr
   await page.fill('#token', SECRET);
   await page.click('#auth button');
   await eventually(() => !first); // the first load has asked
-  const sale = await fetch(`http://127.0.0.1:${port}/api/v2/transactions`, {
-    method: 'POST',
-    headers: { Authorization: `Bearer ${SECRET}`, 'Content-Type': 'application/json' },
-    body: JSON.stringify({ customer_key: customer, amount: 5000, currency: 'USD', key: 'late_sale_1' }),
-  });
-  assert.equal(sale.status, 200);
+  assert.equal((await sale(customer, 5000, 'late_sale_1')).status, 200);
   await page.click('#auth button');
   const row = '#money tr[data-partner="late-partner"] td';
   await page.waitForSelector(row);
