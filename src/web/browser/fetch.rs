@@ -16,6 +16,7 @@ use core::task::{Context, Poll, Waker};
 use gloo_net::http::Request;
 use js_sys::Reflect;
 use wasm_bindgen::JsValue;
+use wasm_bindgen_futures::JsFuture;
 use web_sys::{AbortSignal, Headers, RequestInit};
 
 /// How long a request may run before it is aborted (and the signup waits in the queue).
@@ -122,11 +123,20 @@ pub async fn post(url: &str, body: &str) -> Reply {
             .to_ascii_lowercase()
             .starts_with("text/html")
     });
-    let text = response.text().await.unwrap_or_default();
+    let http_status = response.status();
+    // The body through web-sys: gloo-net's `text()` unwraps `Response.text()`'s `Result` (a body
+    // already read would trap the module) and brings its panic path along: 250 B gzip.
+    let text = match web_sys::Response::from(response).text() {
+        Ok(promise) => JsFuture::from(promise)
+            .await
+            .ok()
+            .and_then(|t| t.as_string()),
+        Err(_) => None,
+    };
     let [body_status, body_error, click_id] =
-        fields(js_sys::JSON::parse(&text).unwrap_or_default());
+        fields(js_sys::JSON::parse(&text.unwrap_or_default()).unwrap_or_default());
     Reply {
-        http_status: response.status(),
+        http_status,
         body_status,
         body_error,
         retry_at,
