@@ -21,7 +21,8 @@ import { build, transform } from 'esbuild';
 import { startCollector, launchBrowser, b64, SECRET } from '../tests/e2e/harness.mjs';
 
 const root = resolve(import.meta.dirname, '..');
-const LOADS = Number(process.env.BENCH_LOADS ?? 21);
+// 41 loads: the median moves less between runs than with 21 (the issue asks for at least 21).
+const LOADS = Number(process.env.BENCH_LOADS ?? 41);
 const ROUND_TRIPS = Number(process.env.BENCH_SIGNUPS ?? 50);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 // What a page that attributes and never signs up downloads; what a sign-up page downloads (gzip and
@@ -184,7 +185,7 @@ for (let i = -1; i < LOADS; i++) {
     const result = await page.evaluate(() => {
       const m = performance.getEntriesByName('reftrack:start')[0];
       const r = performance.getEntriesByName('reftrack:ready')[0];
-      return { ...window.bench, module: m && r ? r.startTime - m.startTime : null };
+      return { ...window.bench, module: m && r ? r.startTime - m.startTime : null, script: m ? window.bench.attributed - m.startTime : null };
     });
     if (!result.cookie || result.partner !== 'alex-smith') throw new Error(`${variant}: not attributed`);
     if (i >= 0) runs[variant].push(result);
@@ -192,13 +193,15 @@ for (let i = -1; i < LOADS; i++) {
   }
 }
 console.log(`\nspeed in headless Chromium, cold cache, PartnerStack's snippet, median of ${LOADS} loads each (the three builds in turn, after one round not counted):`);
-console.log(`${'build'.padEnd(11)}${pad('to attribution', 16)}${pad('min', 8)}${pad('max', 8)}${pad('long tasks', 12)}${pad('module ready', 14)}`);
+console.log(`${'build'.padEnd(11)}${pad('to attribution', 16)}${pad('min', 8)}${pad('max', 8)}${pad('long tasks', 12)}${pad('module ready', 14)}${pad('after its start', 17)}`);
 for (const variant of VARIANTS) {
   const t = runs[variant].map((r) => r.attributed);
   const longTasks = runs[variant].reduce((a, r) => a + Math.max(r.longTasks, 0), 0);
   const modules = runs[variant].map((r) => r.module).filter((m) => m !== null);
+  const scripts = runs[variant].map((r) => r.script).filter((m) => m !== null);
+  const ms = (xs) => (xs.length ? median(xs).toFixed(1) + ' ms' : '—');
   console.log(`${variant.padEnd(11)}${pad(median(t).toFixed(1) + ' ms', 16)}${pad(Math.min(...t).toFixed(1), 8)}${pad(Math.max(...t).toFixed(1), 8)}` +
-    `${pad(longTasks, 12)}${pad(modules.length ? median(modules).toFixed(1) + ' ms' : '—', 14)}`);
+    `${pad(longTasks, 12)}${pad(ms(modules), 14)}${pad(ms(scripts), 17)}`);
 }
 const ratio = median(runs.embed.map((r) => r.attributed)) / median(runs.reference.map((r) => r.attributed));
 const ready = median(runs.embed.map((r) => r.module).filter((m) => m !== null));
@@ -206,7 +209,8 @@ const longTasks = runs.embed.reduce((a, r) => a + Math.max(r.longTasks, 0), 0);
 console.log(`reftrack / reference time to attribution: ${ratio.toFixed(2)}x (target ≤ ${RATIO_TARGET}x: ${ratio <= RATIO_TARGET ? 'met' : 'NOT met'}); ` +
   `module ready ${ready.toFixed(1)} ms (target ≤ ${READY_TARGET_MS} ms: ${ready <= READY_TARGET_MS ? 'met' : 'NOT met'}); ` +
   `long tasks ${longTasks} (target 0: ${longTasks === 0 ? 'met' : 'NOT met'})`);
-console.log('"module ready" is decode + compile + instantiate for embed, fetch + compile + instantiate for fetch');
+console.log('"module ready" is decode + compile + instantiate for embed, fetch + compile + instantiate for fetch;');
+console.log('"after its start" is reftrack\'s script starting to run -> growsumoInit: the main thread\'s part of the landing');
 
 // --- delivery ------------------------------------------------------------------------------
 const roundTrips = [];
