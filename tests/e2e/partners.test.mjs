@@ -223,6 +223,8 @@ test('the money view: a rule set on the dashboard, a sale, a payout recorded wit
   await page.fill('#rule-holding', '0');
   await page.click('#rule button[type=submit]');
   await page.waitForFunction(() => /^Rule \d+ set/.test(document.getElementById('rule-status').textContent));
+  // The rules are shown once the load that follows the save has answered.
+  await page.waitForSelector('#rules tr td');
   assert.deepEqual(await page.$$eval('#rules tr td', (cells) => cells.slice(0, 6).map((c) => c.textContent)),
     ['every program', 'default', 'sale', '20 %', 'lifetime', '0']);
   assert.equal((await sale(customer, 10000, 'money_sale_1')).status, 200);
