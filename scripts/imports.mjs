@@ -1,12 +1,9 @@
-// Short import names for wasm-bindgen's output: the module's import section and the glue's
-// imports object renamed together. Returns the renamed module, the glue, and the fields each
-// snippet module (js/guard.js) is imported for.
-
-// wasm-bindgen names each import after its binding plus a 16-digit hash
-// (`__wbg_getItem_5a1b…`), and the name travels twice, in the module's import section and as a
-// key of the glue's imports object: some 135 incompressible names. Both builds, the script tag's
-// (scripts/bundle.mjs) and the npm package's (scripts/package.mjs), rename them to short ones in
-// both places, consistently.
+// Short import names for wasm-bindgen's output. wasm-bindgen names each import after its binding
+// plus a 16-digit hash (`__wbg_getItem_5a1b…`), and the name travels twice, in the module's import
+// section and as a key of the glue's imports object: some 135 incompressible names. Both builds,
+// the script tag's (scripts/bundle.mjs) and the npm package's (scripts/package.mjs), rename them to
+// short ones in both places together. Returns the renamed module and glue, and the fields each
+// snippet module (js/guard.js) is imported for, which keep their names.
 export function minifyImports(wasm, glue) {
   const bytes = [...wasm];
   let at = 8; // magic and version
