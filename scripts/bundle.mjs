@@ -48,10 +48,18 @@ function latin1Literal(bytes) {
 
 const instantiate = {
   // Synchronous: the module is ready when this script has run.
+  // The string to bytes natively where the browser can (btoa reads it as Latin-1; fromBase64:
+  // Chromium 140, Firefox 133, Safari 18.2): measured in Chromium 0.4 ms against 2-4 ms for the
+  // loop, which runs mostly in the interpreter. The loop stays for other browsers, and for a page
+  // whose btoa is not the browser's.
   embed: `import { initSync } from 'reftrack-glue';
   export function instantiate(script, done) {
-    var text = "${PLACEHOLDER}", bytes = new Uint8Array(text.length);
-    for (var i = 0; i < text.length; i++) bytes[i] = text.charCodeAt(i);
+    var text = "${PLACEHOLDER}", bytes, i = 0;
+    try { bytes = Uint8Array.fromBase64(btoa(text)); } catch (e) {}
+    if (!bytes || bytes.length != text.length) {
+      bytes = new Uint8Array(text.length);
+      for (; i < text.length; i++) bytes[i] = text.charCodeAt(i);
+    }
     initSync({ module: bytes });
     done();
   }`,

@@ -7,7 +7,7 @@
 //! with a warning (as if it were not given), and the next source or the default applies.
 
 use super::attribution::Mode;
-use super::text::cat;
+use super::text::{cat, whole_number};
 use alloc::borrow::ToOwned;
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -350,7 +350,9 @@ fn days(value: &Value) -> Result<u32, &'static str> {
     let n = match value {
         // A whole number; the float is compared, never formatted.
         Value::Number(n) if *n == f64::from(*n as u32) => *n as u32,
-        Value::Text(s) => s.trim().parse::<u32>().map_err(|_| EXPECTED)?,
+        Value::Text(s) => whole_number(s.trim())
+            .and_then(|n| u32::try_from(n).ok())
+            .ok_or(EXPECTED)?,
         _ => return Err(EXPECTED),
     };
     if (1..=400).contains(&n) {

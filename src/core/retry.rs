@@ -163,7 +163,7 @@ fn pending(line: &str) -> Option<Pending> {
     let mut fields = line.splitn(6, '\t');
     let mut text = || fields.next().filter(|f| !f.is_empty()).map(String::from);
     let (event_id, endpoint) = (text()?, text()?);
-    let mut number = || text()?.parse::<u64>().ok();
+    let mut number = || super::text::whole_number(&text()?);
     let (created_at, attempts, next_at) = (number()?, number()?, number()?);
     Some(Pending {
         event_id,

@@ -29,6 +29,24 @@ pub fn decimal(mut n: u64) -> String {
     digits[start..].iter().map(|&d| char::from(d)).collect()
 }
 
+/// `text` read as a whole number in decimal digits (an optional `+` first), as `str::parse`
+/// reads it; `None` for anything else or a number past `u64`. One loop for every width: `parse`
+/// is monomorphized per integer type, with its error type.
+pub fn whole_number(text: &str) -> Option<u64> {
+    let digits = text.strip_prefix('+').unwrap_or(text);
+    if digits.is_empty() {
+        return None;
+    }
+    let mut n: u64 = 0;
+    for b in digits.bytes() {
+        if !b.is_ascii_digit() {
+            return None;
+        }
+        n = n.checked_mul(10)?.checked_add(u64::from(b - b'0'))?;
+    }
+    Some(n)
+}
+
 /// Whether `c` may not stand in a key (a customer key, a sub id, a `meta` key, an event id): a
 /// control character, or an invisible format character (Unicode category Cf) — the bidi
 /// overrides and isolates (U+202A–U+202E, U+2066–U+2069) that reorder how a key reads
@@ -67,6 +85,14 @@ mod tests {
         }
         for c in ['a', 'é', '中', ' ', '-', '\u{1f600}'] {
             assert!(!super::is_hidden(c), "{c:?}");
+        }
+    }
+
+    #[test]
+    fn whole_number_reads_what_parse_reads() {
+        for text in ["0", "7", "+42", "0086400", "18446744073709551615", "18446744073709551616",
+            "", "+", "-1", "1.5", " 1", "1e3", "٣"] {
+            assert_eq!(super::whole_number(text), text.parse::<u64>().ok(), "{text:?}");
         }
     }
 

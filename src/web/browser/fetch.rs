@@ -149,9 +149,9 @@ pub async fn post(url: &str, body: &str) -> Reply {
 /// `Retry-After` as a time: a number of seconds from now, or an HTTP date (the browser parses it).
 fn retry_at(value: &str) -> Option<u64> {
     let now = clock::now_ms();
-    match value.trim().parse::<u64>() {
-        Ok(seconds) => Some(now.saturating_add(seconds.saturating_mul(1000))),
-        Err(_) => {
+    match crate::core::text::whole_number(value.trim()) {
+        Some(seconds) => Some(now.saturating_add(seconds.saturating_mul(1000))),
+        None => {
             let at = js_sys::Date::parse(value);
             (at.is_finite() && at > 0.0).then_some(at as u64)
         }
