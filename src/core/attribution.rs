@@ -65,13 +65,16 @@ pub struct LandingReport {
 /// A map of its fields, as the signup body is.
 impl serde::Serialize for LandingReport {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeMap;
-        let mut map = serializer.serialize_map(None)?;
-        map.serialize_entry("public_key", &self.public_key)?;
-        map.serialize_entry("partner_key", &self.partner_key)?;
-        map.serialize_entry("page_url", &self.page_url)?;
-        map.serialize_entry("referrer", &self.referrer)?;
-        map.end()
+        use super::out::{map, Out};
+        map(
+            serializer,
+            &[
+                ("public_key", Out::Text(&self.public_key)),
+                ("partner_key", Out::Text(&self.partner_key)),
+                ("page_url", Out::Text(&self.page_url)),
+                ("referrer", self.referrer.as_deref().into()),
+            ],
+        )
     }
 }
 

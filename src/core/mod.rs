@@ -4,6 +4,7 @@
 pub mod attribution;
 pub mod config;
 pub mod cookie;
+pub mod out;
 pub mod partner_key;
 pub mod retry;
 pub mod signup;

@@ -7,8 +7,9 @@ use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
 use super::config::Value;
+use super::out::{self, Out};
 use super::partner_key::PartnerKey;
-use serde::ser::{SerializeMap, Serializer};
+use serde::ser::Serializer;
 use serde::Serialize;
 
 /// Longest accepted customer key, name, sub id or `meta` string, in bytes.
@@ -246,50 +247,51 @@ pub struct Body<'a> {
 /// module needs for nothing else), where a map's keys are plain strings.
 impl Serialize for Body<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut map = serializer.serialize_map(None)?;
-        map.serialize_entry("event_id", self.event_id)?;
-        map.serialize_entry("type", self.kind)?;
-        map.serialize_entry("public_key", &self.public_key)?;
-        map.serialize_entry("customer_key", &*self.customer_key)?;
+        let meta: Vec<(&str, Out<'_>)> = self
+            .meta
+            .0
+            .iter()
+            .map(|(key, value)| {
+                let value = match value {
+                    // Free text is clipped, not refused (as `name` is).
+                    MetaValue::Text(text) => Out::Text(clip(text, MAX_FIELD)),
+                    MetaValue::Number(number) => Out::Number(*number),
+                    MetaValue::Bool(flag) => Out::Bool(*flag),
+                    MetaValue::Null => Out::Null,
+                };
+                (key.as_str(), value)
+            })
+            .collect();
+        let mut fields = Vec::with_capacity(16);
+        fields.extend([
+            ("event_id", Out::Text(self.event_id)),
+            ("type", Out::Text(self.kind)),
+            ("public_key", self.public_key.into()),
+            ("customer_key", Out::Text(&self.customer_key)),
+        ]);
         if let Some(hash) = self.customer_hash {
-            map.serialize_entry("customer_hash", hash)?;
+            fields.push(("customer_hash", Out::Text(hash)));
         }
-        for (key, value) in [
-            ("email", self.email),
-            ("name", self.name),
-            ("partner_key", self.partner_key),
-            ("xid", self.xid),
-        ] {
-            map.serialize_entry(key, &value)?;
-        }
-        map.serialize_entry("origin", self.origin)?;
-        map.serialize_entry("page_url", self.page_url)?;
-        map.serialize_entry("referrer", &self.referrer)?;
-        map.serialize_entry("user_agent", self.user_agent)?;
-        map.serialize_entry("sub_ids", self.sub_ids)?;
-        map.serialize_entry("meta", &self.meta)?;
-        map.serialize_entry("created_at", self.created_at)?;
-        map.end()
+        fields.extend([
+            ("email", self.email.into()),
+            ("name", self.name.into()),
+            ("partner_key", self.partner_key.into()),
+            ("xid", self.xid.into()),
+            ("origin", Out::Text(self.origin)),
+            ("page_url", Out::Text(self.page_url)),
+            ("referrer", self.referrer.into()),
+            ("user_agent", Out::Text(self.user_agent)),
+            ("sub_ids", Out::Texts(self.sub_ids)),
+            ("meta", Out::Map(&meta)),
+            ("created_at", Out::Text(self.created_at)),
+        ]);
+        out::map(serializer, &fields)
     }
 }
 
 /// `meta` entries, serialized as one JSON object in the page's order.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Meta<'a>(pub &'a [(String, MetaValue)]);
-
-impl Serialize for Meta<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut map = serializer.serialize_map(Some(self.0.len()))?;
-        for (key, value) in self.0 {
-            match value {
-                // Free text is clipped, not refused (as `name` is).
-                MetaValue::Text(text) => map.serialize_entry(key, clip(text, MAX_FIELD))?,
-                other => map.serialize_entry(key, other)?,
-            }
-        }
-        map.end()
-    }
-}
 
 /// Validates `input` and returns the body posted to the endpoint for `visit`: no intermediate
 /// copy of the signup, every field borrowed.
@@ -437,14 +439,15 @@ pub struct SignupResult {
 /// A map of its fields, as [`Body`] is.
 impl Serialize for SignupResult {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut map = serializer.serialize_map(None)?;
-        map.serialize_entry("ok", &self.ok)?;
-        map.serialize_entry("status", self.status.as_str())?;
-        map.serialize_entry("event_id", &self.event_id)?;
-        if let Some(error) = &self.error {
-            map.serialize_entry("error", error)?;
-        }
-        map.end()
+        let fields = [
+            ("ok", Out::Bool(self.ok)),
+            ("status", Out::Text(self.status.as_str())),
+            ("event_id", self.event_id.as_deref().into()),
+            ("error", self.error.as_deref().into()),
+        ];
+        // `error` only when there is one.
+        let shown = if self.error.is_some() { 4 } else { 3 };
+        out::map(serializer, &fields[..shown])
     }
 }
 

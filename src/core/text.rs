@@ -90,9 +90,26 @@ mod tests {
 
     #[test]
     fn whole_number_reads_what_parse_reads() {
-        for text in ["0", "7", "+42", "0086400", "18446744073709551615", "18446744073709551616",
-            "", "+", "-1", "1.5", " 1", "1e3", "٣"] {
-            assert_eq!(super::whole_number(text), text.parse::<u64>().ok(), "{text:?}");
+        for text in [
+            "0",
+            "7",
+            "+42",
+            "0086400",
+            "18446744073709551615",
+            "18446744073709551616",
+            "",
+            "+",
+            "-1",
+            "1.5",
+            " 1",
+            "1e3",
+            "٣",
+        ] {
+            assert_eq!(
+                super::whole_number(text),
+                text.parse::<u64>().ok(),
+                "{text:?}"
+            );
         }
     }
 
