@@ -30,8 +30,7 @@ pub const MAX_HASH: usize = 128;
 pub const BAD_CUSTOMER_HASH: &str = "customer_hash does not match customer_key";
 
 /// A `meta` value: flat metadata only, so what the page sends is what the collector stores.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-#[serde(untagged)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum MetaValue {
     /// A string.
     Text(String),
