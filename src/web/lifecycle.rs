@@ -124,7 +124,8 @@ pub fn report_landing() {
     let Some(body) = values::to_json(&landing) else {
         return;
     };
-    wasm_bindgen_futures::spawn_local(async move {
+    // Through the one instance of `future_to_promise` that every task goes through.
+    let _ = delivery::promise(alloc::boxed::Box::pin(async move {
         let reply = fetch::post(&url, &body).await;
         match reply.click_id().map(ClickId::parse) {
             Some(Ok(click_id)) => {
@@ -142,5 +143,6 @@ pub fn report_landing() {
                 })
             }),
         }
-    });
+        Ok(JsValue::UNDEFINED)
+    }));
 }
