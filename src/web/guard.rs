@@ -23,11 +23,13 @@ extern "C" {
 /// wasm-bindgen's glue to one closure adapter.
 pub type Handler = dyn Fn(JsValue, JsValue, JsValue) -> JsValue;
 
+/// What a guarded function does: a plain function, not a closure with state of its own, so every
+/// function handed to the page is one closure type (one vtable, one call shim), whatever it does.
+/// State lives in the layers' statics.
+pub type Body = fn(JsValue, JsValue, JsValue) -> JsValue;
+
 /// `f` as a guarded JavaScript function that lives as long as the page.
-pub fn function(
-    name: &str,
-    f: impl Fn(JsValue, JsValue, JsValue) -> JsValue + 'static,
-) -> Function {
+pub fn function(name: &str, f: Body) -> Function {
     let closure = Closure::<Handler>::new(f).into_js_value();
     guard(&closure, name)
 }

@@ -31,8 +31,10 @@ struct Flight {
     /// The page began to go away (`beforeunload`, `pagehide`) since the last request started: a
     /// request that fails now was ended by the navigation, and the beacon carries its signup.
     leaving: bool,
-    /// Warnings about requests that got no answer, held for [`LATE_MS`].
+    /// Warnings about requests that got no answer, held for [`LATE_MS`], and the endpoint of the
+    /// first of them.
     late: Vec<String>,
+    late_endpoint: String,
     /// The last URL the page's Content-Security-Policy kept a request from (its `connect-src`).
     blocked: Option<String>,
 }
@@ -111,15 +113,19 @@ fn watch_leaving(on: bool) {
 fn warn_late(warning: String, endpoint: &str) {
     let first = FLIGHT.with(|d| {
         d.late.push(warning);
+        if d.late.len() == 1 {
+            d.late_endpoint = String::from(endpoint);
+        }
         d.late.len() == 1
     });
-    let endpoint = String::from(endpoint);
     if !first {
         return;
     }
-    let told = guard::function("late", move |_, _, _| {
-        let (late, leaving, blocked) =
-            FLIGHT.with(|d| (core::mem::take(&mut d.late), d.leaving, d.blocked.clone()));
+    let told = guard::function("late", |_, _, _| {
+        let (late, endpoint, leaving, blocked) = FLIGHT.with(|d| {
+            let late = core::mem::take(&mut d.late);
+            (late, d.late_endpoint.clone(), d.leaving, d.blocked.clone())
+        });
         if leaving {
             debug(|| "the page is going away: its signups were handed to sendBeacon".into());
         } else if let Some(origin) = page::origin_of(&endpoint).filter(|origin| {

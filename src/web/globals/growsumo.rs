@@ -31,6 +31,9 @@ const DATA_FIELDS: [&str; 7] = [
     "ps_xid",
 ];
 
+/// The `window.growsumo` object reftrack defined, whose `data` `createSignup` reads.
+static GROWSUMO: Global<JsValue> = Global::empty();
+
 /// Defines `window.growsumo` (keeping what the snippet put there) and returns it.
 pub fn install(window: &JsValue) -> JsValue {
     let growsumo = object_at(window, "growsumo");
@@ -48,10 +51,11 @@ pub fn install(window: &JsValue) -> JsValue {
         JsValue::UNDEFINED
     });
     set(&growsumo, "_initialize", &initialize);
-    let this = growsumo.clone();
-    let create_signup = guard::function("createSignup", move |callback, _, _| {
+    GROWSUMO.with(|g| *g = growsumo.clone());
+    let create_signup = guard::function("createSignup", |callback, _, _| {
         let attributed = api::partner_key();
-        let input = values::growsumo_input(&get(&this, "data"), attributed.as_deref());
+        let growsumo = GROWSUMO.with(|g| g.clone());
+        let input = values::growsumo_input(&get(&growsumo, "data"), attributed.as_deref());
         delivery::signup(input, callback.dyn_into().ok()).into()
     });
     set(&growsumo, "createSignup", &create_signup);

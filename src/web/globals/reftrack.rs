@@ -7,6 +7,11 @@ use alloc::string::String;
 use js_sys::{Function, Object};
 use wasm_bindgen::JsValue;
 
+/// A text answer, `null` for none.
+fn text(value: Option<String>) -> JsValue {
+    value.map_or(JsValue::NULL, JsValue::from)
+}
+
 /// `window.reftrack`: the native API (contract §4a) and the version.
 pub fn api() -> Object {
     let api = Object::new();
@@ -15,12 +20,11 @@ pub fn api() -> Object {
         "version",
         &JsValue::from_str(env!("CARGO_PKG_VERSION")),
     );
-    let text = |value: Option<String>| value.map_or(JsValue::NULL, JsValue::from);
     for name in api::METHODS {
         let function: Function = match name {
             "init" => guard::function(name, |options, _, _| api::init(options).into()),
-            "partnerKey" => guard::function(name, move |_, _, _| text(api::partner_key())),
-            "clickId" => guard::function(name, move |_, _, _| text(api::click_id())),
+            "partnerKey" => guard::function(name, |_, _, _| text(api::partner_key())),
+            "clickId" => guard::function(name, |_, _, _| text(api::click_id())),
             "signup" => guard::function(name, |input, _, _| api::signup(input).into()),
             "flush" => guard::function(name, |_, _, _| api::flush().into()),
             "captureForms" => guard::function(name, |selector, _, _| {
