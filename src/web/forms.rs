@@ -53,7 +53,7 @@ pub fn capture(selector: Option<String>) {
             JsValue::UNDEFINED
         });
         events::on_document_capture("submit", &listener);
-        tracker::with(|t| t.debug(|| "form auto-capture on".into()));
+        tracker::with(|t| t.debug(&["form auto-capture on"]));
     }
 }
 
@@ -90,7 +90,7 @@ fn submitted(form: &HtmlFormElement) {
     if email.is_none() && selector.is_none() {
         return; // not a sign-up form: a search box, a login without email, ...
     }
-    let debug = |message: &str| tracker::with(|t| t.debug(|| message.into()));
+    let debug = |message: &str| tracker::with(|t| t.debug(&[message]));
     let Some(email) = email.filter(|e| is_email(e)) else {
         debug("form skipped: it has no valid email address");
         return;

@@ -12,7 +12,7 @@ use super::{delivery, forms, guard, values};
 use crate::core::attribution;
 use crate::core::config::AutoCapture;
 use crate::core::partner_key::ClickId;
-use crate::core::text::{cat, decimal};
+use crate::core::text::decimal;
 use alloc::string::String;
 use wasm_bindgen::JsValue;
 
@@ -36,7 +36,7 @@ pub fn start_with(caller: &str, options: JsValue, public_key: Option<&JsValue>) 
 /// `po('program', id, 'load')`: Partnero mode for program `id`.
 pub fn partnero_program(id: &str) {
     tracker::with(|t| {
-        t.debug(|| cat(&["Partnero mode: program ", id]));
+        t.debug(&["Partnero mode: program ", id]);
         t.partnero(id.into());
     });
     started();
@@ -71,7 +71,7 @@ fn watch() {
     events::after_history_change(&navigated);
     events::on_window("popstate", &navigated);
     let online = guard::function("online", |_, _, _| {
-        tracker::with(|t| t.debug(|| "back online: sending waiting signups".into()));
+        tracker::with(|t| t.debug(&["back online: sending waiting signups"]));
         delivery::flush_later(true).into()
     });
     events::on_window("online", &online);
@@ -115,9 +115,7 @@ pub fn report_landing() {
     let signups = delivery::endpoint(option.as_deref(), script_src.as_deref(), &landing.page_url);
     let Some(url) = signups.as_deref().and_then(attribution::clicks_url) else {
         tracker::with(|t| {
-            t.debug(|| {
-                "landing not reported: the endpoint is not a collector's …/v1/signups".into()
-            })
+            t.debug(&["landing not reported: the endpoint is not a collector's …/v1/signups"])
         });
         return;
     };
@@ -133,14 +131,12 @@ pub fn report_landing() {
                 data::sync();
             }
             _ => tracker::with(|t| {
-                t.debug(|| {
-                    cat(&[
-                        "landing not counted as a click: ",
-                        &url,
-                        " answered ",
-                        &decimal(reply.answer().http_status.into()),
-                    ])
-                })
+                t.debug(&[
+                    "landing not counted as a click: ",
+                    &url,
+                    " answered ",
+                    &decimal(reply.answer().http_status.into()),
+                ])
             }),
         }
         Ok(JsValue::UNDEFINED)

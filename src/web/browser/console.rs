@@ -1,14 +1,19 @@
 //! The console: reftrack's warnings and debug lines, and what the page's own functions threw.
 
 use crate::core::text::cat;
+use alloc::string::String;
 use wasm_bindgen::JsValue;
 
 /// What every console line of reftrack starts with.
 const PREFIX: &str = "[reftrack] ";
 
-/// A console line with the `[reftrack]` prefix: a warning, or a debug line.
-pub fn log(warn: bool, message: &str) {
-    let line = JsValue::from_str(&cat(&[PREFIX, message]));
+/// A console line with the `[reftrack]` prefix and `pieces`: a warning, or a debug line.
+pub fn log(warn: bool, pieces: &[&str]) {
+    let mut line = String::from(PREFIX);
+    for piece in pieces {
+        line.push_str(piece);
+    }
+    let line = JsValue::from_str(&line);
     if warn {
         web_sys::console::warn_1(&line);
     } else {

@@ -6,7 +6,6 @@
 use super::settle;
 use crate::core::retry::Pending;
 use crate::core::signup::{self, Delivery, SignupResult};
-use crate::core::text::cat;
 use crate::web::browser::{events, fetch, page};
 use crate::web::cell::Global;
 use crate::web::{guard, tracker};
@@ -41,8 +40,8 @@ struct Flight {
 
 static FLIGHT: Global<Flight> = Global::empty();
 
-fn debug(message: impl FnOnce() -> String) {
-    tracker::with(|t| t.debug(message));
+fn debug(pieces: &[&str]) {
+    tracker::with(|t| t.debug(pieces));
 }
 
 /// Posts `pending` — the request starts now, before this returns — and, once answered, applies
@@ -127,7 +126,7 @@ fn warn_late(warning: String, endpoint: &str) {
             (late, d.late_endpoint.clone(), d.leaving, d.blocked.clone())
         });
         if leaving {
-            debug(|| "the page is going away: its signups were handed to sendBeacon".into());
+            debug(&["the page is going away: its signups were handed to sendBeacon"]);
         } else if let Some(origin) = page::origin_of(&endpoint).filter(|origin| {
             blocked
                 .as_deref()
@@ -175,13 +174,11 @@ pub fn hand_over() {
     let unconfirmed = FLIGHT.with(|d| core::mem::take(&mut d.unconfirmed));
     for pending in unconfirmed {
         let handed = fetch::beacon(&pending.endpoint, &pending.body);
-        debug(|| {
-            let outcome = if handed {
-                " handed to sendBeacon"
-            } else {
-                " could not be handed to sendBeacon"
-            };
-            cat(&["page hidden: signup ", &pending.event_id, outcome])
-        });
+        let outcome = if handed {
+            " handed to sendBeacon"
+        } else {
+            " could not be handed to sendBeacon"
+        };
+        debug(&["page hidden: signup ", &pending.event_id, outcome]);
     }
 }

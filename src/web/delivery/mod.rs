@@ -16,7 +16,6 @@ pub use prepare::endpoint;
 use crate::core::config::Consent;
 use crate::core::retry::Pending;
 use crate::core::signup::{Delivery, SignupInput, SignupResult, Status};
-use crate::core::text::cat;
 use crate::web::browser::{clock, console, events, fetch};
 use crate::web::cell::Global;
 use crate::web::{guard, tracker, values};
@@ -51,8 +50,8 @@ struct Flushes {
 
 static FLUSHES: Global<Flushes> = Global::empty();
 
-fn debug(message: impl FnOnce() -> String) {
-    tracker::with(|t| t.debug(message));
+fn debug(pieces: &[&str]) {
+    tracker::with(|t| t.debug(pieces));
 }
 
 /// Whether the queue may be persisted and sent: not while consent is pending.
@@ -101,7 +100,7 @@ fn enqueue(input: Result<SignupInput, String>) -> Result<Pending, SignupResult> 
     let allowed = allowed();
     queue::with_queue(allowed, |queue| {
         if let Some(dropped) = queue.push(pending.clone()) {
-            debug(|| cat(&["retry queue full: dropped ", &dropped.event_id]));
+            debug(&["retry queue full: dropped ", &dropped.event_id]);
         }
         if allowed {
             queue.mark_sending(&event_id, clock::now_ms(), RESEND_GRACE_MS);
@@ -150,7 +149,7 @@ pub(crate) fn settle(event_id: &str, delivery: Delivery) -> SignupResult {
         }
     }
     let reason_text = reason.as_deref().unwrap_or_default();
-    debug(|| cat(&["signup ", event_id, outcome, reason_text]));
+    debug(&["signup ", event_id, outcome, reason_text]);
     SignupResult::new(status, Some(String::from(event_id)), reason)
 }
 
@@ -171,13 +170,11 @@ pub async fn flush(force: bool) {
         (due, expired, queue.next_due())
     });
     for pending in expired {
-        debug(|| {
-            cat(&[
-                "signup ",
-                &pending.event_id,
-                " dropped: not delivered within a day",
-            ])
-        });
+        debug(&[
+            "signup ",
+            &pending.event_id,
+            " dropped: not delivered within a day",
+        ]);
     }
     if due.is_empty() {
         // The usual page load: nothing to send, one storage read, no write.

@@ -28,9 +28,7 @@ pub(super) fn prepare(input: Result<SignupInput, String>) -> Result<Pending, Sig
     let attributed = attribution.partner_key.as_ref().map(|k| k.as_str());
     let partner_key = signup::partner_for(&input, attributed).map_err(|e| rejected(e.reason()))?;
     if partner_key.is_none() && !send_unattributed {
-        tracker::with(|t| {
-            t.debug(|| "signup skipped: no partner key (sendUnattributed is off)".into())
-        });
+        tracker::with(|t| t.debug(&["signup skipped: no partner key (sendUnattributed is off)"]));
         return Err(SignupResult::new(Status::Skipped, None, None));
     }
     // The click id belongs to the attributed partner, not to one the signup names instead.

@@ -7,7 +7,6 @@ use crate::core::attribution::{decide, Attribution, Decision, LandingReport};
 use crate::core::config::Consent;
 use crate::core::cookie::CookieJar;
 use crate::core::partner_key::{read_params, ClickId, ParamNames};
-use crate::core::text::cat;
 use crate::web::browser::cookies::DocumentJar;
 use crate::web::browser::page;
 
@@ -34,10 +33,10 @@ impl Tracker {
             },
         );
         for refused in landing.refusals() {
-            self.debug(|| cat(&["ignored ?", refused.param, ": ", &refused.reason.reason()]));
+            self.debug(&["ignored ?", refused.param, ": ", &refused.reason.reason()]);
         }
         if let (Some(key), Some(param)) = (landing.partner_key(), &landing.partner_param) {
-            self.debug(|| cat(&["read partner key ", key.as_str(), " from ?", param]));
+            self.debug(&["read partner key ", key.as_str(), " from ?", param]);
         }
         let cookies = DocumentJar.read();
         let mut stored = Attribution::from_cookies(&cookies);
@@ -52,18 +51,20 @@ impl Tracker {
             landing.click_id(),
         ) {
             Decision::NothingNew => {
-                self.debug(|| match &stored.partner_key {
-                    Some(key) => cat(&["no new partner key in the URL; keeping ", key.as_str()]),
-                    None => "no partner key in the URL or cookies".into(),
-                });
+                match &stored.partner_key {
+                    Some(key) => {
+                        self.debug(&["no new partner key in the URL; keeping ", key.as_str()])
+                    }
+                    None => self.debug(&["no partner key in the URL or cookies"]),
+                }
                 self.attribution = stored;
             }
             Decision::KeepFirst => {
-                self.debug(|| "first-click attribution: keeping the stored partner key".into());
+                self.debug(&["first-click attribution: keeping the stored partner key"]);
                 self.attribution = stored;
             }
             Decision::SameClick => {
-                self.debug(|| "this click is stored already: cookies left as they are".into());
+                self.debug(&["this click is stored already: cookies left as they are"]);
                 self.attribution = stored;
             }
             Decision::Write(attribution) => {
@@ -84,7 +85,7 @@ impl Tracker {
         self.landing_unreported = false;
         let partner_key = self.attribution.partner_key.as_ref()?.as_str().into();
         let Some(public_key) = self.config.public_key.clone() else {
-            self.debug(|| "landing not reported: no publicKey".into());
+            self.debug(&["landing not reported: no publicKey"]);
             return None;
         };
         let referrer = page::referrer();
@@ -102,12 +103,10 @@ impl Tracker {
         if current != Some(partner_key) || self.attribution.click_id.is_some() {
             return;
         }
-        self.debug(|| {
-            cat(&[
-                "the collector counted this landing as click ",
-                click_id.as_str(),
-            ])
-        });
+        self.debug(&[
+            "the collector counted this landing as click ",
+            click_id.as_str(),
+        ]);
         let mut attribution = self.attribution.clone();
         attribution.click_id = Some(click_id);
         let cookies = DocumentJar.read();

@@ -22,7 +22,7 @@ impl Tracker {
         self.configure(Source::new(SourceKind::Call));
         let hostname = page::hostname();
         if granted {
-            self.debug(|| "consent granted".into());
+            self.debug(&["consent granted"]);
             let attribution = self.attribution.clone();
             if attribution.partner_key.is_some() {
                 self.store(
@@ -33,7 +33,7 @@ impl Tracker {
                 );
             }
         } else {
-            self.debug(|| "consent refused: deleting reftrack's cookies and queue".into());
+            self.debug(&["consent refused: deleting reftrack's cookies and queue"]);
             let cookies = DocumentJar.read();
             let program = self.config.public_key.as_deref().map(|program| {
                 let clicks = cookie::with_prefix(&cookies, &cookie::program_click_prefix(program));
@@ -74,9 +74,9 @@ impl Tracker {
         let Some(key) = &attribution.partner_key else {
             return;
         };
-        self.debug(|| cat(&["attributed to partner ", key.as_str()]));
+        self.debug(&["attributed to partner ", key.as_str()]);
         if self.config.consent == Consent::Pending {
-            self.debug(|| "consent pending: the partner key is kept in memory only".into());
+            self.debug(&["consent pending: the partner key is kept in memory only"]);
             return;
         }
         let mut jar = DocumentJar;
@@ -94,10 +94,10 @@ impl Tracker {
             }
             None => self.probed_domain(host, &mut jar),
         };
-        self.debug(|| match &domain {
-            Some(d) => cat(&["cookies written on domain ", d]),
-            None => cat(&["cookies written host-only on ", host]),
-        });
+        match &domain {
+            Some(d) => self.debug(&["cookies written on domain ", d]),
+            None => self.debug(&["cookies written host-only on ", host]),
+        }
         let attributes = Attributes {
             max_age: self.config.cookie_days * 86_400,
             domain,
@@ -138,7 +138,7 @@ impl Tracker {
             );
         }
         if self.config.debug && Attribution::from_cookies(&jar.read()) != *attribution {
-            self.debug(|| "cookies are unavailable: the partner key is kept in memory only".into());
+            self.debug(&["cookies are unavailable: the partner key is kept in memory only"]);
         }
     }
 

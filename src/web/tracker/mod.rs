@@ -191,7 +191,7 @@ impl Tracker {
     /// Warns about an unusable argument once per page.
     pub fn warn_once(&mut self, message: String) {
         if !self.warned.contains(&message) {
-            console::log(true, &message);
+            console::log(true, &[&message]);
             self.warned.push(message);
         }
     }
@@ -211,10 +211,11 @@ impl Tracker {
         &self.attribution
     }
 
-    /// Logs a decision in debug mode.
-    pub fn debug(&self, message: impl FnOnce() -> String) {
+    /// Logs a decision in debug mode: the line is `pieces` one after the other, put together
+    /// only then. Pieces, not a closure: one function for every debug line, not one per line.
+    pub fn debug(&self, pieces: &[&str]) {
         if self.config.debug {
-            console::log(false, &message());
+            console::log(false, pieces);
         }
     }
 }
