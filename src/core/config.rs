@@ -193,8 +193,27 @@ impl Default for Config {
     }
 }
 
-/// A parser for one option's values: the parsed value, or what was expected instead.
-type Parse<T> = fn(&Value) -> Result<T, &'static str>;
+/// How one option's value is taken: parsed and put in its field of the configuration, or refused
+/// with what was expected instead. Plain functions of one type, so the search through the sources
+/// and the warnings are compiled once, not once per option type.
+type Apply = fn(&Value, &mut Config) -> Result<(), &'static str>;
+
+/// Every option, in the order of [`OPTION_NAMES`], with how its value is taken.
+const OPTIONS: [Apply; 13] = [
+    |v, c| public_key(v).map(|x| c.public_key = Some(x)),
+    |v, c| endpoint(v).map(|x| c.endpoint = Some(x)),
+    |v, c| days(v).map(|x| c.cookie_days = x),
+    |v, c| domain(v).map(|x| c.cookie_domain = Some(x)),
+    |v, c| mode(v).map(|x| c.attribution = x),
+    |v, c| list(v).map(|x| c.partner_params = x),
+    |v, c| list(v).map(|x| c.raw_partner_params = x),
+    |v, c| list(v).map(|x| c.click_params = x),
+    |v, c| consent(v).map(|x| c.consent = x),
+    |v, c| auto_capture(v).map(|x| c.auto_capture = x),
+    |v, c| flag(v).map(|x| c.send_unattributed = x),
+    |v, c| flag(v).map(|x| c.debug = x),
+    |v, c| flag(v).map(|x| c.respect_gpc = x),
+];
 
 /// Merges `sources` (highest priority first) over the defaults. Returns the configuration and one
 /// warning per ignored value or unknown option name.
@@ -210,70 +229,16 @@ pub fn resolve(sources: &[&Source]) -> (Config, Vec<String>) {
             }
         }
     }
-    let mut options = Picker {
-        sources,
-        warnings: &mut warnings,
-    };
-    let defaults = Config::default();
-    let config = Config {
-        public_key: options.pick("publicKey", public_key),
-        endpoint: options.pick("endpoint", endpoint),
-        cookie_days: options
-            .pick("cookieDays", days)
-            .unwrap_or(defaults.cookie_days),
-        cookie_domain: options.pick("cookieDomain", domain),
-        attribution: options
-            .pick("attribution", mode)
-            .unwrap_or(defaults.attribution),
-        partner_params: options
-            .pick("partnerParams", list)
-            .unwrap_or(defaults.partner_params),
-        raw_partner_params: options
-            .pick("rawPartnerParams", list)
-            .unwrap_or(defaults.raw_partner_params),
-        click_params: options
-            .pick("clickParams", list)
-            .unwrap_or(defaults.click_params),
-        consent: options.pick("consent", consent).unwrap_or(defaults.consent),
-        auto_capture: options
-            .pick("autoCapture", auto_capture)
-            .unwrap_or(defaults.auto_capture),
-        send_unattributed: options
-            .pick("sendUnattributed", flag)
-            .unwrap_or(defaults.send_unattributed),
-        debug: options.pick("debug", flag).unwrap_or(defaults.debug),
-        respect_gpc: options
-            .pick("respectGpc", flag)
-            .unwrap_or(defaults.respect_gpc),
-    };
-    (config, warnings)
-}
-
-/// Looks options up in every source, highest priority first.
-struct Picker<'a> {
-    sources: &'a [&'a Source],
-    warnings: &'a mut Vec<String>,
-}
-
-impl Picker<'_> {
-    /// The first value of `name` that `parse` accepts; each value refused on the way is warned
-    /// about.
-    fn pick<T>(&mut self, name: &str, parse: Parse<T>) -> Option<T> {
-        let mut picked = None;
-        self.first(name, &mut |value| parse(value).map(|v| picked = Some(v)));
-        picked
-    }
-
-    /// Offers each value of `name` to `accept` until it takes one. Not generic, so the search and
-    /// the warnings are compiled once rather than once per option type.
-    fn first(&mut self, name: &str, accept: &mut dyn FnMut(&Value) -> Result<(), &'static str>) {
-        for source in self.sources {
+    let mut config = Config::default();
+    for (name, apply) in OPTION_NAMES.into_iter().zip(OPTIONS) {
+        // The first value of `name` that is taken; each value refused on the way is warned about.
+        for source in sources {
             let Some(value) = source.get(name) else {
                 continue;
             };
-            match accept(value) {
-                Ok(()) => return,
-                Err(expected) => self.warnings.push(cat(&[
+            match apply(value, &mut config) {
+                Ok(()) => break,
+                Err(expected) => warnings.push(cat(&[
                     "ignored ",
                     &source.describe(name),
                     ": expected ",
@@ -282,6 +247,7 @@ impl Picker<'_> {
             }
         }
     }
+    (config, warnings)
 }
 
 fn text(value: &Value, expected: &'static str) -> Result<String, &'static str> {
@@ -438,6 +404,58 @@ mod tests {
     }
     fn t(s: &str) -> Value {
         Value::Text(s.into())
+    }
+
+    #[test]
+    fn each_option_name_sets_its_own_field() {
+        let given = [
+            ("publicKey", t("pk_x")),
+            ("endpoint", t("/x")),
+            ("cookieDays", Value::Number(30.0)),
+            ("cookieDomain", t("example.com")),
+            ("attribution", t("first")),
+            ("partnerParams", t("ref")),
+            ("rawPartnerParams", t("via")),
+            ("clickParams", t("cid")),
+            ("consent", t("pending")),
+            ("autoCapture", Value::Bool(true)),
+            ("sendUnattributed", Value::Bool(true)),
+            ("debug", Value::Bool(true)),
+            ("respectGpc", Value::Bool(true)),
+        ];
+        assert_eq!(given.clone().map(|(name, _)| name), OPTION_NAMES);
+        let names = |list: &[&str]| list.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let expected = Config {
+            public_key: Some("pk_x".into()),
+            endpoint: Some("/x".into()),
+            cookie_days: 30,
+            cookie_domain: Some("example.com".into()),
+            attribution: Mode::First,
+            partner_params: names(&["ref"]),
+            raw_partner_params: names(&["via"]),
+            click_params: names(&["cid"]),
+            consent: Consent::Pending,
+            auto_capture: AutoCapture::Forms(None),
+            send_unattributed: true,
+            debug: true,
+            respect_gpc: true,
+        };
+        assert_eq!(
+            resolve(&[&source(SourceKind::Call, &given)]),
+            (expected, vec![])
+        );
+        // One at a time: nothing else moves.
+        for (name, value) in given {
+            let (config, warnings) = resolve(&[&source(SourceKind::Call, &[(name, value)])]);
+            assert!(warnings.is_empty(), "{name}: {warnings:?}");
+            assert_ne!(config, Config::default(), "{name} changed nothing");
+        }
+        // The three flags, told apart.
+        let only = |name| resolve(&[&source(SourceKind::Call, &[(name, Value::Bool(true))])]).0;
+        let flags = |c: Config| (c.send_unattributed, c.debug, c.respect_gpc);
+        assert_eq!(flags(only("sendUnattributed")), (true, false, false));
+        assert_eq!(flags(only("debug")), (false, true, false));
+        assert_eq!(flags(only("respectGpc")), (false, false, true));
     }
 
     #[test]
