@@ -84,12 +84,18 @@ pub fn signup(input: Result<SignupInput, String>, callback: Option<Function>) ->
 pub fn send(input: SignupInput) {
     if let Ok(pending) = enqueue(Ok(input)) {
         // Started before the submit listener returns, so before the form's own navigation.
-        let delivering = deliver(pending);
-        let _ = promise(Box::pin(async move {
-            delivering.await;
-            Ok(JsValue::UNDEFINED)
-        }));
+        let _ = in_background(pending);
     }
+}
+
+/// Posts `pending` now (see [`deliver`]); the promise resolves once the answer is applied. One
+/// task shape for the form's signups and the flushes'.
+fn in_background(pending: Pending) -> Promise {
+    let delivering = deliver(pending);
+    promise(Box::pin(async move {
+        delivering.await;
+        Ok(JsValue::UNDEFINED)
+    }))
 }
 
 /// Validates, builds and queues a signup. `Err` is its final result when it is not to be sent now
@@ -187,11 +193,7 @@ pub async fn flush(force: bool) {
                 if let Some(now) = current_endpoint(program_of(&pending.body).as_deref()) {
                     pending.endpoint = now;
                 }
-                let delivering = deliver(pending);
-                promise(Box::pin(async move {
-                    delivering.await;
-                    Ok(JsValue::UNDEFINED)
-                }))
+                in_background(pending)
             })
             .collect();
         let _ = JsFuture::from(Promise::all(&sending)).await;
