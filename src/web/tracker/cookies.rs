@@ -52,10 +52,10 @@ impl Tracker {
                     .into_iter()
                     .chain([CLICK_ID_COOKIE, PARTNERO_COOKIE])
                 {
-                    DocumentJar.write(&cookie::set_cookie(name, "", &expired));
+                    put(name, "", &expired);
                 }
                 for name in program.iter().flatten() {
-                    DocumentJar.write(&cookie::set_cookie(name, "", &expired));
+                    put(name, "", &expired);
                 }
             }
         }
@@ -104,38 +104,23 @@ impl Tracker {
             secure,
         };
         for name in PARTNER_KEY_COOKIES {
-            jar.write(&cookie::set_cookie(name, key.as_str(), &attributes));
+            put(name, key.as_str(), &attributes);
         }
         if self.partnero_program.is_some() {
-            jar.write(&cookie::set_cookie(
-                PARTNERO_COOKIE,
-                key.as_str(),
-                &attributes,
-            ));
+            put(PARTNERO_COOKIE, key.as_str(), &attributes);
         }
         match &attribution.click_id {
-            Some(click) => jar.write(&cookie::set_cookie(
-                CLICK_ID_COOKIE,
-                click.as_str(),
-                &attributes,
-            )),
+            Some(click) => put(CLICK_ID_COOKIE, click.as_str(), &attributes),
             None => {
                 let expired = Attributes {
                     max_age: 0,
                     ..attributes.clone()
                 };
-                jar.write(&cookie::set_cookie(CLICK_ID_COOKIE, "", &expired));
+                put(CLICK_ID_COOKIE, "", &expired);
             }
         }
         if let Some(program) = self.config.public_key.as_deref() {
-            mirror(
-                &mut jar,
-                program,
-                key.as_str(),
-                attribution,
-                &attributes,
-                cookies,
-            );
+            mirror(program, key.as_str(), attribution, &attributes, cookies);
         }
         if self.config.debug && Attribution::from_cookies(&jar.read()) != *attribution {
             self.debug(&["cookies are unavailable: the partner key is kept in memory only"]);
@@ -156,18 +141,13 @@ impl Tracker {
 /// attributes: `_ps_partner_key_<program>`, and `_ps_xid_<program>_<suffix>` while there is a
 /// click id (an older one, of another click, is deleted; the one with this click id is kept).
 fn mirror(
-    jar: &mut DocumentJar,
     program: &str,
     key: &str,
     attribution: &Attribution,
     attributes: &Attributes,
     cookies: &str,
 ) {
-    jar.write(&cookie::set_cookie(
-        &cookie::program_key_cookie(program),
-        key,
-        attributes,
-    ));
+    put(&cookie::program_key_cookie(program), key, attributes);
     let prefix = cookie::program_click_prefix(program);
     let click = attribution.click_id.as_ref().map(|c| c.as_str());
     let mut kept = false;
@@ -180,15 +160,18 @@ fn mirror(
             max_age: 0,
             ..attributes.clone()
         };
-        jar.write(&cookie::set_cookie(name, "", &expired));
+        put(name, "", &expired);
     }
     if let (Some(click), false) = (click, kept) {
         let random = clock::random_bytes();
         let suffix = cookie::click_suffix([random[0], random[1], random[2], random[3]]);
-        jar.write(&cookie::set_cookie(
-            &cat(&[&prefix, &suffix]),
-            click,
-            attributes,
-        ));
+        put(&cat(&[&prefix, &suffix]), click, attributes);
     }
+}
+
+/// Writes the cookie `name` = `value` with `attributes` (`Max-Age=0` deletes it). One function
+/// for every write: the `Set-Cookie` string is made and dropped here, not at each caller.
+#[inline(never)]
+fn put(name: &str, value: &str, attributes: &Attributes) {
+    DocumentJar.write(&cookie::set_cookie(name, value, attributes));
 }
