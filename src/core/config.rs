@@ -30,6 +30,19 @@ pub enum Value {
     Other(String),
 }
 
+/// A JavaScript object as its own enumerable properties, in order (`Object.entries`: what a page
+/// put on `Object.prototype` is not among them).
+#[derive(Debug, Default, PartialEq)]
+pub enum Entries {
+    /// `null` or `undefined`.
+    #[default]
+    Absent,
+    /// An object's properties.
+    Object(Vec<(String, Value)>),
+    /// Something else: a string, a number, an array, a function.
+    NotAnObject,
+}
+
 /// Where a source of options comes from; it names the source in warnings.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SourceKind {

@@ -6,7 +6,7 @@ use alloc::borrow::Cow;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
-use super::config::Value;
+use super::config::{Entries, Value};
 use super::out::{self, Out};
 use super::partner_key::PartnerKey;
 use serde::ser::Serializer;
@@ -61,46 +61,60 @@ pub struct SignupInput {
     pub customer_hash: Option<String>,
 }
 
+/// A signup's fields as the page gave them, each read by its JavaScript type; `Null` where absent.
+/// The web layer has JavaScript write a number given in a text field as text.
+#[derive(Debug, Default)]
+pub struct Fields {
+    /// `customer_key` (Partnero's `key`).
+    pub customer_key: Value,
+    /// `email`.
+    pub email: Value,
+    /// `name`.
+    pub name: Value,
+    /// `customer_hash`.
+    pub customer_hash: Value,
+    /// `sub_ids`.
+    pub sub_ids: Value,
+    /// `meta`.
+    pub meta: Entries,
+    /// Partnero's `partner.key` (or a page's own `growsumo.data.partner_key`).
+    pub partner_key: Value,
+}
+
+/// Why a signup that is not an object is rejected.
+pub const NOT_AN_OBJECT: &str = "signup expects an object such as { customer_key, email }";
+
+/// A text field: its text, `None` when absent, or the reason it is refused.
+fn text_field(name: &str, value: Value) -> Result<Option<String>, String> {
+    match value {
+        Value::Text(text) => Ok(Some(text)),
+        Value::Null => Ok(None),
+        _ => Err(cat(&[name, " must be a string"])),
+    }
+}
+
 impl SignupInput {
-    /// Reads the page's loosely typed fields: `customer_key`, `email`, `name` (strings; the web
-    /// layer has JavaScript write a number given there as text), `sub_ids` (strings), `partner_key` (Partnero's `partner.key`), and
-    /// the entries of `meta`. `is_object` is false when the page passed something other than an
-    /// object. `Err` is the reason, for the `rejected` result.
-    pub fn from_values(
-        is_object: bool,
-        fields: Vec<(String, Value)>,
-        meta: Vec<(String, Value)>,
-    ) -> Result<Self, String> {
-        if !is_object {
-            return Err("signup expects an object such as { customer_key, email }".into());
-        }
-        let mut input = SignupInput::default();
-        for (name, value) in fields {
-            let slot = match name.as_str() {
-                "customer_key" => &mut input.customer_key,
-                "email" => &mut input.email,
-                "name" => &mut input.name,
-                "partner_key" => &mut input.partner_key,
-                "customer_hash" => &mut input.customer_hash,
-                "sub_ids" => {
-                    match value {
-                        Value::List(items) => input.sub_ids = items,
-                        Value::Null => {}
-                        _ => return Err("sub_ids must be an array of strings".into()),
-                    }
-                    continue;
-                }
-                "meta" => return Err("meta must be an object".into()),
-                _ => continue,
-            };
-            *slot = match value {
-                Value::Text(text) => Some(text),
-                Value::Null => None,
-                _ if name == "partner_key" => return Err("partner.key must be a string".into()),
-                _ => return Err(cat(&[name.as_str(), " must be a string"])),
-            };
-        }
-        for (key, value) in meta {
+    /// Reads the page's loosely typed fields into a signup. `Err` is the reason, for the
+    /// `rejected` result.
+    pub fn from_fields(fields: Fields) -> Result<Self, String> {
+        let customer_key = text_field("customer_key", fields.customer_key)?;
+        let email = text_field("email", fields.email)?;
+        let name = text_field("name", fields.name)?;
+        let customer_hash = text_field("customer_hash", fields.customer_hash)?;
+        let sub_ids = match fields.sub_ids {
+            Value::List(items) => items,
+            Value::Null => Vec::new(),
+            _ => return Err("sub_ids must be an array of strings".into()),
+        };
+        let given_meta = match fields.meta {
+            Entries::Absent => Vec::new(),
+            Entries::Object(entries) => entries,
+            Entries::NotAnObject => return Err("meta must be an object".into()),
+        };
+        let partner_key = text_field("partner_key", fields.partner_key)
+            .map_err(|_| String::from("partner.key must be a string"))?;
+        let mut meta = Vec::new();
+        for (key, value) in given_meta {
             let value = match value {
                 Value::Text(text) => MetaValue::Text(text),
                 Value::Number(number) if number.is_finite() => MetaValue::Number(number),
@@ -108,9 +122,17 @@ impl SignupInput {
                 Value::Null => MetaValue::Null,
                 _ => return Err("meta values must be strings, numbers, booleans or null".into()),
             };
-            input.meta.push((key, value));
+            meta.push((key, value));
         }
-        Ok(input)
+        Ok(SignupInput {
+            customer_key,
+            email,
+            name,
+            sub_ids,
+            meta,
+            partner_key,
+            customer_hash,
+        })
     }
 }
 
@@ -758,50 +780,70 @@ mod tests {
     #[test]
     fn page_values_are_read_with_a_reason_for_each_refusal() {
         let t = |s: &str| Value::Text(s.into());
-        let fields = vec![
-            ("customer_key".into(), t("42")),
-            ("email".into(), t("jane@example.com")),
-            ("name".into(), Value::Null),
-            ("sub_ids".into(), Value::List(vec!["a".into()])),
-            ("unrelated".into(), Value::Bool(true)),
-        ];
-        let meta = vec![
-            ("seats".into(), Value::Number(3.0)),
-            ("coupon".into(), Value::Null),
-        ];
-        let input = SignupInput::from_values(true, fields, meta).unwrap();
+        let fields = Fields {
+            customer_key: t("42"),
+            email: t("jane@example.com"),
+            name: Value::Null,
+            sub_ids: Value::List(vec!["a".into()]),
+            meta: Entries::Object(vec![
+                ("seats".into(), Value::Number(3.0)),
+                ("coupon".into(), Value::Null),
+            ]),
+            ..Fields::default()
+        };
+        let input = SignupInput::from_fields(fields).unwrap();
         assert_eq!(input.customer_key.as_deref(), Some("42"));
         assert_eq!(input.email.as_deref(), Some("jane@example.com"));
         assert_eq!(input.name, None);
         assert_eq!(input.sub_ids, ["a"]);
         assert_eq!(input.meta[1], ("coupon".into(), MetaValue::Null));
 
-        let refused = |fields: Vec<(String, Value)>, meta: Vec<(String, Value)>| {
-            SignupInput::from_values(true, fields, meta).unwrap_err()
-        };
+        let refused = |fields: Fields| SignupInput::from_fields(fields).unwrap_err();
+        let given = Fields::default;
         assert_eq!(
-            refused(vec![("email".into(), Value::Bool(true))], vec![]),
+            refused(Fields {
+                email: Value::Bool(true),
+                ..given()
+            }),
             "email must be a string"
         );
         assert_eq!(
-            refused(vec![("sub_ids".into(), t("a"))], vec![]),
+            refused(Fields {
+                sub_ids: t("a"),
+                ..given()
+            }),
             "sub_ids must be an array of strings"
         );
         assert_eq!(
-            refused(vec![("meta".into(), t("x"))], vec![]),
+            refused(Fields {
+                meta: Entries::NotAnObject,
+                ..given()
+            }),
             "meta must be an object"
         );
         assert_eq!(
-            refused(vec![("partner_key".into(), Value::Bool(true))], vec![]),
+            refused(Fields {
+                partner_key: Value::Bool(true),
+                ..given()
+            }),
             "partner.key must be a string"
         );
         assert_eq!(
-            refused(vec![], vec![("x".into(), Value::Other("an object".into()))]),
+            refused(Fields {
+                meta: Entries::Object(vec![("x".into(), Value::Other("an object".into()))]),
+                ..given()
+            }),
             "meta values must be strings, numbers, booleans or null"
         );
-        assert!(SignupInput::from_values(false, vec![], vec![])
-            .unwrap_err()
-            .starts_with("signup expects an object"));
+        // The first refusal wins, in the fields' order.
+        assert_eq!(
+            refused(Fields {
+                customer_key: Value::Bool(true),
+                sub_ids: t("a"),
+                ..given()
+            }),
+            "customer_key must be a string"
+        );
     }
 
     #[test]

@@ -11,8 +11,9 @@
 //! becomes [`Value::Other`] (described for the warning or the `rejected` result), and the core
 //! decides what to make of it, exactly as for a bad value of the right type.
 
+pub use crate::core::config::Entries;
 use crate::core::config::{Source, SourceKind, Value};
-use crate::core::signup::SignupInput;
+use crate::core::signup::{Fields, SignupInput, NOT_AN_OBJECT};
 use alloc::string::String;
 use alloc::vec::Vec;
 use js_sys::{Array, JsString, Object, JSON};
@@ -74,19 +75,6 @@ pub fn classify(value: &JsValue) -> Value {
     } else {
         Value::Other("a value that is not data".into())
     }
-}
-
-/// A JavaScript object as its own enumerable properties, in order (`Object.entries`: what a page
-/// put on `Object.prototype` is not among them).
-#[derive(Debug, Default, PartialEq)]
-pub enum Entries {
-    /// `null` or `undefined`.
-    #[default]
-    Absent,
-    /// An object's properties.
-    Object(Vec<(String, Value)>),
-    /// Something else: a string, a number, an array, a function.
-    NotAnObject,
 }
 
 /// `value`'s own enumerable properties as they are, or `None` when it is not a plain object (an
@@ -211,29 +199,27 @@ impl SignupFields {
 
     /// The core's signup input; `Err` is the reason for the `rejected` result.
     fn input(self, customer_key: Value, with_lists: bool) -> Result<SignupInput, String> {
-        let mut fields = alloc::vec![
-            ("customer_key".into(), text(customer_key)),
-            ("email".into(), text(self.email)),
-            ("name".into(), text(self.name)),
-            ("customer_hash".into(), text(self.customer_hash)),
-        ];
-        let mut meta = Vec::new();
-        if with_lists {
-            fields.push(("sub_ids".into(), self.sub_ids));
-            match self.meta {
-                Entries::Absent => {}
-                Entries::Object(entries) => meta = entries,
-                Entries::NotAnObject => fields.push(("meta".into(), Value::Other("".into()))),
-            }
-        }
-        if let Entries::Object(partner) = self.partner {
-            let key = partner.into_iter().find(|(name, _)| name == "key");
-            fields.push((
-                "partner_key".into(),
-                key.map_or(Value::Null, |(_, v)| text(v)),
-            ));
-        }
-        SignupInput::from_values(true, fields, meta)
+        let (sub_ids, meta) = if with_lists {
+            (self.sub_ids, self.meta)
+        } else {
+            (Value::Null, Entries::Absent)
+        };
+        let partner_key = match self.partner {
+            Entries::Object(partner) => partner
+                .into_iter()
+                .find(|(name, _)| name == "key")
+                .map_or(Value::Null, |(_, v)| text(v)),
+            _ => Value::Null,
+        };
+        SignupInput::from_fields(Fields {
+            customer_key: text(customer_key),
+            email: text(self.email),
+            name: text(self.name),
+            customer_hash: text(self.customer_hash),
+            sub_ids,
+            meta,
+            partner_key,
+        })
     }
 }
 
@@ -245,7 +231,7 @@ pub fn signup_input(value: &JsValue) -> Result<SignupInput, String> {
             fields.partner = Entries::Absent;
             fields.input(customer_key, true)
         }
-        None => SignupInput::from_values(false, Vec::new(), Vec::new()),
+        None => Err(NOT_AN_OBJECT.into()),
     }
 }
 
