@@ -124,7 +124,7 @@ pub fn report_landing() {
     };
     // Through the one instance of `future_to_promise` that every task goes through.
     let _ = delivery::promise(alloc::boxed::Box::pin(async move {
-        let reply = fetch::post(&url, &body).await;
+        let reply = fetch::start(&url, &body).await;
         match reply.click_id().map(ClickId::parse) {
             Some(Ok(click_id)) => {
                 tracker::with(|t| t.adopt_click(&landing.partner_key, click_id));

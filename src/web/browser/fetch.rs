@@ -88,8 +88,7 @@ pub type Sending = Pin<Box<dyn Future<Output = Reply>>>;
 /// future is polled once here, and the request is on its way before the page's call (or the submit
 /// listener) returns.
 pub fn start(url: &str, body: &str) -> Sending {
-    let (url, body) = (String::from(url), String::from(body));
-    let mut sending: Sending = Box::pin(async move { post(&url, &body).await });
+    let mut sending: Sending = Box::pin(post(String::from(url), String::from(body)));
     // Nothing is lost by this first poll's waker doing nothing: the task that awaits the future
     // polls it again, with its own waker, before any answer can arrive.
     if let Poll::Ready(reply) = sending
@@ -103,8 +102,8 @@ pub fn start(url: &str, body: &str) -> Sending {
 
 /// POSTs `body` to `url` as a CORS simple request (`text/plain`, no preflight) and reads what
 /// came back.
-pub async fn post(url: &str, body: &str) -> Reply {
-    let Some(request) = request(url, body) else {
+async fn post(url: String, body: String) -> Reply {
+    let Some(request) = request(&url, &body) else {
         return Reply::failed("the request could not be started".into());
     };
     let response = match Request::from(request).send().await {
