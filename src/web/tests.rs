@@ -440,7 +440,7 @@ async fn gloo_net_posts_a_signup_to_the_collector() {
     let body = values::to_json(&signup::build(&input, &visit).unwrap()).unwrap();
     let url = format!("{collector}/v1/signups");
     let post = |url: String, body: String| async move {
-        let reply = transport::post(&url, &body).await;
+        let reply = transport::start(&url, &body).await;
         (
             signup::classify(&reply.answer()),
             reply.answer().http_status,
