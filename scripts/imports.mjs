@@ -1,9 +1,12 @@
-// Short import names for wasm-bindgen's output. wasm-bindgen names each import after its binding
-// plus a 16-digit hash (`__wbg_getItem_5a1b…`), and the name travels twice, in the module's import
-// section and as a key of the glue's imports object: some 135 incompressible names. Both builds,
-// the script tag's (scripts/bundle.mjs) and the npm package's (scripts/package.mjs), rename them to
-// short ones in both places together. Returns the renamed module and glue, and the fields each
-// snippet module (js/guard.js) is imported for, which keep their names.
+// Short names for wasm-bindgen's output. wasm-bindgen names each import after its binding plus a
+// 16-digit hash (`__wbg_getItem_5a1b…`), and the name travels twice, in the module's import section
+// and as a key of the glue's imports object: some 135 incompressible names. The exports that only
+// the glue calls are named the same way (the closure adapters
+// `wasm_bindgen__convert__closures_____invoke__h…`, `__wbindgen_malloc`, …). Both builds, the
+// script tag's (scripts/bundle.mjs) and the npm package's (scripts/package.mjs), rename them to
+// short ones in the module and the glue together; the API's exports keep their names. Returns the
+// renamed module and glue, the fields each snippet module (js/guard.js) is imported for, which keep
+// their names, and the exports renamed (long name → short).
 export function minifyImports(wasm, glue) {
   const bytes = [...wasm];
   let at = 8; // magic and version
@@ -33,18 +36,13 @@ export function minifyImports(wasm, glue) {
     return text;
   };
   const text = (value) => [...encode(Buffer.byteLength(value)), ...Buffer.from(value)];
-  while (at < bytes.length) {
-    const id = bytes[at++];
-    const sizeAt = at;
-    const size = uleb();
-    const start = at;
-    if (id !== 2) {
-      at = start + size;
-      continue;
-    }
-    const renamed = new Map();
-    const modules = new Map();
-    const fields = new Map(); // snippet module file name → the fields the module imports from it
+  const renamed = new Map(); // import field → short name
+  const modules = new Map(); // import module → short name
+  const fields = new Map(); // snippet module file name → the fields the module imports from it
+  const exports = new Map(); // export only the glue calls → short name
+
+  /** The import section's entries, renamed. */
+  function imports() {
     const count = uleb();
     const body = encode(count);
     for (let i = 0; i < count; i++) {
@@ -66,11 +64,43 @@ export function minifyImports(wasm, glue) {
       renamed.set(field, short);
       body.push(...text(modules.get(module)), ...text(short), ...bytes.slice(descStart, at));
     }
-    const section = [id, ...encode(body.length), ...body];
-    bytes.splice(sizeAt - 1, at - sizeAt + 1, ...section);
-    for (const [long, short] of renamed) if (long !== short) glue = glue.replaceAll(long, short);
-    for (const [long, short] of modules) glue = glue.replaceAll(`"${long}":`, `"${short}":`);
-    return { wasm: Buffer.from(bytes), glue, fields };
+    return body;
   }
-  return { wasm, glue, fields: new Map() };
+
+  /** The export section's entries, the glue's own renamed. */
+  function exported() {
+    const count = uleb();
+    const body = encode(count);
+    for (let i = 0; i < count; i++) {
+      const field = name();
+      const descStart = at;
+      at++; // kind
+      uleb(); // index
+      const own = /^(__wbindgen_|__externref_|wasm_bindgen__)/.test(field);
+      if (own && !exports.has(field)) exports.set(field, `w${exports.size.toString(36)}`);
+      body.push(...text(own ? exports.get(field) : field), ...bytes.slice(descStart, at));
+    }
+    return body;
+  }
+
+  while (at < bytes.length) {
+    const sectionAt = at;
+    const id = bytes[at++];
+    const size = uleb();
+    const start = at;
+    if (id !== 2 && id !== 7) {
+      at = start + size;
+      continue;
+    }
+    const body = id === 2 ? imports() : exported();
+    if (at !== start + size) throw new Error(`minifyImports: section ${id} read ${at - start} of ${size} bytes`);
+    const section = [id, ...encode(body.length), ...body];
+    bytes.splice(sectionAt, at - sectionAt, ...section);
+    at = sectionAt + section.length;
+  }
+  for (const [long, short] of renamed) if (long !== short) glue = glue.replaceAll(long, short);
+  for (const [long, short] of modules) glue = glue.replaceAll(`"${long}":`, `"${short}":`);
+  // Whole names only: one export's name may begin another's.
+  for (const [long, short] of exports) glue = glue.replace(new RegExp(`\\b${long}\\b`, 'g'), short);
+  return { wasm: Buffer.from(bytes), glue, fields, exports };
 }

@@ -14,8 +14,12 @@ rmSync(at('pkg/.gitignore'), { force: true });
 const named = readFileSync(at('pkg/reftrack.js'), 'utf8');
 // wasm-bindgen's hashed import names renamed to short ones in the module and the glue together,
 // as in the script-tag build: 2.5 KB gzip of the .wasm that the page fetches.
-const { wasm, glue } = minifyImports(readFileSync(at('pkg/reftrack_bg.wasm')), named);
+const { wasm, glue, exports } = minifyImports(readFileSync(at('pkg/reftrack_bg.wasm')), named);
 writeFileSync(at('pkg/reftrack_bg.wasm'), wasm);
+// The module's declared exports follow the renaming.
+let declared = readFileSync(at('pkg/reftrack_bg.wasm.d.ts'), 'utf8');
+for (const [long, short] of exports) declared = declared.replace(new RegExp(`\\b${long}\\b`, 'g'), short);
+writeFileSync(at('pkg/reftrack_bg.wasm.d.ts'), declared);
 writeFileSync(at('pkg/reftrack.js'), glue.replace(/(from\s*)(["'])\.\/snippets\/[^"']*\/js\/guard\.js\2/g, "$1'./guard.js'"));
 rmSync(at('pkg/snippets'), { recursive: true, force: true });
 

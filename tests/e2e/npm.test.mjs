@@ -182,6 +182,14 @@ test("the package's module imports carry short names, the same in the .wasm and 
   for (const { module: from, name } of imports.filter((i) => i.kind === 'function')) {
     assert.ok(glue.includes(`"${from}":`) && (glue.includes(`${name}: function`) || ['guard', 'after'].includes(name)), `${from}.${name} in the glue`);
   }
+  // The exports only the glue calls (closure adapters, malloc, the externref table) are short too;
+  // the API keeps its names, and the module's declared exports follow.
+  const exported = WebAssembly.Module.exports(module).map((e) => e.name);
+  assert.deepEqual(exported.filter((name) => /[0-9a-f]{16}|^__wbindgen_|^__externref_|^wasm_bindgen__/.test(name)), [], 'no long export name');
+  for (const name of ['init', 'partnerKey', 'clickId', 'signup', 'captureForms', 'consent', 'flush', 'memory']) assert.ok(exported.includes(name), name);
+  const declared = readFileSync(join(root, 'pkg/reftrack_bg.wasm.d.ts'), 'utf8');
+  for (const [, name] of declared.matchAll(/export const (\w+):/g)) assert.ok(exported.includes(name), `${name} declared and exported`);
+  assert.doesNotMatch(glue, /wasm_bindgen__convert__closures|__wbindgen_malloc/);
 });
 
 test('importing the package outside a browser (server-side rendering) does not throw, and calls answer harmlessly', () => {
