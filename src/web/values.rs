@@ -59,10 +59,10 @@ pub fn classify(value: &JsValue) -> Value {
             Value::Other("a number that is not finite".into())
         }
     } else if Array::is_array(value) {
-        let items: Option<Vec<String>> = Array::from(value)
-            .to_vec()
+        let items: Option<Vec<String>> = value
+            .unchecked_ref::<Array>()
             .iter()
-            .map(JsValue::as_string)
+            .map(|item| item.as_string())
             .collect();
         match items {
             Some(items) => Value::List(items),
@@ -287,7 +287,9 @@ fn bare(value: &JsValue) {
         return;
     }
     if Array::is_array(value) {
-        Array::from(value).for_each(&mut |item, _, _| bare(&item));
+        for item in value.unchecked_ref::<Array>().iter() {
+            bare(&item);
+        }
     } else if let Some(properties) = properties(value) {
         for (_, item) in properties {
             bare(&item);

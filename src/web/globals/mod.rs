@@ -49,11 +49,7 @@ fn object_at(target: &JsValue, name: &str) -> JsValue {
 
 /// The items of a stub's queue, if it is an array.
 fn queue(value: JsValue) -> impl Iterator<Item = JsValue> {
-    value
-        .dyn_into::<Array>()
-        .ok()
-        .into_iter()
-        .flat_map(|array| array.to_vec())
+    value.dyn_into::<Array>().ok().into_iter().flatten()
 }
 
 /// An `arguments` object (or any array-like) as an array.
