@@ -13,7 +13,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use js_sys::Reflect;
 use wasm_bindgen::{JsCast, JsValue};
-use web_sys::{Event, HtmlFormElement, HtmlInputElement};
+use web_sys::{Event, HtmlFormElement};
 
 /// A form submitted again this soon with the same email is the same signup (a double click).
 const REPEAT_MS: u64 = 5_000;
@@ -61,13 +61,10 @@ pub fn capture(selector: Option<String>) {
 /// when there is no such field (or the selector is not one).
 fn value(form: &HtmlFormElement, selector: &str) -> Option<String> {
     let field = form.query_selector(selector).ok()??;
-    let value = match field.dyn_ref::<HtmlInputElement>() {
-        Some(input) => input.value(),
-        // A <select> or <textarea> named `name`, say.
-        None => Reflect::get(&field, &JsValue::from_str("value"))
-            .ok()?
-            .as_string()?,
-    };
+    // `value`, which an <input>, a <select> and a <textarea> all have.
+    let value = Reflect::get(&field, &JsValue::from_str("value"))
+        .ok()?
+        .as_string()?;
     Some(value.trim().into())
 }
 
