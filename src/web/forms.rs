@@ -43,9 +43,10 @@ pub fn capture(selector: Option<String>) {
     let first = CAPTURE.with(|c| c.selector.replace(selector).is_none());
     if first {
         let listener = guard::function("submitted", |event, _, _| {
+            // Only the browser calls this listener, always with the submit event.
             if let Some(form) = event
-                .dyn_ref::<Event>()
-                .and_then(|e| e.target())
+                .unchecked_ref::<Event>()
+                .target()
                 .and_then(|t| t.dyn_into::<HtmlFormElement>().ok())
             {
                 submitted(&form);

@@ -13,7 +13,7 @@ use super::values::{get, set};
 use js_sys::{Array, Function, Object, Reflect};
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
-use web_sys::HtmlScriptElement;
+use web_sys::HtmlElement;
 
 /// The script-tag build's start, called once the module is instantiated, with the `<script>`
 /// element that loaded it: defines `window.growsumo`, `window.po` and `window.reftrack` and replays
@@ -21,7 +21,11 @@ use web_sys::HtmlScriptElement;
 #[wasm_bindgen]
 pub fn install(script: JsValue) {
     let window = JsValue::from(page::window());
-    let script = script.dyn_into::<HtmlScriptElement>().ok();
+    // `document.currentScript`: the <script> element that runs, or null. An HTML or an SVG script
+    // element, both with `getAttribute` and `dataset`: no `instanceof` check is needed.
+    let script = script
+        .is_object()
+        .then(|| script.unchecked_into::<HtmlElement>());
     let src = script.as_ref().and_then(|s| s.get_attribute("src"));
     let dataset = script
         .as_ref()
@@ -49,7 +53,10 @@ fn object_at(target: &JsValue, name: &str) -> JsValue {
 
 /// The items of a stub's queue, if it is an array.
 fn queue(value: JsValue) -> impl Iterator<Item = JsValue> {
-    value.dyn_into::<Array>().ok().into_iter().flatten()
+    Array::is_array(&value)
+        .then(|| value.unchecked_into::<Array>())
+        .into_iter()
+        .flatten()
 }
 
 /// An `arguments` object (or any array-like) as an array.
