@@ -83,7 +83,8 @@ pub fn resolve_url(url: &str, base: &str) -> Option<String> {
     Url::new_with_base(url, base).ok().map(|u| u.href())
 }
 
-/// The origin of `url` (`https://collector.example`), if it is an absolute URL.
+/// The origin of `url` (`https://collector.example`), if it is an absolute URL: `url` resolved
+/// against itself, which only an absolute URL survives (one constructor binding, not two).
 pub fn origin_of(url: &str) -> Option<String> {
-    Url::new(url).ok().map(|u| u.origin())
+    Url::new_with_base(url, url).ok().map(|u| u.origin())
 }
