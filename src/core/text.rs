@@ -42,7 +42,11 @@ pub fn whole_number(text: &str) -> Option<u64> {
         if !b.is_ascii_digit() {
             return None;
         }
-        n = n.checked_mul(10)?.checked_add(u64::from(b - b'0'))?;
+        // Compared, not `checked_mul`: a 64-bit multiply's overflow check needs a 128-bit multiply.
+        if n > u64::MAX / 10 {
+            return None;
+        }
+        n = (n * 10).checked_add(u64::from(b - b'0'))?;
     }
     Some(n)
 }

@@ -149,7 +149,7 @@ async fn post(url: String, body: String) -> Reply {
 fn retry_at(value: &str) -> Option<u64> {
     let now = clock::now_ms();
     match crate::core::text::whole_number(value.trim()) {
-        Some(seconds) => Some(now.saturating_add(seconds.saturating_mul(1000))),
+        Some(seconds) => Some(now.saturating_add(seconds.min(u64::MAX / 1000) * 1000)),
         None => {
             let at = js_sys::Date::parse(value);
             (at.is_finite() && at > 0.0).then_some(at as u64)
