@@ -41,9 +41,12 @@ const stored = async (key) => (await collector.signups()).filter((s) => s.custom
 test('an attributed signup arrives with every field of the wire format', async () => {
   const { context, page } = await referredVisitor();
   const key = nextCustomer();
+  const posted = page.waitForRequest((r) => r.method() === 'POST' && r.url().endsWith('/v1/signups'));
   const result = await page.evaluate((key) => reftrack.signup({
     customer_key: key, email: 'jane@example.com', name: 'Jane Doe', sub_ids: ['spring'], meta: { plan: 'pro', seats: 3 },
   }), key);
+  // A CORS simple request: a collector on another origin is asked no preflight.
+  assert.equal((await posted).headers()['content-type'], 'text/plain;charset=UTF-8');
   assert.equal(result.ok, true);
   assert.equal(result.status, 'created');
   assert.match(result.event_id, /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);

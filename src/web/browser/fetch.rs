@@ -17,7 +17,7 @@ use gloo_net::http::Request;
 use js_sys::Reflect;
 use wasm_bindgen::JsValue;
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{AbortSignal, Headers, RequestInit};
+use web_sys::{AbortSignal, RequestInit};
 
 /// How long a request may run before it is aborted (and the signup waits in the queue).
 pub const TIMEOUT_MS: u32 = 10_000;
@@ -160,14 +160,11 @@ fn retry_at(value: &str) -> Option<u64> {
 fn request(url: &str, body: &str) -> Option<web_sys::Request> {
     let init = RequestInit::new();
     init.set_method("POST");
+    // A string body: fetch sends it as `text/plain;charset=UTF-8`, a CORS simple request (no
+    // preflight), with no header to set.
     init.set_body(&JsValue::from_str(body));
     // web-sys has no binding for `keepalive` yet; `RequestInit` is a plain dictionary object.
     Reflect::set(&init, &JsValue::from_str("keepalive"), &JsValue::TRUE).ok()?;
-    let headers = Headers::new().ok()?;
-    headers
-        .set("Content-Type", "text/plain;charset=UTF-8")
-        .ok()?;
-    init.set_headers(&headers);
     if let Some(signal) = timeout() {
         init.set_signal(Some(&signal));
     }
