@@ -178,6 +178,9 @@ const HOSTILE_PAGE = `<!doctype html><meta charset="utf-8"><title>hostile</title
   Object.prototype.customer_key = 'evil';
   Object.prototype.sendUnattributed = true;
   Object.prototype.debug = true;
+  // Read by fetch from a request's init dictionary when the init does not set it: a request from
+  // an ordinary object would throw ("only-if-cached" needs same-origin mode).
+  Object.prototype.cache = 'only-if-cached';
   window.fetches = 0;
   const realFetch = window.fetch;
   window.fetch = function () { window.fetches++; return realFetch.apply(this, arguments); };

@@ -14,7 +14,8 @@ use core::future::Future;
 use core::pin::Pin;
 use core::task::{Context, Poll, Waker};
 use gloo_net::http::Request;
-use js_sys::Reflect;
+use js_sys::{Object, Reflect};
+use wasm_bindgen::JsCast;
 use wasm_bindgen::JsValue;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{AbortSignal, RequestInit};
@@ -159,6 +160,10 @@ fn retry_at(value: &str) -> Option<u64> {
 
 fn request(url: &str, body: &str) -> Option<web_sys::Request> {
     let init = RequestInit::new();
+    // Without a prototype: fetch reads each member it does not find on the init from its
+    // prototype chain, and a page may have put `cache`, `mode` or `headers` on `Object.prototype`
+    // (the request would then fail to start, or go out changed).
+    Object::set_prototype_of(&init, JsValue::NULL.unchecked_ref());
     init.set_method("POST");
     // A string body: fetch sends it as `text/plain;charset=UTF-8`, a CORS simple request (no
     // preflight), with no header to set.
