@@ -5,12 +5,14 @@
 
 use alloc::string::String;
 use js_sys::Reflect;
-use wasm_bindgen::{JsValue, UnwrapThrowExt};
+use wasm_bindgen::{JsCast, JsValue, UnwrapThrowExt};
 use web_sys::{Document, Location, Url, UrlSearchParams, Window};
 
-/// The page's window.
+/// The page's window: the global object, taken as it is (`web_sys::window()` would check it with
+/// `instanceof Window`). Outside a window (a worker, server-side rendering) the first read of the
+/// page's document throws instead, and the guard answers harmlessly.
 pub fn window() -> Window {
-    web_sys::window().expect_throw("reftrack runs in a browser window")
+    js_sys::global().unchecked_into()
 }
 
 /// The page's document.
