@@ -177,6 +177,30 @@ test('a 400 is not retried, and says why', async () => {
   await context.close();
 });
 
+test('an endpoint the browser cannot make a request to (credentials in its URL): queued with the reason, and reftrack keeps working', async () => {
+  const { context, page } = await referredVisitor();
+  const warnings = [];
+  page.on('console', (m) => m.type() === 'warning' && warnings.push(m.text()));
+  const key = nextCustomer();
+  const endpoint = collector.url('www.acme.test', '/v1/signups').replace('://', '://user:secret@');
+  const result = await page.evaluate(async ({ key, endpoint }) => {
+    await reftrack.init({ endpoint });
+    return reftrack.signup({ customer_key: key });
+  }, { key, endpoint });
+  assert.deepEqual([result.ok, result.status, result.error], [true, 'queued', 'the request could not be started']);
+  await eventually(() => warnings.some((w) => w.includes('which did not answer (the request could not be started)')));
+  // Still running: the set-up fixed, the waiting signup goes out.
+  const fixed = await page.evaluate(async (endpoint) => {
+    await reftrack.init({ endpoint });
+    await reftrack.flush();
+    return reftrack.partnerKey();
+  }, collector.url('www.acme.test', '/v1/signups'));
+  assert.equal(fixed, 'alex-smith');
+  await eventually(async () => (await stored(key)).length === 1);
+  assert.deepEqual(page.errors, []);
+  await context.close();
+});
+
 test('bad input gets a clear answer in the result, and nothing is sent', async () => {
   const { context, page } = await referredVisitor();
   const posts = watchPosts(page);

@@ -12,7 +12,7 @@ use alloc::boxed::Box;
 use alloc::string::String;
 use core::future::Future;
 use core::pin::Pin;
-use core::task::{Context, Poll, Waker};
+use core::task::{Context, Waker};
 use gloo_net::http::Request;
 use js_sys::{Object, Reflect};
 use wasm_bindgen::JsCast;
@@ -87,24 +87,26 @@ pub type Sending = Pin<Box<dyn Future<Output = Reply>>>;
 
 /// Starts POSTing `body` to `url` now: gloo-net's `send()` calls `fetch` when first polled, so the
 /// future is polled once here, and the request is on its way before the page's call (or the submit
-/// listener) returns.
+/// listener) returns. That first poll cannot finish the post: an answer arrives through a promise,
+/// whose callbacks never run before this returns. A request that cannot even be made is left
+/// unpolled; its first poll, by the task that awaits it, gives the failure.
 pub fn start(url: &str, body: &str) -> Sending {
-    let mut sending: Sending = Box::pin(post(String::from(url), String::from(body)));
-    // Nothing is lost by this first poll's waker doing nothing: the task that awaits the future
-    // polls it again, with its own waker, before any answer can arrive.
-    if let Poll::Ready(reply) = sending
-        .as_mut()
-        .poll(&mut Context::from_waker(Waker::noop()))
-    {
-        return Box::pin(core::future::ready(reply));
+    let request = request(url, body);
+    let made = request.is_some();
+    let mut sending: Sending = Box::pin(post(request));
+    if made {
+        // Nothing is lost by this poll's waker doing nothing: the task that awaits the future
+        // polls it again, with its own waker, before any answer can arrive.
+        let _ = sending
+            .as_mut()
+            .poll(&mut Context::from_waker(Waker::noop()));
     }
     sending
 }
 
-/// POSTs `body` to `url` as a CORS simple request (`text/plain`, no preflight) and reads what
-/// came back.
-async fn post(url: String, body: String) -> Reply {
-    let Some(request) = request(&url, &body) else {
+/// POSTs `request` (a CORS simple request: `text/plain`, no preflight) and reads what came back.
+async fn post(request: Option<web_sys::Request>) -> Reply {
+    let Some(request) = request else {
         return Reply::failed("the request could not be started".into());
     };
     let response = match Request::from(request).send().await {
