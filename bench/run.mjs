@@ -102,7 +102,7 @@ execFileSync('wasm-bindgen', ['--target', 'web', '--no-typescript', '--out-dir',
   join(floorDir, 'wasm32-unknown-unknown/release/floor.wasm')]);
 execFileSync(join(root, 'node_modules/.bin/wasm-opt'), ['-Oz', '--converge', '--low-memory-unused', '--strip-producers',
   '--strip-target-features', '--enable-bulk-memory', '--enable-nontrapping-float-to-int', '--enable-reference-types',
-  '--enable-multivalue', '--enable-sign-ext', '--enable-mutable-globals',
+  '--enable-multivalue', '--enable-sign-ext', '--enable-mutable-globals', '--reorder-locals',
   join(floorDir, 'bindgen/floor_bg.wasm'), '-o', join(floorDir, 'bindgen/floor.opt.wasm')]);
 const floorGlue = await transform(readFileSync(join(floorDir, 'bindgen/floor.js'), 'utf8'), { minify: true, target: 'es2017', format: 'esm' });
 writeFileSync(join(floorDir, 'bindgen/floor.min.js'), floorGlue.code);

@@ -8,11 +8,13 @@ say() { printf '\033[1m[build]\033[0m %s\n' "$*"; }
 # binaryen from npm (see package.json): measured, its output is smaller than Debian's binaryen 108
 # with the same flags. The features are the ones rustc 1.95 emits for wasm32-unknown-unknown, all
 # in every current browser. --low-memory-unused holds for Rust's output (the stack comes first);
-# the producers and target-features sections are metadata no browser reads.
+# the producers and target-features sections are metadata no browser reads. --reorder-locals
+# after the rest: locals numbered by use compress better (brotli -47 B, measured).
 wasm_opt() {
   node_modules/.bin/wasm-opt -Oz --converge --low-memory-unused --strip-producers \
     --strip-target-features --enable-bulk-memory --enable-nontrapping-float-to-int \
-    --enable-reference-types --enable-multivalue --enable-sign-ext --enable-mutable-globals "$@"
+    --enable-reference-types --enable-multivalue --enable-sign-ext --enable-mutable-globals \
+    --reorder-locals "$@"
 }
 out=target/bindgen
 
