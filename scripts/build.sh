@@ -23,7 +23,8 @@ cargo build --release --target wasm32-unknown-unknown -p reftrack
 
 say "generating the glue (wasm-bindgen --target web)"
 rm -rf "$out" && mkdir -p "$out"
-wasm-bindgen --target web --no-typescript --out-dir "$out" \
+# The script-tag build instantiates the module it carries: no default path to fetch it from.
+wasm-bindgen --target web --no-typescript --omit-default-module-path --out-dir "$out" \
   target/wasm32-unknown-unknown/release/reftrack.wasm
 
 say "optimizing the module (wasm-opt -Oz, binaryen from npm)"
