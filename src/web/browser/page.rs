@@ -43,7 +43,7 @@ pub fn hostname() -> String {
 
 /// Whether the page is on `https:` (cookies then get `Secure`).
 pub fn is_https() -> bool {
-    location().protocol().is_ok_and(|p| p == "https:")
+    href().starts_with("https:")
 }
 
 /// `document.referrer`.
