@@ -67,7 +67,8 @@ pub fn global_privacy_control() -> bool {
 
 /// The page's query parameters, as the browser decodes them (`URLSearchParams`).
 pub fn search_params() -> Option<UrlSearchParams> {
-    UrlSearchParams::new_with_str(&location().search().ok()?).ok()
+    let href = href();
+    Some(Url::new_with_base(&href, &href).ok()?.search_params())
 }
 
 /// The path segment after a segment named `name` (`/aff/alex` → `alex`), percent-decoded; `None`
