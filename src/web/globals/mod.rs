@@ -13,7 +13,6 @@ use super::values::{get, set};
 use js_sys::{Array, Function, Object, Reflect};
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
-use web_sys::HtmlElement;
 
 /// The script-tag build's start, called once the module is instantiated, with the `<script>`
 /// element that loaded it: defines `window.growsumo`, `window.po` and `window.reftrack` and replays
@@ -21,16 +20,11 @@ use web_sys::HtmlElement;
 #[wasm_bindgen]
 pub fn install(script: JsValue) {
     let window = JsValue::from(page::window());
-    // `document.currentScript`: the <script> element that runs, or null. An HTML or an SVG script
-    // element, both with `getAttribute` and `dataset`: no `instanceof` check is needed.
-    let script = script
-        .is_object()
-        .then(|| script.unchecked_into::<HtmlElement>());
-    let src = script.as_ref().and_then(|s| s.get_attribute("src"));
-    let dataset = script
-        .as_ref()
-        .map_or(JsValue::UNDEFINED, |s| s.dataset().into());
-    tracker::with(|t| t.adopt_script(src, dataset));
+    // `document.currentScript`: the <script> element that runs, or null. Its `src` (the URL it was
+    // loaded from, resolved as the browser resolved it: `<base href>` counts) and `dataset` are
+    // read as properties, which need no `instanceof` check (an SVG script has no `src`).
+    let src = get(&script, "src").as_string().filter(|src| !src.is_empty());
+    tracker::with(|t| t.adopt_script(src, get(&script, "dataset")));
     let loader = get(&window, "reftrack");
     let growsumo = growsumo::install(&window);
     po::install(&window);
