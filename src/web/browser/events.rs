@@ -38,9 +38,10 @@ pub fn clear_timeout(handle: i32) {
 /// was there (the browser's, another library's wrapper) runs first with the same `this` and
 /// arguments, and its result and errors pass through untouched.
 pub fn after_history_change(hook: &Function) {
-    let Ok(history) = window().history() else {
+    let history = super::page::global("history");
+    if !history.is_object() {
         return;
-    };
+    }
     let marker = JsValue::from_str("__reftrack");
     for method in ["pushState", "replaceState"] {
         let method = JsValue::from_str(method);

@@ -190,8 +190,7 @@ fn timeout() -> Option<AbortSignal> {
 /// Hands `body` to `navigator.sendBeacon` for `url`, which the browser delivers after the page is
 /// gone; false if the browser refused it.
 pub fn beacon(url: &str, body: &str) -> bool {
-    super::page::window()
-        .navigator()
+    super::page::navigator()
         .send_beacon_with_opt_str(url, Some(body))
         .unwrap_or(false)
 }

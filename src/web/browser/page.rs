@@ -6,13 +6,25 @@
 use alloc::string::String;
 use js_sys::Reflect;
 use wasm_bindgen::{JsCast, JsValue, UnwrapThrowExt};
-use web_sys::{Document, Location, Url, UrlSearchParams, Window};
+use web_sys::{Document, Location, Navigator, Url, UrlSearchParams, Window};
 
 /// The page's window: the global object, taken as it is (`web_sys::window()` would check it with
 /// `instanceof Window`). Outside a window (a worker, server-side rendering) the first read of the
 /// page's document throws instead, and the guard answers harmlessly.
 pub fn window() -> Window {
     js_sys::global().unchecked_into()
+}
+
+/// `window[name]` (`navigator`, `history`, `localStorage`, `crypto`), read as a property: no
+/// binding of its own per getter. `undefined` if reading it throws (`localStorage` in a sandboxed
+/// frame) or there is none.
+pub fn global(name: &str) -> JsValue {
+    Reflect::get(&window(), &JsValue::from_str(name)).unwrap_or_default()
+}
+
+/// `navigator`.
+pub fn navigator() -> Navigator {
+    global("navigator").unchecked_into()
 }
 
 /// The page's document.
@@ -53,16 +65,13 @@ pub fn referrer() -> String {
 
 /// `navigator.userAgent`.
 pub fn user_agent() -> String {
-    window().navigator().user_agent().unwrap_or_default()
+    navigator().user_agent().unwrap_or_default()
 }
 
 /// `navigator.globalPrivacyControl` (not in every browser, nor in web-sys yet).
 pub fn global_privacy_control() -> bool {
-    Reflect::get(
-        &window().navigator(),
-        &JsValue::from_str("globalPrivacyControl"),
-    )
-    .is_ok_and(|v| v.is_truthy())
+    Reflect::get(&navigator(), &JsValue::from_str("globalPrivacyControl"))
+        .is_ok_and(|v| v.is_truthy())
 }
 
 /// The page's query parameters, as the browser decodes them (`URLSearchParams`).

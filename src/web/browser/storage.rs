@@ -2,12 +2,14 @@
 //! storage, not when it is full). What is stored there, and when, is the retry queue's business
 //! (`delivery::queue`).
 
-use super::page::window;
+use super::page::global;
 use alloc::string::String;
+use wasm_bindgen::JsCast;
 use web_sys::Storage;
 
 fn local() -> Option<Storage> {
-    window().local_storage().ok().flatten()
+    let storage = global("localStorage");
+    storage.is_object().then(|| storage.unchecked_into())
 }
 
 /// `localStorage[key]`, or `None` (absent, or storage blocked).

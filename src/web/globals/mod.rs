@@ -23,7 +23,9 @@ pub fn install(script: JsValue) {
     // `document.currentScript`: the <script> element that runs, or null. Its `src` (the URL it was
     // loaded from, resolved as the browser resolved it: `<base href>` counts) and `dataset` are
     // read as properties, which need no `instanceof` check (an SVG script has no `src`).
-    let src = get(&script, "src").as_string().filter(|src| !src.is_empty());
+    let src = get(&script, "src")
+        .as_string()
+        .filter(|src| !src.is_empty());
     tracker::with(|t| t.adopt_script(src, get(&script, "dataset")));
     let loader = get(&window, "reftrack");
     let growsumo = growsumo::install(&window);
