@@ -5,7 +5,7 @@
 
 use alloc::string::String;
 use js_sys::Reflect;
-use wasm_bindgen::{JsCast, JsValue, UnwrapThrowExt};
+use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{Document, Location, Navigator, Url, UrlSearchParams, Window};
 
 /// The page's window: the global object, taken as it is (`web_sys::window()` would check it with
@@ -15,7 +15,8 @@ pub fn window() -> Window {
     js_sys::global().unchecked_into()
 }
 
-/// `window[name]` (`navigator`, `history`, `localStorage`, `crypto`), read as a property: no
+/// `window[name]` (`document`, `location`, `navigator`, `history`, `localStorage`, `crypto`),
+/// read as a property: no
 /// binding of its own per getter. `undefined` if reading it throws (`localStorage` in a sandboxed
 /// frame) or there is none.
 pub fn global(name: &str) -> JsValue {
@@ -29,13 +30,15 @@ pub fn navigator() -> Navigator {
 
 /// The page's document.
 pub fn document() -> Document {
-    window()
-        .document()
-        .expect_throw("reftrack runs in a document")
+    let document = global("document");
+    if !document.is_object() {
+        wasm_bindgen::throw_str("reftrack runs in a document");
+    }
+    document.unchecked_into()
 }
 
 fn location() -> Location {
-    window().location()
+    global("location").unchecked_into()
 }
 
 /// `location.href`.
