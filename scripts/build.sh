@@ -24,7 +24,9 @@ cargo build --release --target wasm32-unknown-unknown -p reftrack
 say "generating the glue (wasm-bindgen --target web)"
 rm -rf "$out" && mkdir -p "$out"
 # The script-tag build instantiates the module it carries: no default path to fetch it from.
-wasm-bindgen --target web --no-typescript --omit-default-module-path --out-dir "$out" \
+# `--encode-into always`: every browser that runs the module (reference types: Chromium 96,
+# Firefox 79, Safari 15) has TextEncoder.encodeInto, so the glue carries no fallback for it.
+wasm-bindgen --target web --no-typescript --omit-default-module-path --encode-into always --out-dir "$out" \
   target/wasm32-unknown-unknown/release/reftrack.wasm
 
 say "optimizing the module (wasm-opt -Oz, binaryen from npm)"
@@ -36,7 +38,7 @@ node scripts/bundle.mjs --glue "$out" --wasm "$out/reftrack_bg.opt.wasm" --out d
 
 say "building the npm package into pkg/ (wasm-bindgen --target web, from the same module)"
 rm -rf pkg && mkdir -p pkg
-wasm-bindgen --target web --out-dir pkg --out-name reftrack \
+wasm-bindgen --target web --encode-into always --out-dir pkg --out-name reftrack \
   target/wasm32-unknown-unknown/release/reftrack.wasm
 wasm_opt pkg/reftrack_bg.wasm -o pkg/reftrack_bg.wasm
 cp README.md pkg/README.md
