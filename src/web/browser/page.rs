@@ -6,7 +6,7 @@
 use alloc::string::String;
 use js_sys::Reflect;
 use wasm_bindgen::{JsCast, JsValue};
-use web_sys::{Document, Location, Navigator, Url, UrlSearchParams, Window};
+use web_sys::{Document, Navigator, Url, UrlSearchParams, Window};
 
 /// The page's window: the global object, taken as it is (`web_sys::window()` would check it with
 /// `instanceof Window`). Outside a window (a worker, server-side rendering) the first read of the
@@ -37,23 +37,24 @@ pub fn document() -> Document {
     document.unchecked_into()
 }
 
-fn location() -> Location {
-    global("location").unchecked_into()
+/// `location[name]` as text (`href`, `origin`, `hostname`, `pathname`).
+fn location(name: &str) -> String {
+    text(&global("location"), name)
 }
 
 /// `location.href`.
 pub fn href() -> String {
-    location().href().unwrap_or_default()
+    location("href")
 }
 
 /// `location.origin`.
 pub fn origin() -> String {
-    location().origin().unwrap_or_default()
+    location("origin")
 }
 
 /// `location.hostname`.
 pub fn hostname() -> String {
-    location().hostname().unwrap_or_default()
+    location("hostname")
 }
 
 /// Whether the page is on `https:` (cookies then get `Secure`).
@@ -61,14 +62,22 @@ pub fn is_https() -> bool {
     href().starts_with("https:")
 }
 
+/// `object[name]` as text; "" when it is none or reading it throws.
+fn text(object: &JsValue, name: &str) -> String {
+    Reflect::get(object, &JsValue::from_str(name))
+        .ok()
+        .and_then(|value| value.as_string())
+        .unwrap_or_default()
+}
+
 /// `document.referrer`.
 pub fn referrer() -> String {
-    document().referrer()
+    text(&document(), "referrer")
 }
 
 /// `navigator.userAgent`.
 pub fn user_agent() -> String {
-    navigator().user_agent().unwrap_or_default()
+    text(&navigator(), "userAgent")
 }
 
 /// `navigator.globalPrivacyControl` (not in every browser, nor in web-sys yet).
@@ -86,7 +95,7 @@ pub fn search_params() -> Option<UrlSearchParams> {
 /// The path segment after a segment named `name` (`/aff/alex` → `alex`), percent-decoded; `None`
 /// when there is none, or it does not decode.
 pub fn path_segment_after(name: &str) -> Option<String> {
-    let path = location().pathname().ok()?;
+    let path = location("pathname");
     let mut segments = path.split('/');
     segments.find(|segment| *segment == name)?;
     let segment = segments.next().filter(|s| !s.is_empty())?;
