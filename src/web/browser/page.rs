@@ -1,7 +1,9 @@
 //! The page's facts, read through web-sys and js-sys: its window and document, its URL and query
 //! parameters, the referrer, the user agent, Global Privacy Control, and URLs resolved the
 //! browser's way. Every read that the browser may refuse (a sandboxed frame, a page that broke a
-//! built-in) falls back to an empty answer.
+//! built-in) falls back to an empty answer. Plain properties (`location.href`, `navigator`,
+//! `document.referrer`) are read with `Reflect.get`: each typed getter would be a binding of its
+//! own in the glue and the module, for the same read.
 
 use alloc::string::String;
 use js_sys::Reflect;
@@ -16,9 +18,8 @@ pub fn window() -> Window {
 }
 
 /// `window[name]` (`document`, `location`, `navigator`, `history`, `localStorage`, `crypto`),
-/// read as a property: no
-/// binding of its own per getter. `undefined` if reading it throws (`localStorage` in a sandboxed
-/// frame) or there is none.
+/// read as a property: no binding of its own per getter. `undefined` if reading it throws
+/// (`localStorage` in a sandboxed frame) or there is none.
 pub fn global(name: &str) -> JsValue {
     Reflect::get(&window(), &JsValue::from_str(name)).unwrap_or_default()
 }
