@@ -30,9 +30,9 @@ struct Flight {
     /// The page began to go away (`beforeunload`, `pagehide`) since the last request started: a
     /// request that fails now was ended by the navigation, and the beacon carries its signup.
     leaving: bool,
-    /// Warnings about requests that got no answer, held for [`LATE_MS`], and the endpoint of the
-    /// first of them.
+    /// Warnings about requests that got no answer, held for [`LATE_MS`].
     late: Vec<String>,
+    /// The endpoint of the first of the `late` warnings.
     late_endpoint: String,
     /// The last URL the page's Content-Security-Policy kept a request from (its `connect-src`).
     blocked: Option<String>,
@@ -112,10 +112,11 @@ fn watch_leaving(on: bool) {
 fn warn_late(warning: String, endpoint: &str) {
     let first = FLIGHT.with(|d| {
         d.late.push(warning);
-        if d.late.len() == 1 {
+        let first = d.late.len() == 1;
+        if first {
             d.late_endpoint = String::from(endpoint);
         }
-        d.late.len() == 1
+        first
     });
     if !first {
         return;
