@@ -7,7 +7,7 @@
 #                    esbuild; `npm ci --omit=dev`). No browsers, PostgreSQL, drivers or wasm-pack.
 #   setup.sh         what `npm test` needs as well: wasm-pack, the browsers and their drivers,
 #                    PostgreSQL, and every npm package.
-#   setup.sh bench   the same, and twiggy.
+#   setup.sh bench   the same, twiggy, and Debian's binaryen (its wasm-split).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mode=${1:-test}
@@ -84,6 +84,9 @@ ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
 if [[ $browsers == *firefox* ]]; then
   [ -x /usr/bin/firefox-esr ] || missing+=(firefox-esr)
 fi
+# `npm run bench` measures a candidate split of the module with wasm-split, which only Debian's
+# binaryen has (the build's wasm-opt stays npm's binaryen).
+[ "$mode" != bench ] || [ -x /usr/bin/wasm-split ] || missing+=(binaryen)
 if [[ $browsers == *webkit* ]]; then
   [ -x /usr/bin/WebKitWebDriver ] || missing+=(webkit2gtk-driver)
   command -v xvfb-run >/dev/null || missing+=(xvfb)
