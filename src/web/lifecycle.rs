@@ -9,7 +9,7 @@ use super::browser::{events, fetch};
 use super::cell::Global;
 use super::tracker::{self, data};
 use super::{delivery, forms, guard, values};
-use crate::core::attribution;
+use crate::core::attribution::{self, LandingReport};
 use crate::core::config::AutoCapture;
 use crate::core::partner_key::ClickId;
 use crate::core::text::decimal;
@@ -102,16 +102,22 @@ pub fn consented(granted: bool) {
 /// the collector's `POST /v1/clicks`, at most once per landing, and keeps the click id it answers
 /// as `ps_xid`, so that a signup later on this visit is backed by a recorded click.
 pub fn report_landing() {
-    let Some((landing, option, script_src)) = tracker::with(|t| {
-        let landing = t.take_landing()?;
-        Some((
-            landing,
+    if let Some(landing) = tracker::with(|t| t.take_landing()) {
+        send_landing(landing);
+    }
+}
+
+/// The report itself, apart from the check every start makes: a landing without a partner key, or
+/// with a click id in its link, never runs this code (a split module can leave it out of the first
+/// half; see bench/split.mjs).
+#[inline(never)]
+fn send_landing(landing: LandingReport) {
+    let (option, script_src) = tracker::with(|t| {
+        (
             t.config().endpoint.clone(),
             t.script_src().map(String::from),
-        ))
-    }) else {
-        return;
-    };
+        )
+    });
     let signups = delivery::endpoint(option.as_deref(), script_src.as_deref(), &landing.page_url);
     let Some(url) = signups.as_deref().and_then(attribution::clicks_url) else {
         tracker::with(|t| {

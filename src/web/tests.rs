@@ -181,6 +181,7 @@ fn the_document_jar_round_trips() {
 fn the_retry_queue_round_trips_through_local_storage() {
     let storage = get(&window(), "localStorage");
     call(&storage, "removeItem", &["reftrack_queue".into()]);
+    assert!(!storage::waiting(), "an empty queue: nothing waits");
     let pending = Pending {
         event_id: "2f1c1f0e-8b0c-4a55-9d7e-2b4c9b0a3f11".into(),
         endpoint: "http://127.0.0.1/v1/signups".into(),
@@ -198,10 +199,17 @@ fn the_retry_queue_round_trips_through_local_storage() {
         text.ends_with(&["\t2\t1700000004000\t", &pending.body].concat()),
         "{text}"
     );
+    assert!(storage::waiting(), "a stored signup waits");
     let read = storage::with_queue(true, |queue| queue.0.clone());
-    assert_eq!(read, [pending]);
+    assert_eq!(read, [pending.clone()]);
+    // Emptied, the queue leaves storage, which is how a page load tells nothing waits.
+    storage::with_queue(true, |queue| queue.remove(&pending.event_id));
+    assert!(call(&storage, "getItem", &["reftrack_queue".into()]).is_null());
+    assert!(!storage::waiting(), "the emptied queue: nothing waits");
+    storage::with_queue(true, |queue| queue.push(pending.clone()));
     storage::clear();
     assert!(call(&storage, "getItem", &["reftrack_queue".into()]).is_null());
+    assert!(!storage::waiting(), "a cleared queue: nothing waits");
 }
 
 #[wasm_bindgen_test]

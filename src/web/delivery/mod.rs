@@ -238,7 +238,10 @@ fn arm_timer(next: Option<u64>) {
     });
 }
 
-/// On start: send what earlier pages left (`online` is watched by the lifecycle).
+/// On start: send what earlier pages left (`online` is watched by the lifecycle). The usual
+/// landing has nothing waiting: it reads storage once, and starts no task and no timer.
 pub fn resume() {
-    let _ = flush_later(false);
+    if queue::waiting() {
+        let _ = flush_later(false);
+    }
 }

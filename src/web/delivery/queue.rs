@@ -52,6 +52,12 @@ fn close(queue: RetryQueue, stored: Option<RetryQueue>) {
     }
 }
 
+/// Whether a signup waits, in memory or in storage: one storage read, nothing parsed. An emptied
+/// queue is removed from storage ([`close`]), so stored text means signups.
+pub fn waiting() -> bool {
+    MEMORY.with(|memory| !memory.0.is_empty()) || storage::load(KEY).is_some()
+}
+
 /// Deletes the stored queue and empties memory (`consent(false)`).
 pub fn clear() {
     MEMORY.with(|memory| memory.0.clear());
