@@ -3,8 +3,12 @@
 //
 // binaryen's `wasm-split` (Debian's binaryen 108; npm's binaryen has no wasm-split) cuts the
 // module by a profile: an instrumented copy runs a partner link's landing (PartnerStack's snippet,
-// `?ps_partner_key=…&ps_xid=…`, so no landing report) in Chromium, and the functions that ran stay
-// in the first module. Everything else moves to the second, behind placeholders. Data does not
+// `?ps_partner_key=…&ps_xid=…`, so no landing report) in Chromium, then what a landing page may do
+// without signing up (a single-page app's navigation, `partnerKey()`, the page going away), and the
+// functions that ran stay in the first module. Everything else moves to the second, behind placeholders. The split takes
+// wasm-bindgen's output before binaryen's optimizations, and each half is optimized after: binaryen
+// inlines a function into its only caller, which would put code the landing never runs (the body
+// of a hand-made link's report, say) into a function it does run. Data does not
 // split: every text stays in the first module. The first module is then bundled the way
 // dist/reftrack.js is (loader, glue, imports renamed, module embedded), so its size is the
 // landing page's download; the second is measured as a fetched .wasm. The exports wasm-split
@@ -98,7 +102,7 @@ function namePlaceholders(path) {
 
 /**
  * Measures the split; prints its own section. `named`: the directory of the bench's named build
- * (wasm-bindgen glue `reftrack.js` and `named.wasm`); `sdk`: where the bench's server serves
+ * (wasm-bindgen's glue `reftrack.js` and module `reftrack_bg.wasm`, names kept); `sdk`: where the bench's server serves
  * builds from (`/sdk/<name>/`). Never throws: a failure is printed as the section's result.
  */
 export async function measureSplit({ root, named, sdk, server, browser, b64, sizes, budgets }) {
@@ -118,7 +122,7 @@ export async function measureSplit({ root, named, sdk, server, browser, b64, siz
       run('node', [join(root, 'scripts/bundle.mjs'), '--glue', named, '--wasm', wasm, '--out', out, ...more]);
 
     // 1. The profile: the instrumented module on a landing.
-    run(wasmSplit, ['--instrument', ...FEATURES, join(named, 'named.wasm'), '-o', file('instrumented.wasm')]);
+    run(wasmSplit, ['--instrument', ...FEATURES, join(named, 'reftrack_bg.wasm'), '-o', file('instrumented.wasm')]);
     fixExternrefExport(file('instrumented.wasm'));
     bundle(file('instrumented.wasm'), join(sdk, 'split-profile'));
     const context = await browser.newContext();
@@ -135,6 +139,14 @@ export async function measureSplit({ root, named, sdk, server, browser, b64, siz
     await page.goto(server.url('www.acme.test', `/attribution.html?sdk=split-profile&ps_partner_key=${b64('alex-smith')}&ps_xid=clk_bench`));
     await page.waitForFunction(() => window.bench.attributed !== undefined);
     await page.waitForLoadState('load');
+    // What else a landing page does without signing up: a single-page app's navigation to another
+    // partner link, the page's own reads of the attribution, and the page going away.
+    await page.evaluate((key) => {
+      history.pushState(null, '', `/attribution.html?sdk=split-profile&ps_partner_key=${key}&ps_xid=clk_bench_2`);
+      reftrack.partnerKey();
+      reftrack.clickId();
+      dispatchEvent(new PageTransitionEvent('pagehide', { persisted: false }));
+    }, b64('sam-jones'));
     await page.waitForTimeout(500);
     const profile = await page.evaluate(() => {
       const { memory, __write_profile: write } = window.__profiled.exports;
@@ -147,7 +159,7 @@ export async function measureSplit({ root, named, sdk, server, browser, b64, siz
 
     // 2. The split, each half optimized as scripts/build.sh optimizes the module.
     const report = execFileSync(wasmSplit, [...FEATURES, '--verbose', '--export-prefix=%', `--profile=${file('landing.profile')}`,
-      join(named, 'named.wasm'), '-o1', file('first.wasm'), '-o2', file('second.wasm')], { encoding: 'utf8' });
+      join(named, 'reftrack_bg.wasm'), '-o1', file('first.wasm'), '-o2', file('second.wasm')], { encoding: 'utf8' });
     const kept = (report.match(/^Keeping functions: (.*)$/m)?.[1] ?? '').split(', ').filter(Boolean).length;
     const moved = (report.match(/^Splitting out functions: (.*)$/m)?.[1] ?? '').split(', ').filter(Boolean).length;
     fixExternrefExport(file('first.wasm'));
