@@ -21,41 +21,17 @@ import { join } from 'node:path';
 const FEATURES = ['--enable-bulk-memory', '--enable-nontrapping-float-to-int', '--enable-reference-types',
   '--enable-multivalue', '--enable-sign-ext', '--enable-mutable-globals'];
 
-/** binaryen 108 writes the export `__wbindgen_externrefs` with the funcref table's index (0):
- * point it at the externref table (1), as wasm-bindgen's module has it. */
-function fixExternrefExport(path) {
-  const b = readFileSync(path);
-  let at = 8;
-  const uleb = () => {
-    let value = 0, shift = 0, byte;
-    do { byte = b[at++]; value |= (byte & 0x7f) << shift; shift += 7; } while (byte & 0x80);
-    return value;
-  };
-  let fixed = 0;
-  while (at < b.length) {
-    const id = b[at++];
-    const end = uleb() + at;
-    if (id === 7) {
-      for (let count = uleb(); count > 0; count--) {
-        const length = uleb();
-        const name = b.subarray(at, at + length).toString();
-        at += length;
-        const kind = b[at++];
-        if (kind === 1 && name === '__wbindgen_externrefs' && b[at] === 0) { b[at] = 1; fixed++; }
-        uleb();
-      }
-    }
-    at = end;
-  }
-  writeFileSync(path, b);
-  return fixed;
-}
-
-/** wasm-split names the placeholders' imports by table slot (`"placeholder" "7"`). The build's
- * renaming (scripts/imports.mjs) finds each import's name in the glue and shortens it there too,
- * which a bare number would corrupt; named `split_placeholder_7`, it gets a short name like any
- * import and touches nothing in the glue. */
-function namePlaceholders(path) {
+/**
+ * Mends what wasm-split's output needs before the build's tools take it, in one pass over the
+ * import and export sections (the others are copied):
+ * - binaryen 108 writes the export `__wbindgen_externrefs` with the funcref table's index (0); it
+ *   is pointed at the externref table (1), as wasm-bindgen's module has it;
+ * - the placeholders' imports are named by table slot (`"placeholder" "7"`). The build's renaming
+ *   (scripts/imports.mjs) finds each import's name in the glue and shortens it there too, which a
+ *   bare number would corrupt; named `split_placeholder_7`, it gets a short name like any import
+ *   and touches nothing in the glue.
+ */
+function mend(path) {
   const b = readFileSync(path);
   let at = 8;
   const uleb = () => {
@@ -70,12 +46,19 @@ function namePlaceholders(path) {
   };
   const text = (value) => Buffer.concat([encode(Buffer.byteLength(value)), Buffer.from(value)]);
   const name = () => { const length = uleb(); const value = b.subarray(at, at + length).toString(); at += length; return value; };
+  // An import's description after its names: a function's type, a table, a memory or a global.
+  const importDesc = () => {
+    const kind = b[at++];
+    if (kind === 0) uleb();
+    else if (kind === 3) at += 2;
+    else { if (kind === 1) at++; const flags = uleb(); uleb(); if (flags & 1) uleb(); }
+  };
   const out = [b.subarray(0, 8)];
   while (at < b.length) {
     const start = at;
     const id = b[at++];
     const end = uleb() + at;
-    if (id !== 2) {
+    if (id !== 2 && id !== 7) {
       out.push(b.subarray(start, end));
       at = end;
       continue;
@@ -83,15 +66,19 @@ function namePlaceholders(path) {
     const count = uleb();
     const body = [encode(count)];
     for (let i = 0; i < count; i++) {
-      const module = name();
-      const field = name();
-      const desc = at;
-      const kind = b[at++];
-      if (kind === 0) uleb();
-      else if (kind === 1) { at++; const flags = uleb(); uleb(); if (flags & 1) uleb(); }
-      else if (kind === 2) { const flags = uleb(); uleb(); if (flags & 1) uleb(); }
-      else at += 2;
-      body.push(text(module), text(module === 'placeholder' ? `split_placeholder_${field}` : field), b.subarray(desc, at));
+      if (id === 2) {
+        const module = name();
+        const field = name();
+        const desc = at;
+        importDesc();
+        body.push(text(module), text(module === 'placeholder' ? `split_placeholder_${field}` : field), b.subarray(desc, at));
+      } else {
+        const field = name();
+        const kind = b[at++];
+        const index = uleb();
+        const table = kind === 1 && field === '__wbindgen_externrefs' ? 1 : index;
+        body.push(text(field), Buffer.from([kind]), encode(table));
+      }
     }
     const section = Buffer.concat(body);
     out.push(Buffer.from([id]), encode(section.length), section);
@@ -123,7 +110,7 @@ export async function measureSplit({ root, named, sdk, server, browser, b64, siz
 
     // 1. The profile: the instrumented module on a landing.
     run(wasmSplit, ['--instrument', ...FEATURES, join(named, 'reftrack_bg.wasm'), '-o', file('instrumented.wasm')]);
-    fixExternrefExport(file('instrumented.wasm'));
+    mend(file('instrumented.wasm'));
     bundle(file('instrumented.wasm'), join(sdk, 'split-profile'));
     const context = await browser.newContext();
     const page = await context.newPage();
@@ -162,13 +149,12 @@ export async function measureSplit({ root, named, sdk, server, browser, b64, siz
       join(named, 'reftrack_bg.wasm'), '-o1', file('first.wasm'), '-o2', file('second.wasm')], { encoding: 'utf8' });
     const kept = (report.match(/^Keeping functions: (.*)$/m)?.[1] ?? '').split(', ').filter(Boolean).length;
     const moved = (report.match(/^Splitting out functions: (.*)$/m)?.[1] ?? '').split(', ').filter(Boolean).length;
-    fixExternrefExport(file('first.wasm'));
+    mend(file('first.wasm'));
     for (const half of ['first', 'second']) {
       run(join(root, 'node_modules/.bin/wasm-opt'), ['-Oz', '--converge', '--low-memory-unused', '--strip-debug',
         '--strip-producers', '--strip-target-features', ...FEATURES, '--reorder-locals',
         file(`${half}.wasm`), '-o', file(`${half}.opt.wasm`)]);
     }
-    namePlaceholders(file('first.opt.wasm'));
     bundle(file('first.opt.wasm'), file('landing'), '--module', file('first.embedded.wasm'));
     // Both halves must still be modules a browser compiles.
     for (const half of ['first.embedded', 'second.opt']) new WebAssembly.Module(readFileSync(file(`${half}.wasm`)));
