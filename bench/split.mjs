@@ -5,15 +5,18 @@
 // module by a profile: an instrumented copy runs a partner link's landing (PartnerStack's snippet,
 // `?ps_partner_key=…&ps_xid=…`, so no landing report) in Chromium, then what a landing page may do
 // without signing up (a single-page app's navigation, `partnerKey()`, the page going away), and the
-// functions that ran stay in the first module. Everything else moves to the second, behind placeholders. The split takes
-// wasm-bindgen's output before binaryen's optimizations, and each half is optimized after: binaryen
-// inlines a function into its only caller, which would put code the landing never runs (the body
-// of a hand-made link's report, say) into a function it does run. Data does not
-// split: every text stays in the first module. The first module is then bundled the way
-// dist/reftrack.js is (loader, glue, imports renamed, module embedded), so its size is the
-// landing page's download; the second is measured as a fetched .wasm. The exports wasm-split
-// adds for the second module are prefixed `%`, so the build's renaming (scripts/imports.mjs, whose
-// short names are `w0`, `wa`, …) cannot collide with them.
+// functions that ran stay in the first module. Everything else moves to the second, behind
+// placeholders.
+//
+// The split takes wasm-bindgen's output before binaryen's optimizations, and each half is
+// optimized after: binaryen inlines a function into its only caller, which would put code the
+// landing never runs (the body of a hand-made link's report, say) into a function it does run.
+// Data does not split: every text stays in the first module. The first module is then bundled the
+// way dist/reftrack.js is (loader, glue, imports renamed, module embedded), so its size is the
+// landing page's download; the second is measured as a fetched .wasm. The exports wasm-split adds
+// for the second module are prefixed `%`, so the build's renaming (scripts/imports.mjs, whose
+// short names are `w0`, `wa`, …) cannot collide with them; the placeholders are imported from a
+// module named `p`, which the glue does not provide, so the renaming leaves them as they are.
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -21,17 +24,9 @@ import { join } from 'node:path';
 const FEATURES = ['--enable-bulk-memory', '--enable-nontrapping-float-to-int', '--enable-reference-types',
   '--enable-multivalue', '--enable-sign-ext', '--enable-mutable-globals'];
 
-/**
- * Mends what wasm-split's output needs before the build's tools take it, in one pass over the
- * import and export sections (the others are copied):
- * - binaryen 108 writes the export `__wbindgen_externrefs` with the funcref table's index (0); it
- *   is pointed at the externref table (1), as wasm-bindgen's module has it;
- * - the placeholders' imports are named by table slot (`"placeholder" "7"`). The build's renaming
- *   (scripts/imports.mjs) finds each import's name in the glue and shortens it there too, which a
- *   bare number would corrupt; named `split_placeholder_7`, it gets a short name like any import
- *   and touches nothing in the glue.
- */
-function mend(path) {
+/** binaryen 108 writes the export `__wbindgen_externrefs` with the funcref table's index (0):
+ * pointed at the externref table (1), as wasm-bindgen's module has it. */
+function fixExternrefExport(path) {
   const b = readFileSync(path);
   let at = 8;
   const uleb = () => {
@@ -39,52 +34,22 @@ function mend(path) {
     do { byte = b[at++]; value |= (byte & 0x7f) << shift; shift += 7; } while (byte & 0x80);
     return value;
   };
-  const encode = (n) => {
-    const out = [];
-    do { let byte = n & 0x7f; n >>>= 7; if (n) byte |= 0x80; out.push(byte); } while (n);
-    return Buffer.from(out);
-  };
-  const text = (value) => Buffer.concat([encode(Buffer.byteLength(value)), Buffer.from(value)]);
-  const name = () => { const length = uleb(); const value = b.subarray(at, at + length).toString(); at += length; return value; };
-  // An import's description after its names: a function's type, a table, a memory or a global.
-  const importDesc = () => {
-    const kind = b[at++];
-    if (kind === 0) uleb();
-    else if (kind === 3) at += 2;
-    else { if (kind === 1) at++; const flags = uleb(); uleb(); if (flags & 1) uleb(); }
-  };
-  const out = [b.subarray(0, 8)];
   while (at < b.length) {
-    const start = at;
     const id = b[at++];
     const end = uleb() + at;
-    if (id !== 2 && id !== 7) {
-      out.push(b.subarray(start, end));
-      at = end;
-      continue;
-    }
-    const count = uleb();
-    const body = [encode(count)];
-    for (let i = 0; i < count; i++) {
-      if (id === 2) {
-        const module = name();
-        const field = name();
-        const desc = at;
-        importDesc();
-        body.push(text(module), text(module === 'placeholder' ? `split_placeholder_${field}` : field), b.subarray(desc, at));
-      } else {
-        const field = name();
+    if (id === 7) {
+      for (let count = uleb(); count > 0; count--) {
+        const length = uleb();
+        const name = b.subarray(at, at + length).toString();
+        at += length;
         const kind = b[at++];
-        const index = uleb();
-        const table = kind === 1 && field === '__wbindgen_externrefs' ? 1 : index;
-        body.push(text(field), Buffer.from([kind]), encode(table));
+        if (kind === 1 && name === '__wbindgen_externrefs' && b[at] === 0) b[at] = 1;
+        uleb();
       }
     }
-    const section = Buffer.concat(body);
-    out.push(Buffer.from([id]), encode(section.length), section);
     at = end;
   }
-  writeFileSync(path, Buffer.concat(out));
+  writeFileSync(path, b);
 }
 
 /**
@@ -110,7 +75,7 @@ export async function measureSplit({ root, named, sdk, server, browser, b64, siz
 
     // 1. The profile: the instrumented module on a landing.
     run(wasmSplit, ['--instrument', ...FEATURES, join(named, 'reftrack_bg.wasm'), '-o', file('instrumented.wasm')]);
-    mend(file('instrumented.wasm'));
+    fixExternrefExport(file('instrumented.wasm'));
     bundle(file('instrumented.wasm'), join(sdk, 'split-profile'));
     const context = await browser.newContext();
     const page = await context.newPage();
@@ -145,11 +110,11 @@ export async function measureSplit({ root, named, sdk, server, browser, b64, siz
     writeFileSync(file('landing.profile'), Buffer.from(profile));
 
     // 2. The split, each half optimized as scripts/build.sh optimizes the module.
-    const report = execFileSync(wasmSplit, [...FEATURES, '--verbose', '--export-prefix=%', `--profile=${file('landing.profile')}`,
+    const report = execFileSync(wasmSplit, [...FEATURES, '--verbose', '--export-prefix=%', '--placeholder-namespace=p', `--profile=${file('landing.profile')}`,
       join(named, 'reftrack_bg.wasm'), '-o1', file('first.wasm'), '-o2', file('second.wasm')], { encoding: 'utf8' });
     const kept = (report.match(/^Keeping functions: (.*)$/m)?.[1] ?? '').split(', ').filter(Boolean).length;
     const moved = (report.match(/^Splitting out functions: (.*)$/m)?.[1] ?? '').split(', ').filter(Boolean).length;
-    mend(file('first.wasm'));
+    fixExternrefExport(file('first.wasm'));
     for (const half of ['first', 'second']) {
       run(join(root, 'node_modules/.bin/wasm-opt'), ['-Oz', '--converge', '--low-memory-unused', '--strip-debug',
         '--strip-producers', '--strip-target-features', ...FEATURES, '--reorder-locals',

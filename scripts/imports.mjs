@@ -55,6 +55,12 @@ export function minifyImports(wasm, glue) {
       else if (kind === 2) { const flags = uleb(); uleb(); if (flags & 1) uleb(); } // memory
       else if (kind === 3) at += 2; // global: type, mutability
       else throw new Error(`minifyImports: import kind ${kind}`);
+      // Only what the glue provides is renamed (its key and its fields, in both): a name found
+      // nowhere in the glue, a bare number say, would otherwise be replaced inside its text.
+      if (!glue.includes(`"${module}":`)) {
+        body.push(...text(module), ...text(field), ...bytes.slice(descStart, at));
+        continue;
+      }
       if (!modules.has(module)) modules.set(module, `m${modules.size}`);
       // wasm-bindgen's own imports are renamed; a snippet's (js/guard.js) are its export names.
       const own = !module.includes('/snippets/');
