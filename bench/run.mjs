@@ -122,17 +122,18 @@ console.log(`the card stack's floor: ${floor.gzip} B gzip; reftrack's own code a
 console.log(`before the card's crates: ${BEFORE_CARD_GZIP} B gzip (now ${(shipped.gzip / BEFORE_CARD_GZIP).toFixed(2)}x); ` +
   `plain-JS reference ${plain.gzip} B (ratio ${(shipped.gzip / plain.gzip).toFixed(1)}x); embedding the module costs ${shipped.gzip - parts.gzip} B gzip`);
 
-// A build that keeps function names: for twiggy, and for the candidate split (bench/split.mjs).
+// wasm-bindgen's output with function names kept: what the candidate split cuts (bench/split.mjs),
+// and, optimized, what twiggy reads.
 const named = join(root, 'target/bench-named');
 execFileSync('wasm-bindgen', ['--target', 'web', '--keep-debug', '--out-dir', named,
   join(root, 'target/wasm32-unknown-unknown/release/reftrack.wasm')], { env: { ...process.env, PATH: `${process.env.HOME}/.cargo/bin:${process.env.PATH}` } });
-execFileSync(join(root, 'node_modules/.bin/wasm-opt'), ['-Oz', '-g', '--enable-bulk-memory', '--enable-nontrapping-float-to-int',
-  '--enable-reference-types', '--enable-multivalue', '--enable-sign-ext', '--enable-mutable-globals',
-  join(named, 'reftrack_bg.wasm'), '-o', join(named, 'named.wasm')]);
 
-// Where the module's bytes go: twiggy over the named build.
+// Where the module's bytes go: twiggy over the named build, optimized as the shipped one is.
 const twiggy = join(process.env.HOME ?? '', '.cargo/bin/twiggy');
 if (existsSync(twiggy)) {
+  execFileSync(join(root, 'node_modules/.bin/wasm-opt'), ['-Oz', '-g', '--enable-bulk-memory', '--enable-nontrapping-float-to-int',
+    '--enable-reference-types', '--enable-multivalue', '--enable-sign-ext', '--enable-mutable-globals',
+    join(named, 'reftrack_bg.wasm'), '-o', join(named, 'named.wasm')]);
   const csv = execFileSync(twiggy, ['top', '-n', '5000', '--format', 'csv', join(named, 'named.wasm')], { encoding: 'utf8' });
   const rows = csv.trim().split('\n').slice(1).map((line) => {
     const match = line.match(/^"?(.*?)"?,(\d+),/);

@@ -53,9 +53,9 @@ function fixExternrefExport(path) {
 }
 
 /**
- * Measures the split; prints its own section. `named`: the directory of the bench's named build
- * (wasm-bindgen's glue `reftrack.js` and module `reftrack_bg.wasm`, names kept); `sdk`: where the bench's server serves
- * builds from (`/sdk/<name>/`). Never throws: a failure is printed as the section's result.
+ * Measures the split; prints its own section. `named`: the directory of wasm-bindgen's output with
+ * names kept (glue `reftrack.js`, module `reftrack_bg.wasm`); `sdk`: where the bench's server
+ * serves builds from (`/sdk/<name>/`). Never throws: a failure is printed as the section's result.
  */
 export async function measureSplit({ root, named, sdk, server, browser, b64, sizes, budgets }) {
   console.log('\ncandidate split (not shipped): wasm-split by the functions a partner link\'s landing runs');
@@ -110,8 +110,9 @@ export async function measureSplit({ root, named, sdk, server, browser, b64, siz
     writeFileSync(file('landing.profile'), Buffer.from(profile));
 
     // 2. The split, each half optimized as scripts/build.sh optimizes the module.
-    const report = execFileSync(wasmSplit, [...FEATURES, '--verbose', '--export-prefix=%', '--placeholder-namespace=p', `--profile=${file('landing.profile')}`,
-      join(named, 'reftrack_bg.wasm'), '-o1', file('first.wasm'), '-o2', file('second.wasm')], { encoding: 'utf8' });
+    const report = execFileSync(wasmSplit, [...FEATURES, '--verbose', '--export-prefix=%', '--placeholder-namespace=p',
+      `--profile=${file('landing.profile')}`, join(named, 'reftrack_bg.wasm'), '-o1', file('first.wasm'), '-o2', file('second.wasm')],
+      { encoding: 'utf8' });
     const kept = (report.match(/^Keeping functions: (.*)$/m)?.[1] ?? '').split(', ').filter(Boolean).length;
     const moved = (report.match(/^Splitting out functions: (.*)$/m)?.[1] ?? '').split(', ').filter(Boolean).length;
     fixExternrefExport(file('first.wasm'));
