@@ -2,11 +2,19 @@
 // every `npm run bench`. Not a shipped build: nothing loads its second module yet.
 //
 // binaryen's `wasm-split` (Debian's binaryen 108; npm's binaryen has no wasm-split) cuts the
-// module by a profile: an instrumented copy runs a partner link's landing (PartnerStack's snippet,
-// `?ps_partner_key=…&ps_xid=…`, so no landing report) in Chromium, then what a landing page may do
-// without signing up (a single-page app's navigation, `partnerKey()`, the page going away), and the
-// functions that ran stay in the first module. Everything else moves to the second, behind
-// placeholders.
+// module twice:
+// - by a profile: an instrumented copy runs a partner link's landing (PartnerStack's snippet,
+//   `?ps_partner_key=…&ps_xid=…`, so no landing report) in Chromium, then what a landing page may
+//   do without signing up (a single-page app's navigation, `partnerKey()`, the page going away),
+//   and the functions that ran stay in the first module. That is a lower bound, not a design: the
+//   first module would call into the second on any path the profile did not run (a warning, an
+//   option the page did not pass), and a build would need a browser;
+// - by construction: the first module is every function reachable from the exports and the
+//   function table without entering a gate (`GATES`: signing up, sending, forms, a hand-made
+//   link's report, consent) or a panic's way out. A shipped split has to guard each call into a
+//   gate with a check that the second module is there; the bench prints the gates so entered.
+//   This cut needs no browser, so a build can make it.
+// Everything else moves to the second module, behind placeholders.
 //
 // The split takes wasm-bindgen's output before binaryen's optimizations, and each half is
 // optimized after: binaryen inlines a function into its only caller, which would put code the
@@ -53,12 +61,83 @@ function fixExternrefExport(path) {
 }
 
 /**
+ * What the landing module may leave to the second, by name (Rust paths, hashes aside): the code a
+ * landing enters only to sign up, send, capture forms, report a hand-made link or take consent.
+ * A shipped split guards each call into these with a check that the second module is there.
+ */
+const GATES = [
+  /^reftrack::web::(delivery|forms|browser::fetch)::/,
+  /^reftrack::web::values::(signup_input|growsumo_input|partnero_input|SignupFields)/,
+  /^reftrack::core::signup::/,
+  /^reftrack::web::lifecycle::send_landing/,
+  /^reftrack::web::tracker::cookies::<impl reftrack::web::tracker::Tracker>::consent/,
+  /^(<)?(gloo_net|js_sys::futures|wasm_bindgen_futures|serde|serde_core|serde_wasm_bindgen)\b/,
+];
+/** A panic's ways out of the standard library. Called before the second module is there, their
+ * placeholder throws, which ends reftrack through `js/guard.js` just as the panic's trap would. */
+const PANICS = /^<?(core|std|alloc)(\[[0-9a-f]+\])?::(panicking::|.*::(slice_\w*fail|str_index_overflow_fail|len_mismatch_fail|panic_already_(mutably_)?borrowed|unwrap_failed|expect_failed|handle_alloc_error|capacity_overflow|handle_error|begin_panic)\b)|^(rust_begin_unwind|__rust_start_panic|__rustc::)/;
+
+/** The module's functions from its text (wasm-dis): what each calls or takes the address of, and
+ * the roots (exports and the function table's elements). */
+function callGraph(wat) {
+  const name = String.raw`\$(?:"((?:[^"\\]|\\.)*)"|([^\s()]+))`;
+  const nameOf = (m, at = 1) => m[at] ?? m[at + 1];
+  const calls = new Map();
+  for (const chunk of wat.split(/\n (?=\(func )/)) {
+    const head = chunk.match(new RegExp(`^\\(func ${name}`));
+    if (!head) continue;
+    const callees = new Set();
+    for (const m of chunk.matchAll(new RegExp(`\\((?:call|return_call|ref\\.func) ${name}`, 'g'))) callees.add(nameOf(m));
+    calls.set(nameOf(head), callees);
+  }
+  const roots = [...wat.matchAll(new RegExp(`\\(export "[^"]*" \\(func ${name}`, 'g'))].map((m) => nameOf(m));
+  for (const elem of wat.match(/^ \(elem .*$/gm) ?? []) {
+    roots.push(...[...elem.replace(/^ \(elem \$\S+ \(table \$\S+\) \([^)]*\) func/, '').matchAll(new RegExp(name, 'g'))].map((m) => nameOf(m)));
+  }
+  return { calls, roots };
+}
+
+const bare = (name) => name.replace(/::h[0-9a-f]{16}$/, '');
+
+/** Formatting's entries in the function table (`Display`, `Debug`, `fmt::Write` impls; a panic's
+ * payloads). The table holds them for `fmt::Arguments` and `dyn` formatters, which only the
+ * formatting machinery calls: they are roots only once something kept reaches that machinery. */
+const FORMATTING = /as (core|alloc|std)(\[[0-9a-f]+\])?::(fmt::(Display|Debug|Write)|panic::PanicPayload|any::Any)>::|^std(\[[0-9a-f]+\])?::alloc::default_alloc_error_hook/;
+const FORMATTER = /^(core|alloc)(\[[0-9a-f]+\])?::fmt::(write|format)\b|Formatter>::/;
+
+/** The first module by construction: every function reachable from the roots without entering a
+ * gate or a panic's way out; `gates`: the gates so entered (the calls a shipped split guards). */
+function reachable({ calls, roots }) {
+  const cut = (f) => GATES.some((gate) => gate.test(f)) || PANICS.test(f);
+  const keep = new Set();
+  const gates = new Set();
+  const walk = (stack) => {
+    while (stack.length) {
+      const f = stack.pop();
+      if (keep.has(f) || !calls.has(f)) continue;
+      keep.add(f);
+      for (const callee of calls.get(f)) {
+        if (!cut(callee)) stack.push(callee);
+        else if (!PANICS.test(callee)) gates.add(bare(callee));
+      }
+    }
+  };
+  const live = roots.filter((f) => !cut(f));
+  walk(live.filter((f) => !FORMATTING.test(f)));
+  if ([...keep].some((f) => FORMATTER.test(f))) walk(live);
+  return { keep, gates };
+}
+
+/** A name as wasm-split's `--keep-funcs` reads it: characters outside an identifier's as `\xx`. */
+const escapeName = (name) => name.replace(/[^\w:<>$.\-*&'#@!?/|~^+=%]/g, (c) => `\\${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+
+/**
  * Measures the split; prints its own section. `named`: the directory of wasm-bindgen's output with
  * names kept (glue `reftrack.js`, module `reftrack_bg.wasm`); `sdk`: where the bench's server
  * serves builds from (`/sdk/<name>/`). Never throws: a failure is printed as the section's result.
  */
 export async function measureSplit({ root, named, sdk, server, browser, b64, sizes, budgets }) {
-  console.log('\ncandidate split (not shipped): wasm-split by the functions a partner link\'s landing runs');
+  console.log('\ncandidate split (not shipped): wasm-split, by what a partner link\'s landing runs and by what it can reach');
   const wasmSplit = '/usr/bin/wasm-split';
   if (!existsSync(wasmSplit)) {
     console.log('  (wasm-split not installed: scripts/setup.sh bench installs Debian\'s binaryen)');
@@ -109,32 +188,41 @@ export async function measureSplit({ root, named, sdk, server, browser, b64, siz
     await context.close();
     writeFileSync(file('landing.profile'), Buffer.from(profile));
 
-    // 2. The split, each half optimized as scripts/build.sh optimizes the module.
-    const report = execFileSync(wasmSplit, [...FEATURES, '--verbose', '--export-prefix=%', '--placeholder-namespace=p',
-      `--profile=${file('landing.profile')}`, join(named, 'reftrack_bg.wasm'), '-o1', file('first.wasm'), '-o2', file('second.wasm')],
-      { encoding: 'utf8' });
-    const kept = (report.match(/^Keeping functions: (.*)$/m)?.[1] ?? '').split(', ').filter(Boolean).length;
-    const moved = (report.match(/^Splitting out functions: (.*)$/m)?.[1] ?? '').split(', ').filter(Boolean).length;
-    fixExternrefExport(file('first.wasm'));
-    for (const half of ['first', 'second']) {
-      run(join(root, 'node_modules/.bin/wasm-opt'), ['-Oz', '--converge', '--low-memory-unused', '--strip-debug',
-        '--strip-producers', '--strip-target-features', ...FEATURES, '--reorder-locals',
-        file(`${half}.wasm`), '-o', file(`${half}.opt.wasm`)]);
-    }
-    bundle(file('first.opt.wasm'), file('landing'), '--module', file('first.embedded.wasm'));
-    // Both halves must still be modules a browser compiles.
-    for (const half of ['first.embedded', 'second.opt']) new WebAssembly.Module(readFileSync(file(`${half}.wasm`)));
-    const landing = sizes(readFileSync(file('landing/reftrack.js')));
-    const second = sizes(readFileSync(file('second.opt.wasm')));
-    const firstModule = sizes(readFileSync(file('first.embedded.wasm')));
+    // 2. The cuts: by the profile (what a landing ran), and by construction (what a landing can
+    // reach), each half optimized as scripts/build.sh optimizes the module.
     const kib = (bytes) => `${(bytes / 1024).toFixed(1)} KiB`;
     const against = (bytes, budget) => `${bytes} B = ${kib(bytes)} gzip, budget ${kib(budget)}: ` +
       (bytes <= budget ? 'within' : `OVER by ${kib(bytes - budget)}`);
-    console.log(`  ${kept} functions stay in the first module, ${moved} move to the second`);
-    console.log(`  first module ${firstModule.gzip} B gzip (${firstModule.raw} raw, imports renamed); second module ${second.gzip} B gzip (${second.raw} raw)`);
-    console.log(`  landing page (reftrack.js with the first module embedded): ${against(landing.gzip, budgets.landing)}`);
-    console.log(`  landing that signs up later (+ the second module): ${against(landing.gzip + second.gzip, budgets.both)}` +
-      ', before any code to load the second');
+    const cut = (name, keep) => {
+      const out = (suffix) => file(`${name}.${suffix}`);
+      const report = execFileSync(wasmSplit, [...FEATURES, '--verbose', '--export-prefix=%', '--placeholder-namespace=p',
+        keep, join(named, 'reftrack_bg.wasm'), '-o1', out('first.wasm'), '-o2', out('second.wasm')], { encoding: 'utf8' });
+      const count = (what) => (report.match(new RegExp(`^${what} functions: (.*)$`, 'm'))?.[1] ?? '').split(', ').filter(Boolean).length;
+      fixExternrefExport(out('first.wasm'));
+      for (const half of ['first', 'second']) {
+        run(join(root, 'node_modules/.bin/wasm-opt'), ['-Oz', '--converge', '--low-memory-unused', '--strip-debug',
+          '--strip-producers', '--strip-target-features', ...FEATURES, '--reorder-locals',
+          out(`${half}.wasm`), '-o', out(`${half}.opt.wasm`)]);
+      }
+      bundle(out('first.opt.wasm'), out('landing'), '--module', out('first.embedded.wasm'));
+      // Both halves must still be modules a browser compiles.
+      for (const half of ['first.embedded', 'second.opt']) new WebAssembly.Module(readFileSync(out(`${half}.wasm`)));
+      const landing = sizes(readFileSync(join(out('landing'), 'reftrack.js'))).gzip;
+      const second = sizes(readFileSync(out('second.opt.wasm'))).gzip;
+      console.log(`  ${count('Keeping')} functions stay in the first module, ${count('Splitting out')} move to the second (${second} B gzip)`);
+      console.log(`  landing page (reftrack.js with the first module embedded): ${against(landing, budgets.landing)}`);
+      console.log(`  landing that signs up later (+ the second module): ${against(landing + second, budgets.both)}` +
+        ', before any code to load the second');
+    };
+    console.log('by the profile (a lower bound: a first module cut this way would call into the second on any path the profile missed):');
+    cut('profiled', `--profile=${file('landing.profile')}`);
+    const graph = callGraph(execFileSync(join(root, 'node_modules/.bin/wasm-dis'), [join(named, 'reftrack_bg.wasm')], { encoding: 'utf8', maxBuffer: 1 << 28 }));
+    const { keep, gates } = reachable(graph);
+    writeFileSync(file('keep.txt'), [...keep].map(escapeName).join('\n') + '\n');
+    console.log('by construction (what a landing can reach without entering a gate; a panic\'s way out ends reftrack either way):');
+    console.log(`  the gates the landing module would have to guard, ${gates.size}:`);
+    for (const gate of [...gates].sort()) console.log(`    ${gate}`);
+    cut('constructed', `--keep-funcs=@${file('keep.txt')}`);
   } catch (error) {
     console.log(`  (not measured: ${String(error.stderr ?? error.message ?? error).trim().split('\n')[0]})`);
   }
