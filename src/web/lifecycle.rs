@@ -48,7 +48,7 @@ fn started() {
     data::sync();
     watch();
     report_landing();
-    delivery::resume();
+    resume();
     if let AutoCapture::Forms(selector) = tracker::with(|t| t.config().auto_capture.clone()) {
         forms::capture(selector);
     }
@@ -92,9 +92,16 @@ fn watch() {
 pub fn consented(granted: bool) {
     if granted {
         report_landing();
-        delivery::resume();
+        resume();
     } else {
         delivery::queue::clear();
+    }
+}
+
+/// Sends what earlier pages left, if anything waits: the usual landing reads one storage key.
+fn resume() {
+    if delivery::queue::waiting() {
+        delivery::resume();
     }
 }
 
