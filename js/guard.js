@@ -77,6 +77,22 @@ export function guard(f, name) {
   };
 }
 
+// The split build's delivery module (src/web/split.rs): `bring` asks its loader for it, once.
+let whole = true;
+let bring;
+/** The split build's loader: `load()` brings the delivery module, then calls `arrived()`. */
+export function split(load) {
+  whole = false;
+  bring = load;
+}
+export const arrived = () => (whole = true);
+/** Whether the delivery code is present; `ask`: bring it if it is not. */
+export function present(ask) {
+  const load = ask && bring;
+  if (load) (bring = null), load();
+  return whole;
+}
+
 /** `original`, then `hook`: the page's function keeps its `this`, arguments, result and errors. */
 export function after(original, hook) {
   return function () {

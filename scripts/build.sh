@@ -32,9 +32,25 @@ wasm-bindgen --target web --no-typescript --omit-default-module-path --encode-in
 say "optimizing the module (wasm-opt -Oz, binaryen from npm)"
 wasm_opt "$out/reftrack_bg.wasm" -o "$out/reftrack_bg.opt.wasm"
 
-say "bundling dist/reftrack.js (module embedded, instantiated synchronously)"
-node scripts/bundle.mjs --glue "$out" --wasm "$out/reftrack_bg.opt.wasm" --out dist \
+say "bundling dist/reftrack-full.js (the whole module embedded, instantiated synchronously)"
+node scripts/bundle.mjs --glue "$out" --wasm "$out/reftrack_bg.opt.wasm" --out dist --name reftrack-full.js \
   --loader "$out/loader.min.js" --module "$out/reftrack_bg.embedded.wasm"
+
+# The split build (src/web/split.rs): its own target directory, so that neither build's features
+# undo the other's compilation.
+split=target/split-bindgen
+say "compiling the split build's module (cargo build --features split)"
+cargo build --release --target wasm32-unknown-unknown -p reftrack --features split --target-dir target/split
+rm -rf "$split" && mkdir -p "$split"
+wasm-bindgen --target web --no-typescript --omit-default-module-path --encode-into always --out-dir "$split" \
+  target/split/wasm32-unknown-unknown/release/reftrack.wasm
+say "cutting it in two (scripts/split.mjs: the landing's module and the delivery module)"
+node scripts/split.mjs --wasm "$split/reftrack_bg.wasm" --out "$split"
+wasm_opt "$split/first.wasm" -o "$split/first.opt.wasm"
+wasm_opt "$split/second.wasm" -o "$split/second.opt.wasm"
+say "bundling dist/reftrack.js (the landing's module embedded) and dist/reftrack-delivery.js"
+node scripts/bundle.mjs --variant split --glue "$split" --wasm "$split/first.opt.wasm" \
+  --second "$split/second.opt.wasm" --out dist --module "$split/first.embedded.wasm"
 
 say "building the npm package into pkg/ (wasm-bindgen --target web, from the same module)"
 rm -rf pkg && mkdir -p pkg

@@ -1,19 +1,23 @@
 // Bundles the script-tag build: js/tag.js + js/guard.js + wasm-bindgen's glue (--target web) into
 // one classic script that leaves nothing on `window` but reftrack's globals.
 //
-//   node scripts/bundle.mjs --glue DIR --wasm M.wasm --out DIR [--variant embed|fetch]
+//   node scripts/bundle.mjs --glue DIR --wasm M.wasm --out DIR [--variant embed|split|fetch]
 //
-// embed (dist/, the shipped build): the module travels inside reftrack.js (one character per
-//   byte, see latin1Literal) and is instantiated synchronously while the script runs, so attribution
-//   is done and `growsumo.data` filled before PartnerStack's snippet calls `_initialize` from
+// embed (dist/reftrack-full.js): the module travels inside the script (one character per byte,
+//   see latin1Literal) and is instantiated synchronously while the script runs, so attribution is
+//   done and `growsumo.data` filled before PartnerStack's snippet calls `_initialize` from
 //   `onload`.
+// split (dist/reftrack.js and dist/reftrack-delivery.js, the split build: scripts/split.mjs): the
+//   landing's module is embedded and instantiated as in `embed`; the delivery module (`--second`)
+//   travels in a second script that the loader adds beside the first when a call first needs it
+//   (src/web/split.rs), and is instantiated against the first's exports.
 // fetch (used by `npm run bench` only, for comparison): reftrack.js fetches reftrack_bg.wasm
 //   from its own directory and instantiates it asynchronously.
 import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { build } from 'esbuild';
-import { minifyImports } from './imports.mjs';
+import { minifyImports, renamePrimaryImports } from './imports.mjs';
 
 const { values: args } = parseArgs({
   options: {
@@ -21,6 +25,8 @@ const { values: args } = parseArgs({
     wasm: { type: 'string' },
     out: { type: 'string' },
     variant: { type: 'string', default: 'embed' },
+    name: { type: 'string', default: 'reftrack.js' },
+    second: { type: 'string' },
     // Also writes the script without its module (the placeholder left in), and the module as it
     // is embedded (imports renamed), for `npm run bench`.
     loader: { type: 'string' },
@@ -46,21 +52,58 @@ function latin1Literal(bytes) {
   return out;
 }
 
-const instantiate = {
-  // Synchronous: the module is ready when this script has run.
-  // The string to bytes natively where the browser can (btoa reads it as Latin-1; fromBase64:
-  // Chromium 140, Firefox 133, Safari 18.2): measured in Chromium 0.4 ms against 2-4 ms for the
-  // loop, which runs mostly in the interpreter. The loop stays for other browsers, and for a page
-  // whose btoa is not the browser's.
-  embed: `import { initSync } from 'reftrack-glue';
-  export function instantiate(script, done) {
-    var text = "${PLACEHOLDER}", bytes, i = 0;
+// The string to bytes natively where the browser can (btoa reads it as Latin-1; fromBase64:
+// Chromium 140, Firefox 133, Safari 18.2): measured in Chromium 0.4 ms against 2-4 ms for the
+// loop, which runs mostly in the interpreter. The loop stays for other browsers, and for a page
+// whose btoa is not the browser's.
+const bytesOf = `function bytesOf(text) {
+    var bytes, i = 0;
     try { bytes = Uint8Array.fromBase64(btoa(text)); } catch (e) {}
     if (!bytes || bytes.length != text.length) {
       bytes = new Uint8Array(text.length);
       for (; i < text.length; i++) bytes[i] = text.charCodeAt(i);
     }
-    initSync({ module: bytes });
+    return bytes;
+  }`;
+const instantiate = {
+  // Synchronous: the module is ready when this script has run.
+  embed: `import { initSync } from 'reftrack-glue';
+  ${bytesOf}
+  export function instantiate(script, done) {
+    initSync({ module: bytesOf("${PLACEHOLDER}") });
+    done();
+  }`,
+  // The landing's module as in embed. The delivery module comes in a script beside this one
+  // (script-src allows it as it allows this one; a nonce is passed on), which hands its bytes to
+  // the element's \`r\`; instantiated against the first module's exports, its functions take the
+  // place of the placeholders in the shared table, and what waited for it runs.
+  split: `import { initSync, __delivered, __undelivered } from 'reftrack-glue';
+  import { arrived, fail, guard, split } from ${JSON.stringify(join(root, 'js/guard.js'))};
+  ${bytesOf}
+  export function instantiate(script, done) {
+    var wasm = initSync({ module: bytesOf("${PLACEHOLDER}") });
+    split(function bring() {
+      var s = document.createElement('script');
+      s.src = new URL('reftrack-delivery.js', script.src);
+      s.nonce = script.nonce;
+      s.r = function (text) {
+        try {
+          new WebAssembly.Instance(new WebAssembly.Module(bytesOf(text)), { primary: wasm });
+          arrived();
+        } catch (e) {
+          return fail(e);
+        }
+        guard(__delivered, 'delivered')();
+      };
+      // Offline, say: what waits keeps waiting, and the module is asked for again on \`online\`
+      // and by the next call that needs it.
+      s.onerror = function () {
+        s.remove();
+        split(bring);
+        guard(__undelivered, 'undelivered')('the delivery module did not load from ' + s.src + '; the signup waits and is sent once it does');
+      };
+      (document.head || document.documentElement).appendChild(s);
+    });
     done();
   }`,
   fetch: `import load from 'reftrack-glue';
@@ -79,10 +122,18 @@ const wasm = minified.wasm;
 // throws before reftrack starts. Named imports build no namespace object.
 const namespaced = /import \* as (\w+) from (["'])(\.\/snippets\/[^"']*\/js\/guard\.js)\2;?/;
 const guardImports = minified.fields.get('guard.js') ?? [];
-const glueSource = minified.glue.replace(namespaced, (_, name, quote, path) =>
+let glueSource = minified.glue.replace(namespaced, (_, name, quote, path) =>
   `import { ${guardImports.map((f, i) => `${f} as __guard${i}`).join(', ')} } from ${quote}${path}${quote};\n` +
   `const ${name} = { __proto__: null, ${guardImports.map((f, i) => `${f}: __guard${i}`).join(', ')} };`,
 ).replace(/(from\s*)(["'])\.\/snippets\/[^"']*\/js\/guard\.js\2/g, (_, from) => from + JSON.stringify(join(root, 'js/guard.js')));
+// The split build's placeholders (imported from `p`): the first module calls one only on a
+// panic's way out (scripts/split.mjs), which must end reftrack as the panic's trap would.
+if (args.variant === 'split') {
+  const imports = 'const imports = __wbg_get_imports();';
+  if (!glueSource.includes(imports)) throw new Error('bundle: the glue no longer builds its imports as expected');
+  glueSource = glueSource.replace(imports, `${imports}
+    imports.p = new Proxy({}, { get: function () { return function () { throw new Error('the delivery module was called before it arrived'); }; } });`);
+}
 const virtual = {
   name: 'reftrack',
   setup(b) {
@@ -111,7 +162,7 @@ for (const warning of result.warnings) console.warn(`bundle: ${warning.text}`);
 let code = result.outputFiles[0].text;
 if (args.loader) writeFileSync(args.loader, code);
 if (args.module) writeFileSync(args.module, wasm);
-if (args.variant === 'embed') {
+if (args.variant !== 'fetch') {
   if (code.split(PLACEHOLDER).length !== 2) throw new Error('the module placeholder did not survive minification');
   code = code.replace(PLACEHOLDER, () => latin1Literal(wasm));
 }
@@ -124,6 +175,14 @@ mkdirSync(args.out, { recursive: true });
 // each): the main thread's part, script start to growsumoInit, 4.2-5.6 ms shorter; the script
 // starts up to 3.9 ms later (compiling in the background); navigation to growsumoInit 0.5-3.0 ms
 // sooner.
-writeFileSync(join(args.out, 'reftrack.js'),
+writeFileSync(join(args.out, args.name),
   `\ufeff//# allFunctionsCalledOnLoad\n/*! reftrack ${version} | MIT OR Apache-2.0 */\n${code}`, 'utf8');
+// The delivery module's script: its bytes handed to the loader that added it (nothing if anything
+// else loads it).
+if (args.variant === 'split') {
+  const second = renamePrimaryImports(readFileSync(args.second), minified.exports);
+  writeFileSync(join(args.out, 'reftrack-delivery.js'),
+    `\ufeff/*! reftrack ${version} delivery module | MIT OR Apache-2.0 */\n` +
+    `(function(s){s&&s.r&&s.r("${latin1Literal(second)}")})(document.currentScript);\n`, 'utf8');
+}
 if (args.variant === 'fetch') writeFileSync(join(args.out, 'reftrack_bg.wasm'), wasm);

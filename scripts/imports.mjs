@@ -110,3 +110,65 @@ export function minifyImports(wasm, glue) {
   for (const [long, short] of exports) glue = glue.replace(new RegExp(`\\b${long}\\b`, 'g'), short);
   return { wasm: Buffer.from(bytes), glue, fields, exports };
 }
+
+/**
+ * The split build's second module imports from the first (`primary`), some of it by the names
+ * `minifyImports` shortened in the first (`exports`, long name → short): those imports are renamed
+ * alike, so the second module links against the first as it is embedded.
+ */
+export function renamePrimaryImports(wasm, exports) {
+  const bytes = [...wasm];
+  let at = 8;
+  const uleb = () => {
+    let value = 0, shift = 0, byte;
+    do {
+      byte = bytes[at++];
+      value |= (byte & 0x7f) << shift;
+      shift += 7;
+    } while (byte & 0x80);
+    return value;
+  };
+  const encode = (n) => {
+    const out = [];
+    do {
+      let byte = n & 0x7f;
+      n >>>= 7;
+      if (n) byte |= 0x80;
+      out.push(byte);
+    } while (n);
+    return out;
+  };
+  const text = (value) => [...encode(Buffer.byteLength(value)), ...Buffer.from(value)];
+  const name = () => {
+    const length = uleb();
+    at += length;
+    return Buffer.from(bytes.slice(at - length, at)).toString('utf8');
+  };
+  while (at < bytes.length) {
+    const sectionAt = at;
+    const id = bytes[at++];
+    const size = uleb();
+    if (id !== 2) {
+      at += size;
+      continue;
+    }
+    const count = uleb();
+    const body = encode(count);
+    for (let i = 0; i < count; i++) {
+      const module = name();
+      const field = name();
+      const descStart = at;
+      const kind = bytes[at++];
+      if (kind === 0) uleb();
+      else if (kind === 1) { at++; const flags = uleb(); uleb(); if (flags & 1) uleb(); }
+      else if (kind === 2) { const flags = uleb(); uleb(); if (flags & 1) uleb(); }
+      else if (kind === 3) at += 2;
+      const renamed = module === 'primary' ? (exports.get(field) ?? field) : field;
+      body.push(...text(module), ...text(renamed), ...bytes.slice(descStart, at));
+    }
+    const section = [id, ...encode(body.length), ...body];
+    bytes.splice(sectionAt, at - sectionAt, ...section);
+    break;
+  }
+  return Buffer.from(bytes);
+}

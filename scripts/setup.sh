@@ -3,11 +3,12 @@
 # installs only what is missing, so a second run is quick and quiet.
 #
 #   setup.sh demo    what `npm start` needs to build and serve the demo: the wasm32 Rust target,
-#                    the pinned wasm-bindgen-cli, and the npm packages of the build (binaryen,
-#                    esbuild; `npm ci --omit=dev`). No browsers, PostgreSQL, drivers or wasm-pack.
+#                    the pinned wasm-bindgen-cli, Debian's binaryen (its wasm-split), and the npm
+#                    packages of the build (binaryen, esbuild; `npm ci --omit=dev`). No browsers,
+#                    PostgreSQL, drivers or wasm-pack.
 #   setup.sh         what `npm test` needs as well: wasm-pack, the browsers and their drivers,
 #                    PostgreSQL, and every npm package.
-#   setup.sh bench   the same, twiggy, and Debian's binaryen (its wasm-split).
+#   setup.sh bench   the same, and twiggy.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mode=${1:-test}
@@ -33,6 +34,16 @@ if [ "$have" = "$want" ]; then
 else
   say "installing wasm-bindgen-cli $want (was: ${have:-none}); this takes a few minutes"
   cargo install --locked --force wasm-bindgen-cli --version "=$want"
+fi
+
+# The split build cuts the module with wasm-split (scripts/split.mjs), which only Debian's
+# binaryen has; the build's wasm-opt stays npm's binaryen.
+if [ -x /usr/bin/wasm-split ]; then
+  say "binaryen's wasm-split (Debian): present"
+else
+  say "installing debian package: binaryen (its wasm-split cuts the split build)"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends binaryen
 fi
 
 # npm ci only when package-lock.json changed since the last install, or when the tests need the
@@ -84,9 +95,6 @@ ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
 if [[ $browsers == *firefox* ]]; then
   [ -x /usr/bin/firefox-esr ] || missing+=(firefox-esr)
 fi
-# `npm run bench` measures a candidate split of the module with wasm-split, which only Debian's
-# binaryen has (the build's wasm-opt stays npm's binaryen).
-[ "$mode" != bench ] || [ -x /usr/bin/wasm-split ] || missing+=(binaryen)
 if [[ $browsers == *webkit* ]]; then
   [ -x /usr/bin/WebKitWebDriver ] || missing+=(webkit2gtk-driver)
   command -v xvfb-run >/dev/null || missing+=(xvfb)

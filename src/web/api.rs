@@ -2,11 +2,11 @@
 //! `window.reftrack` hangs on ([`super::globals`]). Each export starts the tracker if it needs the
 //! attribution, then hands over to the layer that does the work.
 
-use super::{delivery, forms, lifecycle, tracker, values};
+use super::{delivery, forms, lifecycle, split, tracker};
 use alloc::string::String;
 use js_sys::Promise;
 use wasm_bindgen::prelude::wasm_bindgen;
-use wasm_bindgen::JsValue;
+use wasm_bindgen::{JsCast, JsValue};
 
 /// The API's methods, in one place: `window.reftrack` is built from this list, and a test keeps
 /// `js/index.js`, `js/guard.js`, the loader snippet and the type declarations equal to it.
@@ -42,22 +42,41 @@ pub fn consent(granted: JsValue) {
 #[wasm_bindgen(js_name = captureForms)]
 pub fn capture_forms(selector: JsValue) {
     lifecycle::start();
-    forms::capture(selector.as_string().filter(|s| !s.trim().is_empty()));
+    split::promise(
+        |selector, _, _| {
+            forms::capture(selector.as_string().filter(|s| !s.trim().is_empty()));
+            JsValue::UNDEFINED
+        },
+        selector,
+        JsValue::UNDEFINED,
+        JsValue::UNDEFINED,
+    );
 }
 
 /// `signup({ customer_key, email?, name?, sub_ids?, meta? })`: resolves with the `SignupResult`.
-/// The signup is queued, and its request started, before the page's next task.
+/// The signup is queued, and its request started, before the page's next task (in the split
+/// build, once the delivery module is present).
 #[wasm_bindgen]
 pub fn signup(input: JsValue) -> Promise {
     lifecycle::start();
-    delivery::signup(values::signup_input(&input), None)
+    split::signup(split::Kind::Signup, input, None)
 }
 
 /// `flush()`: tries every signup in the retry queue now, whatever its backoff; resolves when all
 /// have been answered.
 #[wasm_bindgen]
 pub fn flush() -> Promise {
-    delivery::flush_later(true)
+    if split::present() {
+        return delivery::flush_later(true);
+    }
+    let flush = |_, _, _| delivery::flush_later(true).into();
+    split::promise(
+        flush,
+        JsValue::UNDEFINED,
+        JsValue::UNDEFINED,
+        JsValue::UNDEFINED,
+    )
+    .unchecked_into()
 }
 
 /// `partnerKey()`: the attributed partner key.

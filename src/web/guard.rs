@@ -16,6 +16,10 @@ extern "C" {
     /// (A Rust closure sees neither `this` nor a variable number of arguments.)
     #[wasm_bindgen(js_name = after)]
     pub fn call_after(original: &Function, hook: &Function) -> Function;
+    /// Whether the delivery code is present ([`super::split`]): in the split build, once its
+    /// second module arrived. `ask` asks the loader for it, once.
+    #[cfg(feature = "split")]
+    pub fn present(ask: bool) -> bool;
 }
 
 /// The one shape of every function reftrack hands to the page: up to three arguments (the most

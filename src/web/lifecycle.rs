@@ -8,7 +8,7 @@
 use super::browser::{events, fetch};
 use super::cell::Global;
 use super::tracker::{self, data};
-use super::{delivery, forms, guard, values};
+use super::{delivery, forms, guard, split, values};
 use crate::core::attribution::{self, LandingReport};
 use crate::core::config::AutoCapture;
 use crate::core::partner_key::ClickId;
@@ -49,8 +49,20 @@ fn started() {
     watch();
     report_landing();
     resume();
+    capture_configured();
+}
+
+/// Form auto-capture, if the options ask for it.
+fn capture_configured() {
     if let AutoCapture::Forms(selector) = tracker::with(|t| t.config().auto_capture.clone()) {
-        forms::capture(selector);
+        if split::present() {
+            forms::capture(selector);
+        } else {
+            split::run(|_, _, _| {
+                capture_configured();
+                JsValue::UNDEFINED
+            });
+        }
     }
 }
 
@@ -71,17 +83,35 @@ fn watch() {
     events::after_history_change(&navigated);
     events::on_window("popstate", &navigated);
     let online = guard::function("online", |_, _, _| {
+        if !split::present() {
+            // Signups waiting for the delivery module: it is asked for again.
+            split::retry();
+            if !delivery::queue::waiting() {
+                return JsValue::UNDEFINED;
+            }
+        }
         tracker::with(|t| t.debug(&["back online: sending waiting signups"]));
-        delivery::flush_later(true).into()
+        let flush = |_, _, _| delivery::flush_later(true).into();
+        split::promise(
+            flush,
+            JsValue::UNDEFINED,
+            JsValue::UNDEFINED,
+            JsValue::UNDEFINED,
+        )
     });
     events::on_window("online", &online);
+    // Without the delivery code no request is in flight: nothing to hand over or to blame.
     let hidden = guard::function("pagehide", |_, _, _| {
-        delivery::hand_over();
+        if split::present() {
+            delivery::hand_over();
+        }
         JsValue::UNDEFINED
     });
     events::on_window("pagehide", &hidden);
     let violated = guard::function("securitypolicyviolation", |event, _, _| {
-        delivery::violated(&event);
+        if split::present() {
+            delivery::violated(&event);
+        }
         JsValue::UNDEFINED
     });
     events::on_window("securitypolicyviolation", &violated);
@@ -95,13 +125,18 @@ pub fn consented(granted: bool) {
         resume();
     } else {
         delivery::queue::clear();
+        split::forget();
     }
 }
 
 /// Sends what earlier pages left, if anything waits: the usual landing reads one storage key.
 fn resume() {
+    split::resume();
     if delivery::queue::waiting() {
-        delivery::resume();
+        split::run(|_, _, _| {
+            delivery::resume();
+            JsValue::UNDEFINED
+        });
     }
 }
 
@@ -110,7 +145,16 @@ fn resume() {
 /// as `ps_xid`, so that a signup later on this visit is backed by a recorded click.
 pub fn report_landing() {
     if let Some(landing) = tracker::with(|t| t.take_landing()) {
-        send_landing(landing);
+        if split::present() {
+            send_landing(landing);
+        } else {
+            // Taken again once the delivery code is present.
+            tracker::with(|t| t.hold_landing());
+            split::run(|_, _, _| {
+                report_landing();
+                JsValue::UNDEFINED
+            });
+        }
     }
 }
 

@@ -14,6 +14,7 @@ pub mod forms;
 pub mod globals;
 pub mod guard;
 pub mod lifecycle;
+pub mod split;
 pub mod tracker;
 pub mod values;
 

@@ -300,3 +300,41 @@ fn bare(value: &JsValue) {
         JsValue::NULL.unchecked_ref(),
     );
 }
+
+/// A copy of `value` as plain data, for `JSON.stringify`: objects and arrays without a prototype
+/// (no `toJSON` of the page's is found), their own enumerable properties copied, functions left
+/// out; nesting past eight levels (a cycle, say) is cut to `null`. The split build keeps a waiting
+/// signup's input so ([`super::split`]).
+#[cfg(feature = "split")]
+pub fn detached(value: &JsValue) -> JsValue {
+    copy(value, 8)
+}
+
+#[cfg(feature = "split")]
+fn copy(value: &JsValue, depth: u8) -> JsValue {
+    if !value.is_object() {
+        return if value.is_function() {
+            JsValue::UNDEFINED
+        } else {
+            value.clone()
+        };
+    }
+    if depth == 0 {
+        return JsValue::NULL;
+    }
+    let copied: Object = if Array::is_array(value) {
+        let items = value.unchecked_ref::<Array>().iter();
+        items
+            .map(|item| copy(&item, depth - 1))
+            .collect::<Array>()
+            .into()
+    } else {
+        let object = Object::new();
+        for (name, item) in properties(value).unwrap_or_default() {
+            set(&object, &name, &copy(&item, depth - 1));
+        }
+        object
+    };
+    Object::set_prototype_of(&copied, JsValue::NULL.unchecked_ref());
+    copied.into()
+}

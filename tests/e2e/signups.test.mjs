@@ -254,6 +254,8 @@ test('sendUnattributed sends a signup without a partner', async () => {
 test('offline, then back online: the waiting signup is sent at once, before its backoff is over', async () => {
   const { context, page } = await referredVisitor();
   const key = nextCustomer();
+  // The delivery module first (a flush needs it): this is the retry queue's test.
+  await page.evaluate(() => reftrack.flush());
   await context.setOffline(true);
   const result = await page.evaluate((key) => reftrack.signup({ customer_key: key }), key);
   assert.equal(result.status, 'queued');
@@ -267,5 +269,63 @@ test('offline, then back online: the waiting signup is sent at once, before its 
   await context.setOffline(false);
   await eventually(async () => (await stored(key)).length === 1, 5_000);
   assert.equal((await stored(key))[0].event_id, result.event_id);
+  await context.close();
+});
+
+test('offline before the delivery module arrived: the signup resolves queued, waits, and is sent once back online', async () => {
+  const { context, page } = await referredVisitor();
+  const scripts = [];
+  page.on('request', (request) => request.url().endsWith('/reftrack-delivery.js') && scripts.push(request.url()));
+  const key = nextCustomer();
+  await context.setOffline(true);
+  const result = await page.evaluate((key) => reftrack.signup({ customer_key: key }), key);
+  assert.equal(result.status, 'queued');
+  assert.equal(result.ok, true);
+  assert.match(result.error, /delivery module did not load/);
+  assert.match(result.event_id, /^[0-9a-f-]{36}$/);
+  // Kept in storage meanwhile, so a navigation would not lose it either.
+  assert.match(await page.evaluate(() => localStorage.getItem('reftrack_waiting')), new RegExp(result.event_id));
+  await context.setOffline(false);
+  await eventually(async () => (await stored(key)).length === 1, 5_000);
+  assert.equal((await stored(key))[0].event_id, result.event_id);
+  assert.equal((await stored(key))[0].partner_key, 'alex-smith');
+  await eventually(async () => (await page.evaluate(() => localStorage.getItem('reftrack_waiting'))) === null, 5_000);
+  assert.ok(scripts.length >= 1, 'the delivery module was asked for');
+  await context.close();
+});
+
+test('a navigation before the delivery module arrived: the next page sends the signup, with its event id', async () => {
+  const { context, page } = await referredVisitor();
+  // The delivery module never arrives on this page.
+  await page.route('**/reftrack-delivery.js', (route) => route.abort());
+  const key = nextCustomer();
+  const eventId = await page.evaluate((key) => new Promise((resolve) => {
+    growsumo.data.customer_key = key;
+    growsumo.data.email = key + '@acme.test';
+    growsumo.createSignup((result) => resolve(result.event_id));
+  }), key);
+  assert.equal((await stored(key)).length, 0);
+  await page.unroute('**/reftrack-delivery.js');
+  await page.goto(collector.url('www.acme.test', '/thanks.html'));
+  await eventually(async () => (await stored(key)).length === 1, 5_000);
+  const [signup] = await stored(key);
+  assert.equal(signup.event_id, eventId);
+  assert.equal(signup.email, key + '@acme.test');
+  assert.equal(signup.partner_key, 'alex-smith');
+  await context.close();
+});
+
+test('a landing downloads the landing module only; the first signup brings the delivery module', async () => {
+  const { context, page } = await freshPage(browser);
+  const scripts = [];
+  page.on('request', (request) => /\/reftrack[^/]*\.js$/.test(request.url()) && scripts.push(new URL(request.url()).pathname));
+  await page.goto(collector.url('www.acme.test', `/signup.html?ps_partner_key=${b64('alex-smith')}&ps_xid=clk_landing`));
+  await ready(page);
+  await page.waitForLoadState('load');
+  assert.deepEqual(scripts, ['/sdk/reftrack.js']);
+  const key = nextCustomer();
+  const result = await page.evaluate((key) => reftrack.signup({ customer_key: key }), key);
+  assert.equal(result.status, 'created');
+  assert.deepEqual(scripts, ['/sdk/reftrack.js', '/sdk/reftrack-delivery.js']);
   await context.close();
 });

@@ -61,10 +61,15 @@ pub(crate) fn allowed() -> bool {
 
 /// A signup: validated and queued now; the promise resolves with its `SignupResult` once the
 /// endpoint answered or the signup waits for a retry. `callback` (`growsumo.createSignup`'s) is
-/// called once with the result first.
-pub fn signup(input: Result<SignupInput, String>, callback: Option<Function>) -> Promise {
+/// called once with the result first. `event_id`: the one a signup that waited for the delivery
+/// code was given ([`crate::web::split`]); a new one otherwise.
+pub fn signup(
+    input: Result<SignupInput, String>,
+    callback: Option<Function>,
+    event_id: Option<String>,
+) -> Promise {
     // The request starts here, before the page's call returns.
-    let delivering = enqueue(input).map(deliver);
+    let delivering = enqueue(input, event_id).map(deliver);
     promise(Box::pin(async move {
         let result = match delivering {
             Ok(delivering) => delivering.await,
@@ -82,7 +87,7 @@ pub fn signup(input: Result<SignupInput, String>, callback: Option<Function>) ->
 
 /// A signup whose result nobody waits for (form auto-capture): it is logged in debug mode.
 pub fn send(input: SignupInput) {
-    if let Ok(pending) = enqueue(Ok(input)) {
+    if let Ok(pending) = enqueue(Ok(input), None) {
         // Started before the submit listener returns, so before the form's own navigation.
         let _ = in_background(pending);
     }
@@ -100,8 +105,11 @@ fn in_background(pending: Pending) -> Promise {
 
 /// Validates, builds and queues a signup. `Err` is its final result when it is not to be sent now
 /// (rejected, skipped, or waiting for consent).
-fn enqueue(input: Result<SignupInput, String>) -> Result<Pending, SignupResult> {
-    let pending = prepare(input)?;
+fn enqueue(
+    input: Result<SignupInput, String>,
+    event_id: Option<String>,
+) -> Result<Pending, SignupResult> {
+    let pending = prepare(input, event_id)?;
     let event_id = pending.event_id.clone();
     let allowed = allowed();
     queue::with_queue(allowed, |queue| {

@@ -8,8 +8,12 @@ use crate::web::browser::{clock, page};
 use crate::web::{tracker, values};
 use alloc::string::String;
 
-/// Validates and builds the signup; `Err` is the final result (rejected or skipped).
-pub(super) fn prepare(input: Result<SignupInput, String>) -> Result<Pending, SignupResult> {
+/// Validates and builds the signup, with `event_id` or a new one; `Err` is the final result
+/// (rejected or skipped).
+pub(super) fn prepare(
+    input: Result<SignupInput, String>,
+    event_id: Option<String>,
+) -> Result<Pending, SignupResult> {
     let rejected = |error: String| {
         tracker::with(|t| t.warn_once(cat(&["a signup was rejected: ", &error])));
         SignupResult::new(Status::Rejected, None, Some(error))
@@ -40,7 +44,7 @@ pub(super) fn prepare(input: Result<SignupInput, String>) -> Result<Pending, Sig
     let page_url = page::href();
     let endpoint = endpoint(option.as_deref(), script_src.as_deref(), &page_url)
         .ok_or_else(|| rejected("the endpoint is not a valid URL".into()))?;
-    let event_id = signup::uuid_v4(clock::random_bytes());
+    let event_id = event_id.unwrap_or_else(|| signup::uuid_v4(clock::random_bytes()));
     let (origin, referrer) = (page::hostname(), page::referrer());
     let (user_agent, created_at) = (page::user_agent(), clock::iso_now());
     let visit = Visit {

@@ -15,8 +15,8 @@ use super::object_at;
 use crate::web::browser::{console, events, page};
 use crate::web::cell::Global;
 use crate::web::tracker::data;
-use crate::web::values::{self, get, set};
-use crate::web::{api, delivery, guard, lifecycle};
+use crate::web::values::{get, set};
+use crate::web::{guard, lifecycle, split};
 use js_sys::{Function, Object};
 use wasm_bindgen::{JsCast, JsValue};
 
@@ -53,10 +53,9 @@ pub fn install(window: &JsValue) -> JsValue {
     set(&growsumo, "_initialize", &initialize);
     GROWSUMO.with(|g| *g = growsumo.clone());
     let create_signup = guard::function("createSignup", |callback, _, _| {
-        let attributed = api::partner_key();
-        let growsumo = GROWSUMO.with(|g| g.clone());
-        let input = values::growsumo_input(&get(&growsumo, "data"), attributed.as_deref());
-        delivery::signup(input, callback.dyn_into().ok()).into()
+        lifecycle::start();
+        let data = GROWSUMO.with(|g| get(g, "data"));
+        split::signup(split::Kind::CreateSignup, data, callback.dyn_into().ok()).into()
     });
     set(&growsumo, "createSignup", &create_signup);
     // PartnerStack's current snippet and docs name the same object `partnerstack`.

@@ -4,8 +4,8 @@
 
 use super::{arguments, queue};
 use crate::core::text::cat;
-use crate::web::values::{self, get, set};
-use crate::web::{api, delivery, guard, lifecycle, tracker};
+use crate::web::values::{get, set};
+use crate::web::{api, guard, lifecycle, split, tracker};
 use js_sys::{Array, Reflect};
 use wasm_bindgen::JsValue;
 
@@ -36,7 +36,7 @@ fn partnero(command: JsValue, what: JsValue, argument: JsValue) -> JsValue {
         }
         ("customers", "signup") => {
             lifecycle::start();
-            return delivery::signup(values::partnero_input(&argument), None).into();
+            return split::signup(split::Kind::Po, argument, None).into();
         }
         ("integration", "universal") => api::capture_forms(JsValue::UNDEFINED),
         _ => tracker::with(|t| {

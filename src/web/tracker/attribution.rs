@@ -75,6 +75,11 @@ impl Tracker {
         }
     }
 
+    /// The landing taken back, to be taken again once it can be sent (the split build).
+    pub fn hold_landing(&mut self) {
+        self.landing_unreported = true;
+    }
+
     /// The landing to report to the collector, once: a partner key arrived in the URL without a
     /// click id. Held back while consent is pending; dropped without a public key (the collector
     /// would refuse it).
