@@ -9,101 +9,44 @@
 // their names, and the exports renamed (long name → short).
 export function minifyImports(wasm, glue) {
   const bytes = [...wasm];
-  let at = 8; // magic and version
-  const uleb = () => {
-    let value = 0, shift = 0, byte;
-    do {
-      byte = bytes[at++];
-      value |= (byte & 0x7f) << shift;
-      shift += 7;
-    } while (byte & 0x80);
-    return value;
-  };
-  const encode = (n) => {
-    const out = [];
-    do {
-      let byte = n & 0x7f;
-      n >>>= 7;
-      if (n) byte |= 0x80;
-      out.push(byte);
-    } while (n);
-    return out;
-  };
-  const name = () => {
-    const length = uleb();
-    const text = Buffer.from(bytes.slice(at, at + length)).toString('utf8');
-    at += length;
-    return text;
-  };
-  const text = (value) => [...encode(Buffer.byteLength(value)), ...Buffer.from(value)];
+  const read = reader(bytes);
   const renamed = new Map(); // import field → short name
   const modules = new Map(); // import module → short name
   const fields = new Map(); // snippet module file name → the fields the module imports from it
   const exports = new Map(); // export only the glue calls → short name
 
-  /** The import section's entries, renamed. */
-  function imports() {
-    const count = uleb();
-    const body = encode(count);
-    for (let i = 0; i < count; i++) {
-      const module = name();
-      const field = name();
-      const descStart = at;
-      const kind = bytes[at++];
-      if (kind === 0) uleb(); // function: type index
-      else if (kind === 1) { at++; const flags = uleb(); uleb(); if (flags & 1) uleb(); } // table
-      else if (kind === 2) { const flags = uleb(); uleb(); if (flags & 1) uleb(); } // memory
-      else if (kind === 3) at += 2; // global: type, mutability
-      else throw new Error(`minifyImports: import kind ${kind}`);
-      // Only what the glue provides is renamed (its key and its fields, in both): a name found
-      // nowhere in the glue, a bare number say, would otherwise be replaced inside its text.
-      if (!glue.includes(`"${module}":`)) {
-        body.push(...text(module), ...text(field), ...bytes.slice(descStart, at));
-        continue;
-      }
-      if (!modules.has(module)) modules.set(module, `m${modules.size}`);
-      // wasm-bindgen's own imports are renamed; a snippet's (js/guard.js) are its export names.
-      const own = !module.includes('/snippets/');
-      const file = module.split('/').pop();
-      if (!own) fields.set(file, [...(fields.get(file) ?? []), field]);
-      const short = own ? (renamed.get(field) ?? `i${renamed.size.toString(36)}`) : field;
-      renamed.set(field, short);
-      body.push(...text(modules.get(module)), ...text(short), ...bytes.slice(descStart, at));
-    }
-    return body;
+  /** An import's new names. Only what the glue provides is renamed (its key and its fields, in
+   * both): a name found nowhere in the glue, a bare number say, would otherwise be replaced inside
+   * its text. */
+  function rename(module, field) {
+    if (!glue.includes(`"${module}":`)) return [module, field];
+    if (!modules.has(module)) modules.set(module, `m${modules.size}`);
+    // wasm-bindgen's own imports are renamed; a snippet's (js/guard.js) are its export names.
+    const own = !module.includes('/snippets/');
+    const file = module.split('/').pop();
+    if (!own) fields.set(file, [...(fields.get(file) ?? []), field]);
+    const short = own ? (renamed.get(field) ?? `i${renamed.size.toString(36)}`) : field;
+    renamed.set(field, short);
+    return [modules.get(module), short];
   }
 
   /** The export section's entries, the glue's own renamed. */
   function exported() {
-    const count = uleb();
+    const count = read.uleb();
     const body = encode(count);
     for (let i = 0; i < count; i++) {
-      const field = name();
-      const descStart = at;
-      at++; // kind
-      uleb(); // index
+      const field = read.name();
+      const descStart = read.at;
+      read.at++; // kind
+      read.uleb(); // index
       const own = /^(__wbindgen_|__externref_|wasm_bindgen__)/.test(field);
       if (own && !exports.has(field)) exports.set(field, `w${exports.size.toString(36)}`);
-      body.push(...text(own ? exports.get(field) : field), ...bytes.slice(descStart, at));
+      body.push(...text(own ? exports.get(field) : field), ...bytes.slice(descStart, read.at));
     }
     return body;
   }
 
-  while (at < bytes.length) {
-    const sectionAt = at;
-    const id = bytes[at++];
-    const size = uleb();
-    const start = at;
-    if (id !== 2 && id !== 7) {
-      at = start + size;
-      continue;
-    }
-    const body = id === 2 ? imports() : exported();
-    if (at !== start + size) throw new Error(`minifyImports: section ${id} read ${at - start} of ${size} bytes`);
-    const section = [id, ...encode(body.length), ...body];
-    bytes.splice(sectionAt, at - sectionAt, ...section);
-    at = sectionAt + section.length;
-  }
+  rewrite(bytes, read, (id) => (id === 2 ? read.imports(rename) : id === 7 ? exported() : null));
   for (const [long, short] of renamed) if (long !== short) glue = glue.replaceAll(long, short);
   for (const [long, short] of modules) glue = glue.replaceAll(`"${long}":`, `"${short}":`);
   // Whole names only: one export's name may begin another's.
@@ -118,57 +61,84 @@ export function minifyImports(wasm, glue) {
  */
 export function renamePrimaryImports(wasm, exports) {
   const bytes = [...wasm];
-  let at = 8;
-  const uleb = () => {
+  const read = reader(bytes);
+  const rename = (module, field) => [module, module === 'primary' ? (exports.get(field) ?? field) : field];
+  rewrite(bytes, read, (id) => (id === 2 ? read.imports(rename) : null));
+  return Buffer.from(bytes);
+}
+
+/** A LEB128 number's bytes. */
+function encode(n) {
+  const out = [];
+  do {
+    let byte = n & 0x7f;
+    n >>>= 7;
+    if (n) byte |= 0x80;
+    out.push(byte);
+  } while (n);
+  return out;
+}
+
+/** A name's bytes: its length, then its UTF-8. */
+const text = (value) => [...encode(Buffer.byteLength(value)), ...Buffer.from(value)];
+
+/** Reads `bytes` from `at` (past the magic and version): numbers, names, an import's description. */
+function reader(bytes) {
+  const read = { at: 8 };
+  read.uleb = () => {
     let value = 0, shift = 0, byte;
     do {
-      byte = bytes[at++];
+      byte = bytes[read.at++];
       value |= (byte & 0x7f) << shift;
       shift += 7;
     } while (byte & 0x80);
     return value;
   };
-  const encode = (n) => {
-    const out = [];
-    do {
-      let byte = n & 0x7f;
-      n >>>= 7;
-      if (n) byte |= 0x80;
-      out.push(byte);
-    } while (n);
-    return out;
+  read.name = () => {
+    const length = read.uleb();
+    read.at += length;
+    return Buffer.from(bytes.slice(read.at - length, read.at)).toString('utf8');
   };
-  const text = (value) => [...encode(Buffer.byteLength(value)), ...Buffer.from(value)];
-  const name = () => {
-    const length = uleb();
-    at += length;
-    return Buffer.from(bytes.slice(at - length, at)).toString('utf8');
+  /** What follows an import's names (a function's type, a table, a memory or a global), as is. */
+  read.importDescription = () => {
+    const start = read.at;
+    const kind = bytes[read.at++];
+    if (kind === 0) read.uleb(); // function: type index
+    else if (kind === 1) { read.at++; const flags = read.uleb(); read.uleb(); if (flags & 1) read.uleb(); } // table
+    else if (kind === 2) { const flags = read.uleb(); read.uleb(); if (flags & 1) read.uleb(); } // memory
+    else if (kind === 3) read.at += 2; // global: type, mutability
+    else throw new Error(`imports.mjs: import kind ${kind}`);
+    return bytes.slice(start, read.at);
   };
-  while (at < bytes.length) {
-    const sectionAt = at;
-    const id = bytes[at++];
-    const size = uleb();
-    if (id !== 2) {
-      at += size;
-      continue;
-    }
-    const count = uleb();
+  /** The import section's entries, each renamed by `rename(module, field)` → `[module, field]`. */
+  read.imports = (rename) => {
+    const count = read.uleb();
     const body = encode(count);
     for (let i = 0; i < count; i++) {
-      const module = name();
-      const field = name();
-      const descStart = at;
-      const kind = bytes[at++];
-      if (kind === 0) uleb();
-      else if (kind === 1) { at++; const flags = uleb(); uleb(); if (flags & 1) uleb(); }
-      else if (kind === 2) { const flags = uleb(); uleb(); if (flags & 1) uleb(); }
-      else if (kind === 3) at += 2;
-      const renamed = module === 'primary' ? (exports.get(field) ?? field) : field;
-      body.push(...text(module), ...text(renamed), ...bytes.slice(descStart, at));
+      const [module, field] = rename(read.name(), read.name());
+      body.push(...text(module), ...text(field), ...read.importDescription());
     }
-    const section = [id, ...encode(body.length), ...body];
-    bytes.splice(sectionAt, at - sectionAt, ...section);
-    break;
+    return body;
+  };
+  return read;
+}
+
+/** Replaces, in place, each section for which `body(id)` (reading it through `read`) returns new
+ * contents; the others are kept as they are. */
+function rewrite(bytes, read, body) {
+  while (read.at < bytes.length) {
+    const sectionAt = read.at;
+    const id = bytes[read.at++];
+    const size = read.uleb();
+    const start = read.at;
+    const contents = body(id);
+    if (!contents) {
+      read.at = start + size;
+      continue;
+    }
+    if (read.at !== start + size) throw new Error(`imports.mjs: section ${id} read ${read.at - start} of ${size} bytes`);
+    const section = [id, ...encode(contents.length), ...contents];
+    bytes.splice(sectionAt, read.at - sectionAt, ...section);
+    read.at = sectionAt + section.length;
   }
-  return Buffer.from(bytes);
 }

@@ -2,11 +2,11 @@
 //! `window.reftrack` hangs on ([`super::globals`]). Each export starts the tracker if it needs the
 //! attribution, then hands over to the layer that does the work.
 
-use super::{delivery, forms, lifecycle, split, tracker};
+use super::{forms, lifecycle, split, tracker};
 use alloc::string::String;
 use js_sys::Promise;
 use wasm_bindgen::prelude::wasm_bindgen;
-use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen::JsValue;
 
 /// The API's methods, in one place: `window.reftrack` is built from this list, and a test keeps
 /// `js/index.js`, `js/guard.js`, the loader snippet and the type declarations equal to it.
@@ -66,17 +66,7 @@ pub fn signup(input: JsValue) -> Promise {
 /// have been answered.
 #[wasm_bindgen]
 pub fn flush() -> Promise {
-    if split::present() {
-        return delivery::flush_later(true);
-    }
-    let flush = |_, _, _| delivery::flush_later(true).into();
-    split::promise(
-        flush,
-        JsValue::UNDEFINED,
-        JsValue::UNDEFINED,
-        JsValue::UNDEFINED,
-    )
-    .unchecked_into()
+    split::flush()
 }
 
 /// `partnerKey()`: the attributed partner key.

@@ -91,13 +91,7 @@ fn watch() {
             }
         }
         tracker::with(|t| t.debug(&["back online: sending waiting signups"]));
-        let flush = |_, _, _| delivery::flush_later(true).into();
-        split::promise(
-            flush,
-            JsValue::UNDEFINED,
-            JsValue::UNDEFINED,
-            JsValue::UNDEFINED,
-        )
+        split::flush().into()
     });
     events::on_window("online", &online);
     // Without the delivery code no request is in flight: nothing to hand over or to blame.

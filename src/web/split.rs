@@ -14,11 +14,10 @@
 //! load (offline) resolves its promise as `queued`, and it is tried again on `online` and by the
 //! next call that needs it.
 
-use super::delivery;
-use super::tracker;
-use super::values;
+use super::{delivery, tracker, values};
+use alloc::string::String;
 use js_sys::{Function, Promise};
-use wasm_bindgen::JsValue;
+use wasm_bindgen::{JsCast, JsValue};
 
 /// The three ways in for a signup, by what they read.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -54,7 +53,16 @@ fn send(
     delivery::signup(input, callback, event_id)
 }
 
-use alloc::string::String;
+/// `flush()`: every signup in the retry queue tried now, whatever its backoff, once the delivery
+/// code is present.
+pub fn flush() -> Promise {
+    if present() {
+        return delivery::flush_later(true);
+    }
+    let flush = |_, _, _| delivery::flush_later(true).into();
+    let undefined = || JsValue::UNDEFINED;
+    promise(flush, undefined(), undefined(), undefined()).unchecked_into()
+}
 
 #[cfg(feature = "split")]
 pub use waiting::{delivered, forget, present, promise, resume, retry, run, signup, undelivered};
