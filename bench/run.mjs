@@ -144,7 +144,7 @@ const crateOf = (name) => {
   if (name.startsWith('import ')) return 'imports (names of the JS functions)';
   // What the landing's module exports to the delivery module: named after the functions here
   // (wasm-split -g), `%0`, `%1`, … as shipped.
-  if (name.startsWith('export "%')) return 'exports to the delivery module (long names here only)';
+  if (/^export "+%/.test(name)) return 'exports to the delivery module (long names here only)';
   if (/fmt|flt2dec|bignum|Display|Debug|escape_debug|unicode/.test(name)) return 'core::fmt (formatting, mostly serde error messages)';
   for (const crate of ['gloo_net', 'gloo_utils', 'serde_wasm_bindgen', 'serde_core', 'js_sys', 'web_sys', 'wasm_bindgen_futures',
     'wasm_bindgen', 'base64', 'lol_alloc', 'reftrack::core', 'reftrack::web', 'std', 'alloc', 'core', 'hashbrown', 'once_cell']) {
