@@ -42,6 +42,7 @@ pub fn consent(granted: JsValue) {
 #[wasm_bindgen(js_name = captureForms)]
 pub fn capture_forms(selector: JsValue) {
     lifecycle::start();
+    // Through `split::promise` for its argument; nothing waits for the promise.
     split::promise(
         |selector, _, _| {
             forms::capture(selector.as_string().filter(|s| !s.trim().is_empty()));
