@@ -2,7 +2,7 @@
 //! loader brings when a call first needs it (`present` in `js/guard.js`). A call that needs the
 //! delivery code waits here until it arrives, in order; in the builds of one module (the npm
 //! package, `dist/reftrack-full.js`) the code is always present and every call runs at once:
-//! without the `split` feature the waiting compiles away, so those builds pay nothing for it.
+//! without the `split` feature the waiting compiles away to direct calls.
 //!
 //! The calls that wait are the gates `scripts/split.mjs` finds: a signup, a flush, form capture,
 //! a hand-made link's report and the retry queue's resumption. Nothing else may call into the
