@@ -336,17 +336,17 @@ test('a customer key taken from the email is lower-cased: Jane@Example.com and j
   }
 });
 
-test("the README's CSP header, as written there, lets the snippet work", async () => {
-  const readme = readFileSync(join(root, 'README.md'), 'utf8');
-  const section = readme.slice(readme.indexOf('### Content-Security-Policy'));
-  const header = section.match(/^Content-Security-Policy: (.+)$/m)[1];
-  const html = section.match(/```html\n([\s\S]*?)```/)[1];
+/**
+ * A page served by a server of its own with the Content-Security-Policy `policy` (a CDN and a
+ * collector, both the local collector, stand for `https://your-cdn.example` and
+ * `https://collector.your-site.example`) and the markup `html`: a signup through it is created,
+ * with no violation, warning or error.
+ */
+async function signupUnderPolicy(policy, html) {
   const collector = await startCollector({ www: site });
-  // The site's own server, sending the README's header with the README's page; the CDN and the
-  // collector of the example are both the local collector.
   const cdn = collector.url('cdn.acme.test', '');
   const endpointOrigin = collector.url('collector.acme.test', '');
-  const policy = header.replaceAll('https://your-cdn.example', cdn).replaceAll('https://collector.your-site.example', endpointOrigin);
+  policy = policy.replaceAll('https://your-cdn.example', cdn).replaceAll('https://collector.your-site.example', endpointOrigin);
   const body = html.replaceAll('https://your-cdn.example/reftrack/reftrack.js', `${cdn}/sdk/reftrack.js`)
     .replaceAll('https://collector.your-site.example', endpointOrigin);
   const server = createServer((request, response) => {
@@ -357,8 +357,10 @@ test("the README's CSP header, as written there, lets the snippet work", async (
   try {
     const { context, page } = await watchedPage();
     const violations = [];
+    const scripts = [];
     page.on('console', (m) => /Content Security Policy|Refused to/.test(m.text()) && violations.push(m.text()));
-    await page.goto(`http://www.acme.test:${server.address().port}/csp-readme.html?ps_partner_key=${b64('alex-smith')}`);
+    page.on('request', (r) => r.url().endsWith('.js') && scripts.push(new URL(r.url()).pathname));
+    await page.goto(`http://www.acme.test:${server.address().port}/csp.html?ps_partner_key=${b64('alex-smith')}`);
     await ready(page);
     const key = customer();
     const result = await page.evaluate((key) => reftrack.signup({ customer_key: key }), key);
@@ -366,6 +368,7 @@ test("the README's CSP header, as written there, lets the snippet work", async (
     assert.equal(await page.evaluate(() => reftrack.partnerKey()), 'alex-smith');
     const [stored] = (await collector.signups()).filter((s) => s.customer_key === key);
     assert.equal(stored.public_key, 'pk_XXXX');
+    assert.deepEqual(scripts, ['/sdk/reftrack.js', '/sdk/reftrack-delivery.js']);
     assert.deepEqual(violations, []);
     assert.deepEqual(page.warnings, []);
     assert.deepEqual(page.errors, []);
@@ -374,6 +377,18 @@ test("the README's CSP header, as written there, lets the snippet work", async (
     server.close();
     await collector.stop();
   }
+}
+
+test("the README's CSP header, as written there, lets the snippet work", async () => {
+  const readme = readFileSync(join(root, 'README.md'), 'utf8');
+  const section = readme.slice(readme.indexOf('### Content-Security-Policy'));
+  await signupUnderPolicy(section.match(/^Content-Security-Policy: (.+)$/m)[1], section.match(/```html\n([\s\S]*?)```/)[1]);
+});
+
+test('a policy that allows scripts by nonce only lets the delivery module load too (its nonce is passed on)', async () => {
+  await signupUnderPolicy("script-src 'nonce-r4nd0m' 'wasm-unsafe-eval'; connect-src https://collector.your-site.example",
+    `<script nonce="r4nd0m">window.reftrackConfig = { publicKey: 'pk_XXXX', endpoint: 'https://collector.your-site.example/v1/signups' };</script>
+    <script nonce="r4nd0m" async src="https://your-cdn.example/reftrack/reftrack.js"></script>`);
 });
 
 test('a signup queued while `endpoint` was wrong goes to the endpoint configured now, once the set-up is fixed', async () => {
