@@ -121,27 +121,31 @@ fn warn_late(warning: String, endpoint: &str) {
     if !first {
         return;
     }
-    let told = guard::function("late", |_, _, _| {
-        let (late, endpoint, leaving, blocked) = FLIGHT.with(|d| {
-            let late = core::mem::take(&mut d.late);
-            (late, d.late_endpoint.clone(), d.leaving, d.blocked.clone())
-        });
-        if leaving {
-            debug(&["the page is going away: its signups were handed to sendBeacon"]);
-        } else if let Some(origin) = page::origin_of(&endpoint).filter(|origin| {
-            blocked
-                .as_deref()
-                .is_some_and(|b| b.starts_with(origin.as_str()))
-        }) {
-            tracker::with(|t| t.warn_once(signup::blocked_warning(&endpoint, &origin)));
-        } else {
-            for warning in late {
-                tracker::with(|t| t.warn_once(warning));
-            }
-        }
-        JsValue::UNDEFINED
+    events::timeout(&guard::function("late", tell_late), LATE_MS);
+}
+
+/// The timer of [`warn_late`]. A named function, not a closure: the split build's landing module
+/// keeps the closures the function table holds, and leaves the delivery layer's functions to the
+/// delivery module (scripts/split.mjs).
+fn tell_late(_: JsValue, _: JsValue, _: JsValue) -> JsValue {
+    let (late, endpoint, leaving, blocked) = FLIGHT.with(|d| {
+        let late = core::mem::take(&mut d.late);
+        (late, d.late_endpoint.clone(), d.leaving, d.blocked.clone())
     });
-    events::timeout(&told, LATE_MS);
+    if leaving {
+        debug(&["the page is going away: its signups were handed to sendBeacon"]);
+    } else if let Some(origin) = page::origin_of(&endpoint).filter(|origin| {
+        blocked
+            .as_deref()
+            .is_some_and(|b| b.starts_with(origin.as_str()))
+    }) {
+        tracker::with(|t| t.warn_once(signup::blocked_warning(&endpoint, &origin)));
+    } else {
+        for warning in late {
+            tracker::with(|t| t.warn_once(warning));
+        }
+    }
+    JsValue::UNDEFINED
 }
 
 /// A `securitypolicyviolation` event: when the page's `connect-src` blocked a request, the
