@@ -40,7 +40,10 @@ node scripts/bundle.mjs --glue "$out" --wasm "$out/reftrack_bg.opt.wasm" --out d
 # undo the other's compilation.
 split=target/split-bindgen
 say "compiling the split build's module (cargo build --features split)"
-cargo build --release --target wasm32-unknown-unknown -p reftrack --features split --target-dir target/split
+# Linked with --emit-relocs: the linker's symbols and relocations say which constant data each
+# function refers to, so the cut moves the delivery code's data with it (scripts/split-data.mjs).
+RUSTFLAGS="-C link-arg=--emit-relocs" \
+  cargo build --release --target wasm32-unknown-unknown -p reftrack --features split --target-dir target/split
 rm -rf "$split" && mkdir -p "$split"
 wasm-bindgen --target web --no-typescript --omit-default-module-path --encode-into always --out-dir "$split" \
   target/split/wasm32-unknown-unknown/release/reftrack.wasm

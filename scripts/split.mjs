@@ -22,9 +22,13 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { cutData, stripLinking } from './split-data.mjs';
 
 const root = resolve(import.meta.dirname, '..');
 export const WASM_SPLIT = '/usr/bin/wasm-split';
+/** The split build as cargo links it (`--emit-relocs`, scripts/build.sh): where its data is, and
+ * which function refers to which (scripts/split-data.mjs). */
+export const LINKED = join(root, 'target/split/wasm32-unknown-unknown/release/reftrack.wasm');
 export const FEATURES = ['--enable-bulk-memory', '--enable-nontrapping-float-to-int', '--enable-reference-types',
   '--enable-multivalue', '--enable-sign-ext', '--enable-mutable-globals'];
 
@@ -133,10 +137,12 @@ const escapeName = (name) => name.replace(/[^\w:<>$.\-*&'#@!?/|~^+=%]/g, (c) => 
  * Cuts `wasm` (wasm-bindgen's output, names kept) into `out`/first.wasm and `out`/second.wasm;
  * `keep` (optional): wasm-split's way to choose the first module's functions instead of the cut by
  * construction (`--profile=…`, for the bench's lower bound); `more`: wasm-split's other flags (`-g`
- * keeps the functions' names, for twiggy: it also makes binaryen's optimized output larger). Returns
- * the functions kept and moved, and the gates entered.
+ * keeps the functions' names, for twiggy: it also makes binaryen's optimized output larger). The
+ * constant data only the second module's functions refer to goes with them (scripts/split-data.mjs).
+ * Returns the functions kept and moved, the bytes of data moved, and the gates entered.
  */
 export function splitModule(wasm, out, keep, ...more) {
+  stripLinking(wasm);
   let gates = new Set();
   if (!keep) {
     const graph = callGraph(execFileSync(join(root, 'node_modules/.bin/wasm-dis'), [wasm], { encoding: 'utf8', maxBuffer: 1 << 28 }));
@@ -148,13 +154,16 @@ export function splitModule(wasm, out, keep, ...more) {
   const report = execFileSync(WASM_SPLIT, [...FEATURES, ...more, '--verbose', '--export-prefix=%', '--placeholder-namespace=p',
     keep, wasm, '-o1', join(out, 'first.wasm'), '-o2', join(out, 'second.wasm')], { encoding: 'utf8', maxBuffer: 1 << 26 });
   fixExternrefExport(join(out, 'first.wasm'));
-  const count = (what) => (report.match(new RegExp(`^${what} functions: (.*)$`, 'm'))?.[1] ?? '').split(', ').filter(Boolean).length;
-  return { kept: count('Keeping'), moved: count('Splitting out'), gates: [...gates].sort() };
+  const functions = (what) => (report.match(new RegExp(`^${what} functions: (.*)$`, 'm'))?.[1] ?? '').split(', ').filter(Boolean);
+  const kept = functions('Keeping');
+  const data = cutData({ linked: LINKED, kept, first: join(out, 'first.wasm'), second: join(out, 'second.wasm') });
+  return { kept: kept.length, moved: functions('Splitting out').length, data, gates: [...gates].sort() };
 }
 
 if (process.argv[1] === import.meta.filename) {
   const { values: args } = parseArgs({ options: { wasm: { type: 'string' }, out: { type: 'string' } } });
-  const { kept, moved, gates } = splitModule(args.wasm, args.out);
-  console.log(`${kept} functions in the landing's module, ${moved} in the delivery module; the gates between them (src/web/split.rs guards each):`);
+  const { kept, moved, data, gates } = splitModule(args.wasm, args.out);
+  console.log(`${kept} functions in the landing's module, ${moved} in the delivery module, with ${data} bytes of the ` +
+    'constant data only they refer to; the gates between them (src/web/split.rs guards each):');
   for (const gate of gates) console.log(`  ${gate}`);
 }
