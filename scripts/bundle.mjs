@@ -16,8 +16,9 @@
 import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { build } from 'esbuild';
-import { minifyImports, renamePrimaryImports } from './imports.mjs';
+import { build, transform } from 'esbuild';
+import { splitGlue } from './glue-split.mjs';
+import { minifyImports } from './imports.mjs';
 
 const { values: args } = parseArgs({
   options: {
@@ -77,7 +78,7 @@ const instantiate = {
   // (script-src allows it as it allows this one; a nonce is passed on), which hands its bytes to
   // the element's \`r\`; instantiated against the first module's exports, its functions take the
   // place of the placeholders in the shared table, and what waited for it runs.
-  split: `import { initSync, __delivered, __undelivered } from 'reftrack-glue';
+  split: `import { initSync, __delivered, __undelivered, __reftrack_helpers } from 'reftrack-glue';
   import { arrived, fail, guard, split } from ${JSON.stringify(join(root, 'js/guard.js'))};
   ${bytesOf}
   export function instantiate(script, done) {
@@ -86,9 +87,17 @@ const instantiate = {
       var s = document.createElement('script');
       s.src = new URL('reftrack-delivery.js', script.src);
       s.nonce = script.nonce;
-      s.r = function (text) {
+      s.r = function (text, make) {
         try {
-          new WebAssembly.Instance(new WebAssembly.Module(bytesOf(text)), { primary: wasm });
+          // Its imports: the glue's it brings (\`make\`), the first module's exports, and the rest
+          // of the glue's.
+          var h = __reftrack_helpers(), imports = make(h), m, k;
+          for (m in h.imports) {
+            imports[m] = imports[m] || { __proto__: null };
+            for (k in h.imports[m]) if (!(k in imports[m])) imports[m][k] = h.imports[m][k];
+          }
+          imports.primary = wasm;
+          new WebAssembly.Instance(new WebAssembly.Module(bytesOf(text)), imports);
           arrived();
         } catch (e) {
           return fail(e);
@@ -117,12 +126,15 @@ if (!instantiate) throw new Error(`unknown variant ${args.variant}`);
 // module instance as tag.js's, so both resolve to js/guard.js.
 const minified = minifyImports(readFileSync(args.wasm), readFileSync(join(args.glue, 'reftrack.js'), 'utf8'));
 const wasm = minified.wasm;
+// The split build: the glue of what only the delivery module imports goes with it.
+const delivery = args.variant === 'split' &&
+  splitGlue({ glue: minified.glue, second: readFileSync(args.second), minified, guardFields: minified.fields.get('guard.js') ?? [] });
 // The glue imports the guard's module as a namespace (`import * as`), which esbuild builds with a
 // `for...in` over its exports: on a page that put enumerable names on Object.prototype, that
 // throws before reftrack starts. Named imports build no namespace object.
 const namespaced = /import \* as (\w+) from (["'])(\.\/snippets\/[^"']*\/js\/guard\.js)\2;?/;
-const guardImports = minified.fields.get('guard.js') ?? [];
-let glueSource = minified.glue.replace(namespaced, (_, name, quote, path) =>
+const guardImports = delivery ? delivery.guardFields : (minified.fields.get('guard.js') ?? []);
+let glueSource = (delivery ? delivery.glue : minified.glue).replace(namespaced, (_, name, quote, path) =>
   `import { ${guardImports.map((f, i) => `${f} as __guard${i}`).join(', ')} } from ${quote}${path}${quote};\n` +
   `const ${name} = { __proto__: null, ${guardImports.map((f, i) => `${f}: __guard${i}`).join(', ')} };`,
 ).replace(/(from\s*)(["'])\.\/snippets\/[^"']*\/js\/guard\.js\2/g, (_, from) => from + JSON.stringify(join(root, 'js/guard.js')));
@@ -179,10 +191,12 @@ writeFileSync(join(args.out, args.name),
   `\ufeff//# allFunctionsCalledOnLoad\n/*! reftrack ${version} | MIT OR Apache-2.0 */\n${code}`, 'utf8');
 // The delivery module's script: its bytes handed to the loader that added it (nothing if anything
 // else loads it).
-if (args.variant === 'split') {
-  const second = renamePrimaryImports(readFileSync(args.second), minified.exports);
+if (delivery) {
+  const script = await transform(`(function(s){s&&s.r&&s.r("${PLACEHOLDER}",${delivery.factory})})(document.currentScript);`,
+    { minify: true, target: 'es2017', legalComments: 'none' });
+  if (script.code.split(PLACEHOLDER).length !== 2) throw new Error('the delivery module placeholder did not survive minification');
   writeFileSync(join(args.out, 'reftrack-delivery.js'),
     `\ufeff/*! reftrack ${version} delivery module | MIT OR Apache-2.0 */\n` +
-    `(function(s){s&&s.r&&s.r("${latin1Literal(second)}")})(document.currentScript);\n`, 'utf8');
+    script.code.replace(PLACEHOLDER, () => latin1Literal(delivery.wasm)), 'utf8');
 }
 if (args.variant === 'fetch') writeFileSync(join(args.out, 'reftrack_bg.wasm'), wasm);

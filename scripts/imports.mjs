@@ -6,7 +6,8 @@
 // script tag's (scripts/bundle.mjs) and the npm package's (scripts/package.mjs), rename them to
 // short ones in the module and the glue together; the API's exports keep their names. Returns the
 // renamed module and glue, the fields each snippet module (js/guard.js) is imported for, which keep
-// their names, and the exports renamed (long name → short).
+// their names, the exports renamed (long name → short), and the imports' fields and modules renamed
+// (long → short).
 export function minifyImports(wasm, glue) {
   const bytes = [...wasm];
   const read = reader(bytes);
@@ -51,20 +52,63 @@ export function minifyImports(wasm, glue) {
   for (const [long, short] of modules) glue = glue.replaceAll(`"${long}":`, `"${short}":`);
   // Whole names only: one export's name may begin another's.
   for (const [long, short] of exports) glue = glue.replace(new RegExp(`\\b${long}\\b`, 'g'), short);
-  return { wasm: Buffer.from(bytes), glue, fields, exports };
+  return { wasm: Buffer.from(bytes), glue, fields, exports, imports: renamed, modules };
+}
+
+/** `wasm` with each import renamed by `rename(module, field)` → `[module, field]`. */
+export function renameImports(wasm, rename) {
+  const bytes = [...wasm];
+  const read = reader(bytes);
+  rewrite(bytes, read, (id) => (id === 2 ? read.imports(rename) : null));
+  return Buffer.from(bytes);
 }
 
 /**
- * The split build's second module imports from the first (`primary`), some of it by the names
- * `minifyImports` shortened in the first (`exports`, long name → short): those imports are renamed
- * alike, so the second module links against the first as it is embedded.
+ * The split build's halves (wasm-split's output) with the second module importing the JS functions
+ * it calls from the glue itself, not through the first module: wasm-split has the first module
+ * re-export each of its imports the second calls (`%…`), so the landing page carried the glue of
+ * every import the delivery code uses. Now the first module no longer exports them, so the
+ * optimizer drops those only the second calls, and scripts/bundle.mjs moves their glue into the
+ * delivery module's script. Returns the two modules rewritten.
  */
-export function renamePrimaryImports(wasm, exports) {
-  const bytes = [...wasm];
-  const read = reader(bytes);
-  const rename = (module, field) => [module, module === 'primary' ? (exports.get(field) ?? field) : field];
-  rewrite(bytes, read, (id) => (id === 2 ? read.imports(rename) : null));
-  return Buffer.from(bytes);
+export function importsFromGlue(first, second) {
+  // The first module's imported functions, by index, and its exports of them.
+  const one = [...first];
+  const read = reader(one);
+  const functions = [];
+  const reexported = new Map(); // export name → [module, field]
+  function exported() {
+    const count = read.uleb();
+    const kept = [];
+    for (let i = 0; i < count; i++) {
+      const start = read.at;
+      const field = read.name();
+      const kind = one[read.at++];
+      const index = read.uleb();
+      if (kind === 0 && index < functions.length && field.startsWith('%')) reexported.set(field, functions[index]);
+      else kept.push(...one.slice(start, read.at));
+    }
+    return [...encode(count - reexported.size), ...kept];
+  }
+  rewrite(one, read, (id) => {
+    if (id === 2) {
+      const body = read.imports((module, field) => [module, field]);
+      const again = reader(body);
+      again.at = 0;
+      for (let count = again.uleb(); count > 0; count--) {
+        const names = [again.name(), again.name()];
+        if (body[again.at] === 0) functions.push(names);
+        again.importDescription();
+      }
+      return body;
+    }
+    return id === 7 ? exported() : null;
+  });
+  const two = [...second];
+  const rename = (module, field) => (module === 'primary' && reexported.has(field) ? reexported.get(field) : [module, field]);
+  const readTwo = reader(two);
+  rewrite(two, readTwo, (id) => (id === 2 ? readTwo.imports(rename) : null));
+  return { first: Buffer.from(one), second: Buffer.from(two), moved: reexported.size };
 }
 
 /** A LEB128 number's bytes. */

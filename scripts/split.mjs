@@ -22,6 +22,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { importsFromGlue } from './imports.mjs';
 import { cutData, stripLinking } from './split-data.mjs';
 
 const root = resolve(import.meta.dirname, '..');
@@ -74,6 +75,8 @@ const GATES = [
   /^reftrack::core::signup::(?!uuid_v4\b)/,
   /^reftrack::web::lifecycle::send_landing/,
   /^(<)?(gloo_net|js_sys::futures|wasm_bindgen_futures|serde|serde_core|serde_wasm_bindgen)\b/,
+  // What waited runs once the delivery module is there: the loader calls it only then.
+  /^(__delivered$|reftrack::web::split::waiting::delivered\b)/,
 ];
 /** A panic's ways out of the standard library. Called before the second module is there, their
  * placeholder throws, which ends reftrack through `js/guard.js` just as the panic's trap would. */
@@ -154,6 +157,9 @@ export function splitModule(wasm, out, keep, ...more) {
   const report = execFileSync(WASM_SPLIT, [...FEATURES, ...more, '--verbose', '--export-prefix=%', '--placeholder-namespace=p',
     keep, wasm, '-o1', join(out, 'first.wasm'), '-o2', join(out, 'second.wasm')], { encoding: 'utf8', maxBuffer: 1 << 26 });
   fixExternrefExport(join(out, 'first.wasm'));
+  const halves = importsFromGlue(readFileSync(join(out, 'first.wasm')), readFileSync(join(out, 'second.wasm')));
+  writeFileSync(join(out, 'first.wasm'), halves.first);
+  writeFileSync(join(out, 'second.wasm'), halves.second);
   const functions = (what) => (report.match(new RegExp(`^${what} functions: (.*)$`, 'm'))?.[1] ?? '').split(', ').filter(Boolean);
   const kept = functions('Keeping');
   const data = cutData({ linked: LINKED, kept, first: join(out, 'first.wasm'), second: join(out, 'second.wasm') });
