@@ -96,7 +96,7 @@ const instantiate = {
             imports[m] = imports[m] || { __proto__: null };
             for (k in h.imports[m]) if (!(k in imports[m])) imports[m][k] = h.imports[m][k];
           }
-          imports.primary = wasm;
+          imports.f = wasm;
           new WebAssembly.Instance(new WebAssembly.Module(bytesOf(text)), imports);
           arrived();
         } catch (e) {

@@ -37,7 +37,8 @@ export function splitGlue({ glue, second, minified, guardFields }) {
   const moved = new Map(); // field → short name: imported by the delivery module only
   const guard = new Set(guardFields);
   const wasm = renameImports(second, (module, field) => {
-    if (module === 'primary') return [module, minified.exports.get(field) ?? field];
+    // The first module's exports, under a module name of one letter: it comes some 150 times.
+    if (module === 'primary') return ['f', minified.exports.get(field) ?? field];
     const short = minified.modules.get(module);
     if (!short) throw new Error(`glue-split: the delivery module imports from ${module}, which the first module does not`);
     if (module.includes('/snippets/')) {
