@@ -18,6 +18,13 @@ wasm_opt() {
 }
 out=target/bindgen
 
+# A panic's location names its source file, a dependency's by its path under cargo's registry,
+# which differs from machine to machine. Named from the crate's directory on, the module is the
+# same bytes wherever it is built, and shorter (-109 B gzip over the split build's two files).
+remap=""
+for dir in "${CARGO_HOME:-$HOME/.cargo}"/registry/src/*/; do remap+=" --remap-path-prefix=${dir}="; done
+export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="${remap# }"
+
 say "compiling the wasm module (cargo build --release --target wasm32-unknown-unknown)"
 cargo build --release --target wasm32-unknown-unknown -p reftrack
 
@@ -42,7 +49,7 @@ split=target/split-bindgen
 say "compiling the split build's module (cargo build --features split)"
 # Linked with --emit-relocs: the linker's symbols and relocations say which constant data each
 # function refers to, so the cut moves the delivery code's data with it (scripts/split-data.mjs).
-RUSTFLAGS="-C link-arg=--emit-relocs" \
+CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="$CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS -C link-arg=--emit-relocs" \
   cargo build --release --target wasm32-unknown-unknown -p reftrack --features split --target-dir target/split
 rm -rf "$split" && mkdir -p "$split"
 wasm-bindgen --target web --no-typescript --omit-default-module-path --encode-into always --out-dir "$split" \
