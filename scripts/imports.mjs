@@ -41,17 +41,22 @@ export function minifyImports(wasm, glue) {
       read.at++; // kind
       read.uleb(); // index
       const own = /^(__wbindgen_|__externref_|wasm_bindgen__)/.test(field);
+      // The split build's exports to its second module (`%…`, scripts/split.mjs): one or two
+      // letters, none `w` (the glue's own) nor as long as an API method's name.
+      const split = field.startsWith('%');
       if (own && !exports.has(field)) exports.set(field, `w${exports.size.toString(36)}`);
-      body.push(...text(own ? exports.get(field) : field), ...bytes.slice(descStart, read.at));
+      if (split && !exports.has(field)) exports.set(field, letters(splits++));
+      body.push(...text(own || split ? exports.get(field) : field), ...bytes.slice(descStart, read.at));
     }
     return body;
   }
+  let splits = 0;
 
   rewrite(bytes, read, (id) => (id === 2 ? read.imports(rename) : id === 7 ? exported() : null));
   for (const [long, short] of renamed) if (long !== short) glue = glue.replaceAll(long, short);
   for (const [long, short] of modules) glue = glue.replaceAll(`"${long}":`, `"${short}":`);
   // Whole names only: one export's name may begin another's.
-  for (const [long, short] of exports) glue = glue.replace(new RegExp(`\\b${long}\\b`, 'g'), short);
+  for (const [long, short] of exports) if (!long.startsWith('%')) glue = glue.replace(new RegExp(`\\b${long}\\b`, 'g'), short);
   return { wasm: Buffer.from(bytes), glue, fields, exports, imports: renamed, modules };
 }
 
@@ -109,6 +114,14 @@ export function importsFromGlue(first, second) {
   const readTwo = reader(two);
   rewrite(two, readTwo, (id) => (id === 2 ? readTwo.imports(rename) : null));
   return { first: Buffer.from(one), second: Buffer.from(two), moved: reexported.size };
+}
+
+/** The `n`th name of one or two letters without `w`. */
+function letters(n) {
+  const alphabet = 'abcdefghijklmnopqrstuvxyzABCDEFGHIJKLMNOPQRSTUVWXYZ';
+  const size = alphabet.length;
+  if (n >= size * (size + 1)) throw new Error('imports.mjs: more exports to the second module than two letters name');
+  return n < size ? alphabet[n] : alphabet[Math.floor(n / size) - 1] + alphabet[n % size];
 }
 
 /** A LEB128 number's bytes. */
