@@ -37,13 +37,17 @@ else
 fi
 
 # The split build cuts the module with wasm-split (scripts/split.mjs), which only Debian's
-# binaryen has; the build's wasm-opt stays npm's binaryen.
-if [ -x /usr/bin/wasm-split ]; then
-  say "binaryen's wasm-split (Debian): present"
+# binaryen has; the build's wasm-opt stays npm's binaryen. Its data goes with its code by the
+# linker's symbols, which binutils' c++filt demangles (scripts/split-data.mjs).
+split_tools=()
+[ -x /usr/bin/wasm-split ] || split_tools+=(binaryen)
+command -v c++filt > /dev/null || split_tools+=(binutils)
+if [ ${#split_tools[@]} -eq 0 ]; then
+  say "binaryen's wasm-split and binutils' c++filt (Debian): present"
 else
-  say "installing debian package: binaryen (its wasm-split cuts the split build)"
+  say "installing debian packages: ${split_tools[*]} (wasm-split cuts the split build; c++filt names its symbols)"
   as_root apt-get update -qq
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends binaryen
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${split_tools[@]}"
 fi
 
 # npm ci only when package-lock.json changed since the last install, or when the tests need the
