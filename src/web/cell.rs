@@ -1,6 +1,6 @@
 //! The module's state lives in statics: the page has one tracker, one queue, one capture.
 
-use core::cell::RefCell;
+use core::cell::{RefCell, RefMut};
 
 /// A value owned by the module for the page's life.
 pub struct Global<T>(RefCell<Option<T>>);
@@ -16,7 +16,17 @@ impl<T: Default> Global<T> {
 
     /// Runs `f` on the value (made with `Default` on first use). Calls must not nest for the same
     /// value: no page function is called while a value is borrowed, so nothing can call back in.
+    /// Inlined into each caller around one borrow per value type (`borrow`), not compiled once
+    /// per closure.
+    #[inline(always)]
     pub fn with<R>(&self, f: impl FnOnce(&mut T) -> R) -> R {
-        f(self.0.borrow_mut().get_or_insert_with(T::default))
+        f(&mut self.borrow())
+    }
+
+    #[inline(never)]
+    fn borrow(&self) -> RefMut<'_, T> {
+        RefMut::map(self.0.borrow_mut(), |value| {
+            value.get_or_insert_with(T::default)
+        })
     }
 }
