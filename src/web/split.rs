@@ -316,29 +316,42 @@ mod waiting {
     /// promise resolves as `queued` (its callback is called with that), and it keeps waiting.
     #[wasm_bindgen(js_name = __undelivered)]
     pub fn undelivered(reason: String) {
-        let settled: Vec<(Function, Option<Function>, JsValue)> = WAITING.with(|w| {
+        // One signup at a time, taken out of the list, so the page's callbacks run with nothing
+        // borrowed; only those waiting now (a callback that signs up again adds one that waits).
+        let waiting = WAITING.with(|w| {
             w.calls
-                .iter_mut()
-                .filter_map(|call| match call {
+                .iter()
+                .filter(|call| {
+                    matches!(
+                        call,
+                        Call::Signup {
+                            resolve: Some(_),
+                            ..
+                        }
+                    )
+                })
+                .count()
+        });
+        for _ in 0..waiting {
+            let next = WAITING.with(|w| {
+                w.calls.iter_mut().find_map(|call| match call {
                     Call::Signup {
                         event_id,
                         resolve,
                         callback,
                         ..
-                    } => {
-                        let resolve = resolve.take()?;
-                        let result = Object::new();
-                        set(&result, "ok", &JsValue::TRUE);
-                        set(&result, "status", &JsValue::from(Status::Queued.as_str()));
-                        set(&result, "event_id", &JsValue::from(event_id.as_str()));
-                        set(&result, "error", &JsValue::from(reason.as_str()));
-                        Some((resolve, callback.take(), result.into()))
-                    }
+                    } => Some((resolve.take()?, callback.take(), event_id.clone())),
                     Call::Run(..) => None,
                 })
-                .collect()
-        });
-        for (resolve, callback, result) in settled {
+            });
+            let Some((resolve, callback, event_id)) = next else {
+                break;
+            };
+            let result = Object::new();
+            set(&result, "ok", &JsValue::TRUE);
+            set(&result, "status", &JsValue::from(Status::Queued.as_str()));
+            set(&result, "event_id", &JsValue::from(event_id.as_str()));
+            set(&result, "error", &JsValue::from(reason.as_str()));
             if let Some(callback) = callback {
                 let _ = callback.call1(&JsValue::UNDEFINED, &result);
             }
