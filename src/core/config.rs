@@ -380,26 +380,36 @@ fn auto_capture(value: &Value) -> Result<AutoCapture, &'static str> {
 
 fn list(value: &Value) -> Result<Vec<String>, &'static str> {
     const EXPECTED: &str = "a list of query parameter names";
-    let names: Vec<String> = match value {
-        Value::List(items) => items.iter().map(|s| s.trim().to_owned()).collect(),
+    // Loops, not iterator chains: each chain is compiled on its own, and this runs on every
+    // landing that names its parameters.
+    let mut names = Vec::new();
+    match value {
+        Value::List(items) => {
+            for item in items {
+                names.push(item.trim().to_owned());
+            }
+        }
         // Attributes carry lists comma-separated: data-partner-params="ref,via".
-        Value::Text(s) => s
-            .split(',')
-            .map(|s| s.trim().to_owned())
-            .filter(|s| !s.is_empty())
-            .collect(),
+        Value::Text(s) => {
+            for name in s.split(',') {
+                let name = name.trim();
+                if !name.is_empty() {
+                    names.push(name.to_owned());
+                }
+            }
+        }
         _ => return Err(EXPECTED),
-    };
-    let valid = names.iter().all(|n| {
-        !n.is_empty()
-            && n.chars()
-                .all(|c| !c.is_control() && !matches!(c, '&' | '=' | '#'))
-    });
-    if valid {
-        Ok(names)
-    } else {
-        Err(EXPECTED)
     }
+    for name in &names {
+        if name.is_empty()
+            || name
+                .chars()
+                .any(|c| c.is_control() || matches!(c, '&' | '=' | '#'))
+        {
+            return Err(EXPECTED);
+        }
+    }
+    Ok(names)
 }
 
 #[cfg(test)]
