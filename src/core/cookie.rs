@@ -41,22 +41,25 @@ pub fn program_click_prefix(public_key: &str) -> String {
 /// A click id cookie's suffix from four random bytes: four of `A-Z a-z 0-9`.
 pub fn click_suffix(random: [u8; 4]) -> String {
     const ALPHABET: &[u8; 62] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-    random
-        .iter()
-        .map(|b| char::from(ALPHABET[usize::from(*b) % ALPHABET.len()]))
-        .collect()
+    let mut suffix = String::new();
+    for b in random {
+        suffix.push(char::from(ALPHABET[usize::from(b) % ALPHABET.len()]));
+    }
+    suffix
 }
 
 /// The cookies in a `document.cookie` string whose name starts with `prefix`: (name, value).
 pub fn with_prefix<'a>(cookies: &'a str, prefix: &str) -> Vec<(&'a str, &'a str)> {
-    cookies
-        .split(';')
-        .filter_map(|pair| {
-            let (n, v) = pair.split_once('=')?;
+    let mut found = Vec::new();
+    for pair in cookies.split(';') {
+        if let Some((n, v)) = pair.split_once('=') {
             let n = n.trim();
-            (n.starts_with(prefix) && n.len() > prefix.len()).then(|| (n, v.trim()))
-        })
-        .collect()
+            if n.starts_with(prefix) && n.len() > prefix.len() {
+                found.push((n, v.trim()));
+            }
+        }
+    }
+    found
 }
 
 /// The first value of cookie `name` in a `document.cookie` string.

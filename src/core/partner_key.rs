@@ -39,15 +39,14 @@ const TOLERANT: GeneralPurpose = GeneralPurpose::new(
 /// URL-safe characters and the space are first mapped onto the standard alphabet, and the padding
 /// dropped, so one engine reads every variant. `None` if it is not base64.
 fn decode_base64(encoded: &str) -> Option<Vec<u8>> {
-    let standard: Vec<u8> = encoded
-        .trim_end_matches('=')
-        .bytes()
-        .map(|b| match b {
+    let mut standard = Vec::new();
+    for b in encoded.trim_end_matches('=').bytes() {
+        standard.push(match b {
             b'-' | b' ' => b'+',
             b'_' => b'/',
             b => b,
-        })
-        .collect();
+        });
+    }
     TOLERANT.decode(standard).ok()
 }
 

@@ -59,15 +59,14 @@ pub fn classify(value: &JsValue) -> Value {
             Value::Other("a number that is not finite".into())
         }
     } else if Array::is_array(value) {
-        let items: Option<Vec<String>> = value
-            .unchecked_ref::<Array>()
-            .iter()
-            .map(|item| item.as_string())
-            .collect();
-        match items {
-            Some(items) => Value::List(items),
-            None => Value::Other("an array with non-string items".into()),
+        let mut items = Vec::new();
+        for item in value.unchecked_ref::<Array>().iter() {
+            match item.as_string() {
+                Some(item) => items.push(item),
+                None => return Value::Other("an array with non-string items".into()),
+            }
         }
+        Value::List(items)
     } else if value.is_function() {
         Value::Other("a function".into())
     } else if value.is_object() {
@@ -85,16 +84,15 @@ fn properties(value: &JsValue) -> Option<Vec<(String, JsValue)>> {
     }
     let entries = Object::entries_typed::<JsValue>(value.unchecked_ref()).ok()?;
     let entries: &Array = entries.unchecked_ref();
-    Some(
-        entries
-            .iter()
-            .map(|entry| {
-                let pair: Array = entry.unchecked_into();
-                let name = pair.get(0).unchecked_into::<JsString>();
-                (String::from(name), pair.get(1))
-            })
-            .collect(),
-    )
+    // Loops, not iterator chains, here and below: each chain compiles on its own, and these run
+    // on every landing that has options.
+    let mut properties = Vec::new();
+    for entry in entries.iter() {
+        let pair: Array = entry.unchecked_into();
+        let name = pair.get(0).unchecked_into::<JsString>();
+        properties.push((String::from(name), pair.get(1)));
+    }
+    Some(properties)
 }
 
 /// `value` read as an object's own properties.
@@ -103,12 +101,13 @@ pub fn entries(value: JsValue) -> Entries {
         return Entries::Absent;
     }
     match properties(&value) {
-        Some(properties) => Entries::Object(
-            properties
-                .into_iter()
-                .map(|(name, value)| (name, classify(&value)))
-                .collect(),
-        ),
+        Some(properties) => {
+            let mut entries = Vec::new();
+            for (name, value) in properties {
+                entries.push((name, classify(&value)));
+            }
+            Entries::Object(entries)
+        }
         None => Entries::NotAnObject,
     }
 }

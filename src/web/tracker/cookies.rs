@@ -37,7 +37,10 @@ impl Tracker {
             let cookies = DocumentJar.read();
             let program = self.config.public_key.as_deref().map(|program| {
                 let clicks = cookie::with_prefix(&cookies, &cookie::program_click_prefix(program));
-                let mut names: Vec<String> = clicks.into_iter().map(|(n, _)| n.into()).collect();
+                let mut names: Vec<String> = Vec::new();
+                for (name, _) in clicks {
+                    names.push(name.into());
+                }
                 names.push(cookie::program_key_cookie(program));
                 names
             });
