@@ -31,11 +31,15 @@ impl Attribution {
     pub fn from_cookies(cookies: &str) -> Self {
         // Partnero's cookie after reftrack's: a key an earlier Partnero-mode visit stored still
         // counts; and Partnero's refer-a-friend cookie last, when no partner cookie is there.
-        let partner_key = PARTNER_KEY_COOKIES
-            .iter()
-            .chain([&PARTNERO_COOKIE, &PARTNERO_REFERRAL_COOKIE])
-            .filter_map(|name| cookie::get(cookies, name))
-            .find_map(|value| PartnerKey::parse(value).ok());
+        let [first, second] = PARTNER_KEY_COOKIES;
+        let mut partner_key = None;
+        for name in [first, second, PARTNERO_COOKIE, PARTNERO_REFERRAL_COOKIE] {
+            partner_key =
+                cookie::get(cookies, name).and_then(|value| PartnerKey::parse(value).ok());
+            if partner_key.is_some() {
+                break;
+            }
+        }
         let click_id = partner_key
             .as_ref()
             .and(cookie::get(cookies, CLICK_ID_COOKIE))

@@ -187,16 +187,16 @@ pub struct Config {
 
 impl Default for Config {
     fn default() -> Self {
-        let names = |list: &[&str]| list.iter().map(|&s| s.into()).collect();
+        let names = |list: [&str; 2]| Vec::from(list.map(String::from));
         Config {
             public_key: None,
             endpoint: None,
             cookie_days: 90,
             cookie_domain: None,
             attribution: Mode::Last,
-            partner_params: names(&["ps_partner_key", "gspk"]),
+            partner_params: names(["ps_partner_key", "gspk"]),
             raw_partner_params: Vec::new(),
-            click_params: names(&["ps_xid", "gsxid"]),
+            click_params: names(["ps_xid", "gsxid"]),
             consent: Consent::Granted,
             auto_capture: AutoCapture::Off,
             send_unattributed: false,

@@ -130,7 +130,9 @@ pub fn domain_candidates(host: &str) -> Vec<String> {
         if b == b'.' && dots > 1 {
             // `get`, not indexing: a str index that could panic would bring the panic's
             // character-escaping tables into the module.
-            candidates.extend(host.get(i + 1..).map(String::from));
+            if let Some(suffix) = host.get(i + 1..) {
+                candidates.push(suffix.into());
+            }
         }
     }
     candidates.push(host);

@@ -155,7 +155,13 @@ impl RetryQueue {
     /// Reads what [`to_text`](Self::to_text) wrote. Lines that do not read (edited by hand, an
     /// older format) are dropped: never fatal.
     pub fn from_text(text: &str) -> Self {
-        RetryQueue(text.split('\n').filter_map(pending).collect())
+        let mut queue = Vec::new();
+        for line in text.split('\n') {
+            if let Some(pending) = pending(line) {
+                queue.push(pending);
+            }
+        }
+        RetryQueue(queue)
     }
 }
 

@@ -26,7 +26,11 @@ pub fn decimal(mut n: u64) -> String {
             break;
         }
     }
-    digits[start..].iter().map(|&d| char::from(d)).collect()
+    let mut text = String::new();
+    for &digit in &digits[start..] {
+        text.push(char::from(digit));
+    }
+    text
 }
 
 /// `text` read as a whole number in decimal digits (an optional `+` first), as `str::parse`

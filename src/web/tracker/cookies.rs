@@ -44,19 +44,22 @@ impl Tracker {
                 names.push(cookie::program_key_cookie(program));
                 names
             });
-            let domains = cookie::domain_candidates(&hostname).into_iter().map(Some);
-            for domain in domains.chain([None]) {
+            let mut domains: Vec<Option<String>> = Vec::new();
+            for domain in cookie::domain_candidates(&hostname) {
+                domains.push(Some(domain));
+            }
+            domains.push(None);
+            for domain in domains {
                 let expired = Attributes {
                     max_age: 0,
                     domain,
                     secure: false,
                 };
-                for name in PARTNER_KEY_COOKIES
-                    .into_iter()
-                    .chain([CLICK_ID_COOKIE, PARTNERO_COOKIE])
-                {
+                for name in PARTNER_KEY_COOKIES {
                     put(name, "", &expired);
                 }
+                put(CLICK_ID_COOKIE, "", &expired);
+                put(PARTNERO_COOKIE, "", &expired);
                 for name in program.iter().flatten() {
                     put(name, "", &expired);
                 }
