@@ -48,11 +48,12 @@ fn object_at(target: &JsValue, name: &str) -> JsValue {
 }
 
 /// The items of a stub's queue, if it is an array.
-fn queue(value: JsValue) -> impl Iterator<Item = JsValue> {
-    Array::is_array(&value)
-        .then(|| value.unchecked_into::<Array>())
-        .into_iter()
-        .flatten()
+fn queue(value: JsValue) -> Array {
+    if Array::is_array(&value) {
+        value.unchecked_into()
+    } else {
+        Array::new()
+    }
 }
 
 /// An `arguments` object (or any array-like) as an array.
@@ -67,7 +68,7 @@ fn arguments(value: JsValue) -> Array {
 /// Replays the calls reftrack's loader snippet queued on `target`: `[method, arguments, resolve]`,
 /// each answered through its `resolve`.
 fn replay(target: &JsValue, queued: JsValue) {
-    for call in queue(queued) {
+    for call in queue(queued).iter() {
         let method = get(&call, "0").as_string().unwrap_or_default();
         let Ok(function) = get(target, &method).dyn_into::<Function>() else {
             continue;

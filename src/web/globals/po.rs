@@ -19,7 +19,7 @@ pub fn install(window: &JsValue) {
     set(window, &name, &po);
     set(&po, "q", &Array::new());
     // Each record of Partnero's stub is { a: arguments, q: [] }.
-    for record in queue(queued) {
+    for record in queue(queued).iter() {
         let _ = Reflect::apply(&po, window, &arguments(get(&record, "a")));
     }
 }
