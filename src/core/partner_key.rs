@@ -220,24 +220,31 @@ pub fn read_params<'a>(
     names: ParamNames<'a>,
 ) -> Landing<'a> {
     let refused = |param, reason| Refused { param, reason };
-    let base64 = names.partner.iter().find_map(|name| {
-        let key = PartnerKey::from_base64(&param(name)?).map_err(|r| refused(name, r));
-        Some((name, key))
-    });
-    let found = base64.or_else(|| {
-        names.raw_partner.iter().find_map(|name| {
-            let key = PartnerKey::parse(&param(name)?).map_err(|r| refused(name, r));
-            Some((name, key))
-        })
-    });
-    let (partner_param, partner) = match found {
-        Some((name, key)) => (Some(name.as_str()), Some(key)),
-        None => (None, None),
-    };
-    let click = names
-        .click
-        .iter()
-        .find_map(|name| Some(ClickId::parse(&param(name)?).map_err(|r| refused(name, r))));
+    // The first parameter present of each list (loops, not iterator chains: smaller).
+    let (mut partner_param, mut partner) = (None, None);
+    for name in names.partner {
+        if let Some(value) = param(name) {
+            partner = Some(PartnerKey::from_base64(&value).map_err(|r| refused(name, r)));
+            partner_param = Some(name.as_str());
+            break;
+        }
+    }
+    if partner.is_none() {
+        for name in names.raw_partner {
+            if let Some(value) = param(name) {
+                partner = Some(PartnerKey::parse(&value).map_err(|r| refused(name, r)));
+                partner_param = Some(name.as_str());
+                break;
+            }
+        }
+    }
+    let mut click = None;
+    for name in names.click {
+        if let Some(value) = param(name) {
+            click = Some(ClickId::parse(&value).map_err(|r| refused(name, r)));
+            break;
+        }
+    }
     Landing {
         partner,
         partner_param,
