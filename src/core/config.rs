@@ -75,7 +75,10 @@ impl Source {
     /// Sets `name`, replacing an earlier value: a later `init()` call merges into earlier ones.
     /// `Null` is not a value: it is left out.
     pub fn set(&mut self, name: &str, value: Value) {
-        self.entries.retain(|(n, _)| n != name);
+        // At most one entry per name: `set` is the only way in.
+        if let Some(at) = self.entries.iter().position(|(n, _)| n == name) {
+            self.entries.remove(at);
+        }
         if value == Value::Null {
             return;
         }
@@ -187,16 +190,15 @@ pub struct Config {
 
 impl Default for Config {
     fn default() -> Self {
-        let names = |list: [&str; 2]| Vec::from(list.map(String::from));
         Config {
             public_key: None,
             endpoint: None,
             cookie_days: 90,
             cookie_domain: None,
             attribution: Mode::Last,
-            partner_params: names(["ps_partner_key", "gspk"]),
+            partner_params: vec!["ps_partner_key".into(), "gspk".into()],
             raw_partner_params: Vec::new(),
-            click_params: names(["ps_xid", "gsxid"]),
+            click_params: vec!["ps_xid".into(), "gsxid".into()],
             consent: Consent::Granted,
             auto_capture: AutoCapture::Off,
             send_unattributed: false,
