@@ -77,6 +77,8 @@ const GATES = [
   /^(<)?(gloo_net|js_sys::futures|wasm_bindgen_futures|serde|serde_core|serde_wasm_bindgen)\b/,
   // What waited runs once the delivery module is there: the loader calls it only then.
   /^(__delivered$|reftrack::web::split::waiting::delivered\b)/,
+  // Debug mode's texts (src/web/tracker/notes.rs).
+  /^reftrack::web::tracker::notes::say\b/,
 ];
 /** A panic's ways out of the standard library. Called before the second module is there, their
  * placeholder throws, which ends reftrack through `js/guard.js` just as the panic's trap would. */

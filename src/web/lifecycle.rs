@@ -7,6 +7,7 @@
 
 use super::browser::{events, fetch};
 use super::cell::Global;
+use super::tracker::notes::Note;
 use super::tracker::{self, data};
 use super::{delivery, forms, guard, split, values};
 use crate::core::attribution::{self, LandingReport};
@@ -36,7 +37,7 @@ pub fn start_with(caller: &str, options: JsValue, public_key: Option<&JsValue>) 
 /// `po('program', id, 'load')`: Partnero mode for program `id`.
 pub fn partnero_program(id: &str) {
     tracker::with(|t| {
-        t.debug(&["Partnero mode: program ", id]);
+        t.note(Note::Partnero, id, "");
         t.partnero(id.into());
     });
     started();
@@ -90,7 +91,7 @@ fn watch() {
                 return JsValue::UNDEFINED;
             }
         }
-        tracker::with(|t| t.debug(&["back online: sending waiting signups"]));
+        tracker::with(|t| t.note(Note::BackOnline, "", ""));
         split::flush().into()
     });
     events::on_window("online", &online);

@@ -123,7 +123,7 @@ mod waiting {
     use crate::web::browser::{clock, storage};
     use crate::web::cell::Global;
     use crate::web::guard::{self, Body};
-    use crate::web::tracker;
+    use crate::web::tracker::{self, notes};
     use crate::web::values::{detached, set};
     use alloc::string::String;
     use alloc::vec::Vec;
@@ -282,10 +282,14 @@ mod waiting {
         storage::store(KEY, None);
     }
 
-    /// The loader's call once the delivery module is instantiated: what waited runs, in order,
-    /// and the kept signups, now in the retry queue, leave storage.
+    /// The loader's call once the delivery module is instantiated: the debug notes that waited
+    /// are said, what waited runs, in order, and the kept signups, now in the retry queue, leave
+    /// storage.
     #[wasm_bindgen(js_name = __delivered)]
     pub fn delivered() {
+        for (note, a, b) in tracker::with(|t| t.take_notes()) {
+            notes::say(&note, &a, &b);
+        }
         let calls = WAITING.with(|w| core::mem::take(&mut w.calls));
         for call in calls {
             match call {

@@ -2,6 +2,7 @@
 //! what the cookies hold, the landing of a hand-made link to report, and the click id the collector
 //! gave it.
 
+use super::notes::{self, Note};
 use super::Tracker;
 use crate::core::attribution::{decide, Attribution, Decision, LandingReport};
 use crate::core::config::Consent;
@@ -32,11 +33,14 @@ impl Tracker {
                 click: &config.click_params,
             },
         );
+        // The landing read borrows the options: the notes go straight to their list.
+        let (notes, debug) = (&mut self.notes, config.debug);
         for refused in landing.refusals() {
-            self.debug(&["ignored ?", refused.param, ": ", &refused.reason.reason()]);
+            let note = Note::Ignored(refused.reason.clone());
+            notes::note(notes, debug, note, refused.param, "");
         }
-        if let (Some(key), Some(param)) = (landing.partner_key(), &landing.partner_param) {
-            self.debug(&["read partner key ", key.as_str(), " from ?", param]);
+        if let (Some(key), Some(param)) = (landing.partner_key(), landing.partner_param) {
+            notes::note(notes, debug, Note::Read, key.as_str(), param);
         }
         let cookies = DocumentJar.read();
         let mut stored = Attribution::from_cookies(&cookies);
@@ -52,19 +56,17 @@ impl Tracker {
         ) {
             Decision::NothingNew => {
                 match &stored.partner_key {
-                    Some(key) => {
-                        self.debug(&["no new partner key in the URL; keeping ", key.as_str()])
-                    }
-                    None => self.debug(&["no partner key in the URL or cookies"]),
+                    Some(key) => self.note(Note::Keeping, key.as_str(), ""),
+                    None => self.note(Note::NoKey, "", ""),
                 }
                 self.attribution = stored;
             }
             Decision::KeepFirst => {
-                self.debug(&["first-click attribution: keeping the stored partner key"]);
+                self.note(Note::KeepFirst, "", "");
                 self.attribution = stored;
             }
             Decision::SameClick => {
-                self.debug(&["this click is stored already: cookies left as they are"]);
+                self.note(Note::SameClick, "", "");
                 self.attribution = stored;
             }
             Decision::Write(attribution) => {
@@ -90,7 +92,7 @@ impl Tracker {
         self.landing_unreported = false;
         let partner_key = self.attribution.partner_key.as_ref()?.as_str().into();
         let Some(public_key) = self.config.public_key.clone() else {
-            self.debug(&["landing not reported: no publicKey"]);
+            self.note(Note::NoPublicKey, "", "");
             return None;
         };
         let referrer = page::referrer();

@@ -2,6 +2,7 @@
 //! `cookieDomain`), with PartnerStackJS's per-program names beside reftrack's own, and deleted
 //! together when consent is refused.
 
+use super::notes::Note;
 use super::Tracker;
 use crate::core::attribution::Attribution;
 use crate::core::config::{Consent, Source, SourceKind};
@@ -22,7 +23,7 @@ impl Tracker {
         self.configure(Source::new(SourceKind::Call));
         let hostname = page::hostname();
         if granted {
-            self.debug(&["consent granted"]);
+            self.note(Note::ConsentGranted, "", "");
             let attribution = self.attribution.clone();
             if attribution.partner_key.is_some() {
                 self.store(
@@ -33,7 +34,7 @@ impl Tracker {
                 );
             }
         } else {
-            self.debug(&["consent refused: deleting reftrack's cookies and queue"]);
+            self.note(Note::ConsentRefused, "", "");
             let cookies = DocumentJar.read();
             let program = self.config.public_key.as_deref().map(|program| {
                 let clicks = cookie::with_prefix(&cookies, &cookie::program_click_prefix(program));
@@ -80,9 +81,9 @@ impl Tracker {
         let Some(key) = &attribution.partner_key else {
             return;
         };
-        self.debug(&["attributed to partner ", key.as_str()]);
+        self.note(Note::Attributed, key.as_str(), "");
         if self.config.consent == Consent::Pending {
-            self.debug(&["consent pending: the partner key is kept in memory only"]);
+            self.note(Note::ConsentPending, "", "");
             return;
         }
         let mut jar = DocumentJar;
@@ -101,8 +102,8 @@ impl Tracker {
             None => self.probed_domain(host, &mut jar),
         };
         match &domain {
-            Some(d) => self.debug(&["cookies written on domain ", d]),
-            None => self.debug(&["cookies written host-only on ", host]),
+            Some(d) => self.note(Note::OnDomain, d, ""),
+            None => self.note(Note::HostOnly, host, ""),
         }
         let attributes = Attributes {
             max_age: self.config.cookie_days * 86_400,
@@ -129,7 +130,7 @@ impl Tracker {
             mirror(program, key.as_str(), attribution, &attributes, cookies);
         }
         if self.config.debug && Attribution::from_cookies(&jar.read()) != *attribution {
-            self.debug(&["cookies are unavailable: the partner key is kept in memory only"]);
+            self.note(Note::Unavailable, "", "");
         }
     }
 

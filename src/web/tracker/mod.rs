@@ -8,6 +8,7 @@
 mod attribution;
 mod cookies;
 pub mod data;
+pub mod notes;
 
 use super::browser::{console, page};
 use super::cell::Global;
@@ -41,6 +42,8 @@ pub struct Tracker {
     /// host does not change during a page's life, so later writes skip the probe's cookie round
     /// trips (each read after a write waits for the browser's cookie store).
     probed_domain: Option<String>,
+    /// Debug notes waiting for the delivery module (the split build: `notes`).
+    notes: Vec<notes::Waiting>,
 }
 
 impl Default for Tracker {
@@ -57,6 +60,7 @@ impl Default for Tracker {
             consent_decision: None,
             landing_unreported: false,
             probed_domain: None,
+            notes: Vec::new(),
         }
     }
 }
