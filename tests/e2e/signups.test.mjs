@@ -329,3 +329,19 @@ test('a landing downloads the landing module only; the first signup brings the d
   assert.deepEqual(scripts, ['/sdk/reftrack.js', '/sdk/reftrack-delivery.js']);
   await context.close();
 });
+
+test('debug mode: the landing brings the delivery module for its debug lines, said in order once it is there', async () => {
+  const { context, page } = await freshPage(browser);
+  const scripts = [];
+  const logs = [];
+  page.on('request', (request) => /\/reftrack[^/]*\.js$/.test(request.url()) && scripts.push(new URL(request.url()).pathname));
+  page.on('console', (m) => logs.push(m.text()));
+  await page.goto(collector.url('www.acme.test', `/debug.html?ps_partner_key=${b64('alex-smith')}&ps_xid=clk_debug`));
+  await eventually(async () => logs.some((l) => l.startsWith('[reftrack] cookies written on domain acme.test')), 5_000);
+  assert.deepEqual(scripts, ['/sdk/reftrack.js', '/sdk/reftrack-delivery.js']);
+  const ours = logs.filter((l) => l.startsWith('[reftrack]'));
+  const read = ours.findIndex((l) => l.startsWith('[reftrack] read partner key alex-smith from ?ps_partner_key'));
+  const attributed = ours.indexOf('[reftrack] attributed to partner alex-smith');
+  assert.ok(read >= 0 && attributed > read, ours.join('\n'));
+  await context.close();
+});
