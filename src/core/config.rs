@@ -75,10 +75,7 @@ impl Source {
     /// Sets `name`, replacing an earlier value: a later `init()` call merges into earlier ones.
     /// `Null` is not a value: it is left out.
     pub fn set(&mut self, name: &str, value: Value) {
-        // At most one entry per name: `set` is the only way in.
-        if let Some(at) = self.entries.iter().position(|(n, _)| n == name) {
-            self.entries.remove(at);
-        }
+        self.entries.retain(|(n, _)| n != name);
         if value == Value::Null {
             return;
         }
