@@ -10,7 +10,7 @@ use super::cell::Global;
 use super::tracker::notes::Note;
 use super::tracker::{self, data};
 use super::{delivery, forms, guard, split, values};
-use crate::core::attribution::{self, LandingReport};
+use crate::core::attribution;
 use crate::core::config::AutoCapture;
 use crate::core::partner_key::ClickId;
 use crate::core::text::decimal;
@@ -139,25 +139,23 @@ fn resume() {
 /// the collector's `POST /v1/clicks`, at most once per landing, and keeps the click id it answers
 /// as `ps_xid`, so that a signup later on this visit is backed by a recorded click.
 pub fn report_landing() {
-    if let Some(landing) = tracker::with(|t| t.take_landing()) {
-        if split::present() {
-            send_landing(landing);
-        } else {
-            // Taken again once the delivery code is present.
-            tracker::with(|t| t.hold_landing());
-            split::run(|_, _, _| {
-                report_landing();
-                JsValue::UNDEFINED
-            });
-        }
+    if tracker::with(|t| t.landing_to_report()) {
+        // Taken when the report runs: at once, or once the delivery code is present.
+        split::run(|_, _, _| {
+            send_landing();
+            JsValue::UNDEFINED
+        });
     }
 }
 
 /// The report itself, apart from the check every start makes: a landing without a partner key, or
-/// with a click id in its link, never runs this code (a split module can leave it out of the first
-/// half; see bench/split.mjs).
+/// with a click id in its link, never runs this code (the split build leaves it to the delivery
+/// module).
 #[inline(never)]
-fn send_landing(landing: LandingReport) {
+fn send_landing() {
+    let Some(landing) = tracker::with(|t| t.take_landing()) else {
+        return;
+    };
     let (option, script_src) = tracker::with(|t| {
         (
             t.config().endpoint.clone(),

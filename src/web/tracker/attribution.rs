@@ -77,16 +77,16 @@ impl Tracker {
         }
     }
 
-    /// The landing taken back, to be taken again once it can be sent (the split build).
-    pub fn hold_landing(&mut self) {
-        self.landing_unreported = true;
+    /// Whether a landing waits to be reported (see [`take_landing`](Self::take_landing)).
+    pub fn landing_to_report(&self) -> bool {
+        self.landing_unreported && self.config.consent != Consent::Pending
     }
 
     /// The landing to report to the collector, once: a partner key arrived in the URL without a
     /// click id. Held back while consent is pending; dropped without a public key (the collector
     /// would refuse it).
     pub fn take_landing(&mut self) -> Option<LandingReport> {
-        if !self.landing_unreported || self.config.consent == Consent::Pending {
+        if !self.landing_to_report() {
             return None;
         }
         self.landing_unreported = false;
