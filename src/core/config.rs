@@ -92,14 +92,14 @@ impl Source {
     fn get(&self, name: &str) -> Option<&Value> {
         self.entries.iter().find(|(n, _)| n == name).map(|(_, v)| v)
     }
+}
 
-    /// How a warning names this option in this source.
-    fn describe(&self, name: &str) -> String {
-        match self.kind {
-            SourceKind::Call => cat(&["option ", name, " passed to init"]),
-            SourceKind::Global => cat(&["window.reftrackConfig.", name]),
-            SourceKind::Attribute => cat(&["attribute data-", &kebab_case(name)]),
-        }
+/// How a warning names option `name` given in a source of `kind`.
+fn describe(kind: SourceKind, name: &str) -> String {
+    match kind {
+        SourceKind::Call => cat(&["option ", name, " passed to init"]),
+        SourceKind::Global => cat(&["window.reftrackConfig.", name]),
+        SourceKind::Attribute => cat(&["attribute data-", &kebab_case(name)]),
     }
 }
 
@@ -206,9 +206,9 @@ impl Default for Config {
 }
 
 /// How one option's value is taken: parsed and put in its field of the configuration, or refused
-/// with what was expected instead. Plain functions of one type, so the search through the sources
-/// and the warnings are compiled once, not once per option type.
-type Apply = fn(&Value, &mut Config) -> Result<(), &'static str>;
+/// (`None`). Plain functions of one type, so the search through the sources is compiled once, not
+/// once per option type.
+type Apply = fn(&Value, &mut Config) -> Option<()>;
 
 /// Every option, in the order of [`OPTION_NAMES`], with how its value is taken.
 const OPTIONS: [Apply; 13] = [
@@ -227,47 +227,88 @@ const OPTIONS: [Apply; 13] = [
     |v, c| flag(v).map(|x| c.respect_gpc = x),
 ];
 
+/// What each option expects, in the order of [`OPTION_NAMES`], for warnings.
+const EXPECTED: [&str; 13] = [
+    PUBLIC_KEY_RULE,
+    "an absolute http(s) URL or a path starting with /",
+    "a whole number of days from 1 to 400",
+    "a domain name such as example.com",
+    "\"last\" or \"first\"",
+    "a list of query parameter names",
+    "a list of query parameter names",
+    "a list of query parameter names",
+    "\"granted\" or \"pending\"",
+    "true, false or a CSS selector",
+    "true or false",
+    "true or false",
+    "true or false",
+];
+
+/// A warning about the options: a name that is no option, or a value refused. Its text is put
+/// together only when it is said ([`Warning::text`]): the split build leaves the texts to its
+/// delivery module.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Warning {
+    /// Where the option was given.
+    pub source: SourceKind,
+    /// The option's name, as given.
+    pub name: String,
+    /// The option refused (its index in [`OPTION_NAMES`]), or `None` for a name that is no option.
+    pub refused: Option<usize>,
+}
+
+impl Warning {
+    /// The warning as the console says it.
+    pub fn text(&self) -> String {
+        let described = describe(self.source, &self.name);
+        match self.refused {
+            None => cat(&[&described, " is not a reftrack option; ignored"]),
+            Some(option) => cat(&["ignored ", &described, ": expected ", EXPECTED[option]]),
+        }
+    }
+}
+
 /// Merges `sources` (highest priority first) over the defaults. Returns the configuration and one
 /// warning per ignored value or unknown option name.
-pub fn resolve(sources: &[&Source]) -> (Config, Vec<String>) {
+pub fn resolve(sources: &[&Source]) -> (Config, Vec<Warning>) {
     let mut warnings = Vec::new();
     for source in sources.iter().filter(|s| s.kind != SourceKind::Attribute) {
         for (name, _) in &source.entries {
             if !OPTION_NAMES.contains(&name.as_str()) {
-                warnings.push(cat(&[
-                    &source.describe(name),
-                    " is not a reftrack option; ignored",
-                ]));
+                warnings.push(Warning {
+                    source: source.kind,
+                    name: name.clone(),
+                    refused: None,
+                });
             }
         }
     }
     let mut config = Config::default();
-    for (name, apply) in OPTION_NAMES.into_iter().zip(OPTIONS) {
+    for (option, (name, apply)) in OPTION_NAMES.into_iter().zip(OPTIONS).enumerate() {
         // The first value of `name` that is taken; each value refused on the way is warned about.
         for source in sources {
             let Some(value) = source.get(name) else {
                 continue;
             };
-            match apply(value, &mut config) {
-                Ok(()) => break,
-                Err(expected) => warnings.push(cat(&[
-                    "ignored ",
-                    &source.describe(name),
-                    ": expected ",
-                    expected,
-                ])),
+            if apply(value, &mut config).is_some() {
+                break;
             }
+            warnings.push(Warning {
+                source: source.kind,
+                name: name.into(),
+                refused: Some(option),
+            });
         }
     }
     (config, warnings)
 }
 
-fn text(value: &Value, expected: &'static str) -> Result<String, &'static str> {
+fn text(value: &Value) -> Option<String> {
     match value {
         Value::Text(s) if !s.trim().is_empty() && !s.chars().any(char::is_control) => {
-            Ok(s.trim().to_owned())
+            Some(s.trim().to_owned())
         }
-        _ => Err(expected),
+        _ => None,
     }
 }
 
@@ -282,29 +323,27 @@ pub fn is_public_key(key: &str) -> bool {
 /// What a public key must look like, for warnings.
 pub const PUBLIC_KEY_RULE: &str = "a public key: 1-128 characters of A-Z a-z 0-9 _ - .";
 
-fn public_key(value: &Value) -> Result<String, &'static str> {
+fn public_key(value: &Value) -> Option<String> {
     match value {
-        Value::Text(key) if is_public_key(key.trim()) => Ok(key.trim().to_owned()),
-        _ => Err(PUBLIC_KEY_RULE),
+        Value::Text(key) if is_public_key(key.trim()) => Some(key.trim().to_owned()),
+        _ => None,
     }
 }
 
-fn endpoint(value: &Value) -> Result<String, &'static str> {
-    const EXPECTED: &str = "an absolute http(s) URL or a path starting with /";
-    let url = text(value, EXPECTED)?;
+fn endpoint(value: &Value) -> Option<String> {
+    let url = text(value)?;
     let lower = url.to_ascii_lowercase();
     let ok = lower.starts_with("https://")
         || lower.starts_with("http://")
         || (url.starts_with('/') && !url.starts_with("//"));
     if ok && !url.contains(char::is_whitespace) {
-        Ok(url)
+        Some(url)
     } else {
-        Err(EXPECTED)
+        None
     }
 }
 
-fn domain(value: &Value) -> Result<String, &'static str> {
-    const EXPECTED: &str = "a domain name such as example.com";
+fn domain(value: &Value) -> Option<String> {
     match value {
         Value::Text(s) => {
             let d = s.trim().trim_start_matches('.').to_ascii_lowercase();
@@ -314,71 +353,67 @@ fn domain(value: &Value) -> Result<String, &'static str> {
                     .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
                 && !d.split('.').any(str::is_empty);
             if ok {
-                Ok(d)
+                Some(d)
             } else {
-                Err(EXPECTED)
+                None
             }
         }
-        _ => Err(EXPECTED),
+        _ => None,
     }
 }
 
-fn days(value: &Value) -> Result<u32, &'static str> {
-    const EXPECTED: &str = "a whole number of days from 1 to 400";
+fn days(value: &Value) -> Option<u32> {
     let n = match value {
         // A whole number; the float is compared, never formatted.
         Value::Number(n) if *n == f64::from(*n as u32) => *n as u32,
-        Value::Text(s) => whole_number(s.trim())
-            .and_then(|n| u32::try_from(n).ok())
-            .ok_or(EXPECTED)?,
-        _ => return Err(EXPECTED),
+        Value::Text(s) => whole_number(s.trim()).and_then(|n| u32::try_from(n).ok())?,
+        _ => return None,
     };
     if (1..=400).contains(&n) {
-        Ok(n)
+        Some(n)
     } else {
-        Err(EXPECTED)
+        None
     }
 }
 
-fn mode(value: &Value) -> Result<Mode, &'static str> {
+fn mode(value: &Value) -> Option<Mode> {
     match value {
-        Value::Text(s) if s == "last" => Ok(Mode::Last),
-        Value::Text(s) if s == "first" => Ok(Mode::First),
-        _ => Err("\"last\" or \"first\""),
+        Value::Text(s) if s == "last" => Some(Mode::Last),
+        Value::Text(s) if s == "first" => Some(Mode::First),
+        _ => None,
     }
 }
 
-fn consent(value: &Value) -> Result<Consent, &'static str> {
+fn consent(value: &Value) -> Option<Consent> {
     match value {
-        Value::Text(s) if s == "granted" => Ok(Consent::Granted),
-        Value::Text(s) if s == "pending" => Ok(Consent::Pending),
-        _ => Err("\"granted\" or \"pending\""),
+        Value::Text(s) if s == "granted" => Some(Consent::Granted),
+        Value::Text(s) if s == "pending" => Some(Consent::Pending),
+        _ => None,
     }
 }
 
-fn flag(value: &Value) -> Result<bool, &'static str> {
+fn flag(value: &Value) -> Option<bool> {
     match value {
-        Value::Bool(b) => Ok(*b),
+        Value::Bool(b) => Some(*b),
         // A bare `data-debug` attribute reads as "".
-        Value::Text(s) if matches!(s.as_str(), "" | "true" | "1") => Ok(true),
-        Value::Text(s) if matches!(s.as_str(), "false" | "0") => Ok(false),
-        _ => Err("true or false"),
+        Value::Text(s) if matches!(s.as_str(), "" | "true" | "1") => Some(true),
+        Value::Text(s) if matches!(s.as_str(), "false" | "0") => Some(false),
+        _ => None,
     }
 }
 
-fn auto_capture(value: &Value) -> Result<AutoCapture, &'static str> {
+fn auto_capture(value: &Value) -> Option<AutoCapture> {
     match (flag(value), value) {
-        (Ok(true), _) => Ok(AutoCapture::Forms(None)),
-        (Ok(false), _) => Ok(AutoCapture::Off),
+        (Some(true), _) => Some(AutoCapture::Forms(None)),
+        (Some(false), _) => Some(AutoCapture::Off),
         (_, Value::Text(selector)) if !selector.trim().is_empty() => {
-            Ok(AutoCapture::Forms(Some(selector.trim().to_owned())))
+            Some(AutoCapture::Forms(Some(selector.trim().to_owned())))
         }
-        _ => Err("true, false or a CSS selector"),
+        _ => None,
     }
 }
 
-fn list(value: &Value) -> Result<Vec<String>, &'static str> {
-    const EXPECTED: &str = "a list of query parameter names";
+fn list(value: &Value) -> Option<Vec<String>> {
     // Loops, not iterator chains: each chain is compiled on its own, and this runs on every
     // landing that names its parameters.
     let mut names = Vec::new();
@@ -397,7 +432,7 @@ fn list(value: &Value) -> Result<Vec<String>, &'static str> {
                 }
             }
         }
-        _ => return Err(EXPECTED),
+        _ => return None,
     }
     for name in &names {
         if name.is_empty()
@@ -405,15 +440,20 @@ fn list(value: &Value) -> Result<Vec<String>, &'static str> {
                 .chars()
                 .any(|c| c.is_control() || matches!(c, '&' | '=' | '#'))
         {
-            return Err(EXPECTED);
+            return None;
         }
     }
-    Ok(names)
+    Some(names)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The warnings as the console says them.
+    fn texts(warnings: &[Warning]) -> Vec<String> {
+        warnings.iter().map(Warning::text).collect()
+    }
 
     fn source(kind: SourceKind, entries: &[(&str, Value)]) -> Source {
         Source {
@@ -469,6 +509,7 @@ mod tests {
         // One at a time: nothing else moves.
         for (name, value) in given {
             let (config, warnings) = resolve(&[&source(SourceKind::Call, &[(name, value)])]);
+            let warnings = texts(&warnings);
             assert!(warnings.is_empty(), "{name}: {warnings:?}");
             assert_ne!(config, Config::default(), "{name} changed nothing");
         }
@@ -493,6 +534,7 @@ mod tests {
             entries: vec![("publicKey".into(), Value::Text("pk with spaces <b>".into()))],
         };
         let (config, warnings) = resolve(&[&source]);
+        let warnings = texts(&warnings);
         assert_eq!(config.public_key, None);
         assert_eq!(
             warnings,
@@ -503,6 +545,7 @@ mod tests {
     #[test]
     fn defaults_match_the_spec() {
         let (config, warnings) = resolve(&[]);
+        let warnings = texts(&warnings);
         assert!(warnings.is_empty());
         assert_eq!(config.cookie_days, 90);
         assert_eq!(config.attribution, Mode::Last);
@@ -535,6 +578,7 @@ mod tests {
             ],
         );
         let (config, warnings) = resolve(&[&call, &global, &attrs]);
+        let warnings = texts(&warnings);
         assert!(warnings.is_empty(), "{warnings:?}");
         assert_eq!(config.cookie_days, 7);
         assert_eq!(config.attribution, Mode::First);
@@ -560,6 +604,7 @@ mod tests {
         );
         let attrs = source(SourceKind::Attribute, &[("cookieDays", t("12"))]);
         let (config, warnings) = resolve(&[&call, &attrs]);
+        let warnings = texts(&warnings);
         assert_eq!(config.cookie_days, 12, "falls through to the next source");
         assert_eq!(config.attribution, Mode::Last, "then to the default");
         assert_eq!(config.endpoint, None);
@@ -588,6 +633,7 @@ mod tests {
             ],
         );
         let (config, warnings) = resolve(&[&attrs]);
+        let warnings = texts(&warnings);
         assert_eq!(config.partner_params, ["ref", "via"]);
         assert_eq!(
             config.auto_capture,

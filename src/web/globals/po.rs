@@ -3,7 +3,7 @@
 //! 'universal')` (form auto-capture) and `po('settings', …)`; anything else is warned about once.
 
 use super::{arguments, queue};
-use crate::core::text::cat;
+use crate::web::tracker::notes::Note;
 use crate::web::values::{get, set};
 use crate::web::{api, guard, lifecycle, split, tracker};
 use js_sys::{Array, Reflect};
@@ -39,15 +39,7 @@ fn partnero(command: JsValue, what: JsValue, argument: JsValue) -> JsValue {
             return split::signup(split::Kind::Po, argument, None).into();
         }
         ("integration", "universal") => api::capture_forms(JsValue::UNDEFINED),
-        _ => tracker::with(|t| {
-            t.warn_once(cat(&[
-                "po('",
-                &command,
-                "', '",
-                &what,
-                "') is not supported; ignored",
-            ]))
-        }),
+        _ => tracker::with(|t| t.warn(Note::PoUnsupported, &command, &what)),
     }
     JsValue::UNDEFINED
 }

@@ -92,7 +92,7 @@ impl Tracker {
         self.landing_unreported = false;
         let partner_key = self.attribution.partner_key.as_ref()?.as_str().into();
         let Some(public_key) = self.config.public_key.clone() else {
-            self.note(Note::NoPublicKey, "", "");
+            self.note(Note::NotReported, "", "");
             return None;
         };
         let referrer = page::referrer();

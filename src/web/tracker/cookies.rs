@@ -90,13 +90,7 @@ impl Tracker {
         let domain = match self.config.cookie_domain.clone() {
             Some(domain) if cookie::domain_matches(host, &domain) => Some(domain),
             Some(domain) => {
-                self.warn_once(cat(&[
-                    "cookieDomain ",
-                    &domain,
-                    " does not cover ",
-                    host,
-                    "; finding one",
-                ]));
+                self.warn(Note::CookieDomain, &domain, host);
                 self.probed_domain(host, &mut jar)
             }
             None => self.probed_domain(host, &mut jar),

@@ -10,6 +10,8 @@ mod cookies;
 pub mod data;
 pub mod notes;
 
+use notes::Note;
+
 use super::browser::{console, page};
 use super::cell::Global;
 use super::values;
@@ -42,7 +44,7 @@ pub struct Tracker {
     /// host does not change during a page's life, so later writes skip the probe's cookie round
     /// trips (each read after a write waits for the browser's cookie store).
     probed_domain: Option<String>,
-    /// Debug notes waiting for the delivery module (the split build: `notes`).
+    /// Debug notes and warnings waiting for the delivery module (the split build: `notes`).
     notes: Vec<notes::Waiting>,
 }
 
@@ -94,7 +96,7 @@ impl Tracker {
             SourceKind::Global,
         );
         let global = global.unwrap_or_else(|| {
-            self.warn_once("window.reftrackConfig must be an object; ignored".into());
+            self.warn(Note::GlobalNotObject, "", "");
             Source::new(SourceKind::Global)
         });
         let (mut config, warnings) = config::resolve(&[&self.calls, &global, &self.attributes]);
@@ -115,7 +117,7 @@ impl Tracker {
         };
         self.config = config;
         for warning in warnings {
-            self.warn_once(warning);
+            self.warn(Note::Config(warning), "", "");
         }
     }
 
@@ -123,12 +125,7 @@ impl Tracker {
     /// The program id is the public key when none is set, so one that cannot be is warned about.
     pub fn partnero(&mut self, program: String) {
         if !config::is_public_key(&program) {
-            self.warn_once(cat(&[
-                "po('program', \"",
-                &program,
-                "\", 'load') was given a program id that is not a public key; expected ",
-                config::PUBLIC_KEY_RULE,
-            ]));
+            self.warn(Note::PartneroProgram, &program, "");
         }
         self.partnero_program = Some(program);
         self.configure(Source::new(SourceKind::Call));
@@ -142,7 +139,7 @@ impl Tracker {
     /// refuses every signup then.
     pub fn start(&mut self, caller: &str, options: JsValue, public_key: Option<Value>) {
         let mut call = values::options(options, SourceKind::Call).unwrap_or_else(|| {
-            self.warn_once(cat(&[caller, " options must be an object; ignored"]));
+            self.warn(Note::OptionsNotObject, caller, "");
             Source::new(SourceKind::Call)
         });
         let mut refused = false;
@@ -161,22 +158,12 @@ impl Tracker {
                     Value::Other(what) => what.clone(),
                     Value::Null => String::new(),
                 };
-                self.warn_once(cat(&[
-                    caller,
-                    " was given ",
-                    &given,
-                    " as the public key; expected ",
-                    config::PUBLIC_KEY_RULE,
-                ]));
+                self.warn(Note::PublicKeyGiven, caller, &given);
             }
         }
         self.configure(call);
         if self.config.public_key.is_none() && !refused {
-            self.warn_once(cat(&[
-                caller,
-                " left the program without a public key (pass it, or set publicKey, \
-                 window.reftrackConfig.publicKey or data-public-key): signups will be refused",
-            ]));
+            self.warn(Note::NoPublicKey, caller, "");
         }
         self.attribute();
     }

@@ -1,17 +1,22 @@
-//! What debug mode says about the tracker's decisions. A note is which line (a [`Note`]) and the
-//! one or two words that vary (a partner key, a parameter, a domain); the line is put together only
-//! in [`say`]. In the split build `say` is a gate (`scripts/split.mjs`), so the texts live in the
-//! delivery module: a note made before it is present waits in the tracker, the module is asked
-//! for, and what waited is said once it arrives (`split::delivered`). A landing page without
-//! `debug` carries none of these texts.
+//! What the tracker says on the console: debug mode's lines about its decisions, and the warnings
+//! about its set-up (options, the public key, `cookieDomain`, Partnero's calls). A note is which
+//! line (a [`Note`]) and the one or two words that vary (a partner key, a parameter, a domain); the
+//! line is put together only in [`say`]. In the split build `say` is a gate (`scripts/split.mjs`),
+//! so the texts live in the delivery module: a note made before it is present waits in the
+//! tracker, the module is asked for, and what waited is said once it arrives
+//! (`split::delivered`). A landing page without `debug` and without a set-up mistake carries none
+//! of these texts, and never downloads the delivery module for them.
 
 use super::Tracker;
+use crate::core::config::{self, Warning};
 use crate::core::partner_key::Refusal;
+use crate::core::text::cat;
 use crate::web::browser::console;
+use crate::web::cell::Global;
 use alloc::string::String;
 use alloc::vec::Vec;
 
-/// Which debug line of the tracker; `a` and `b` are the words that vary.
+/// Which line of the tracker, a debug line or a warning; `a` and `b` are the words that vary.
 #[derive(Clone)]
 pub enum Note {
     /// Query parameter `a`'s value was refused, for this reason.
@@ -27,7 +32,7 @@ pub enum Note {
     /// The click in the URL is the one stored.
     SameClick,
     /// A hand-made link's landing is not reported: no public key.
-    NoPublicKey,
+    NotReported,
     /// Attributed to partner key `a`.
     Attributed,
     /// Consent pending: nothing written.
@@ -46,24 +51,40 @@ pub enum Note {
     Partnero,
     /// Back online with signups waiting.
     BackOnline,
+    /// Warning: an option refused or unknown.
+    Config(Warning),
+    /// Warning: `window.reftrackConfig` is not an object.
+    GlobalNotObject,
+    /// Warning: `a`'s options (`init`, `_initialize`) are not an object.
+    OptionsNotObject,
+    /// Warning: `a` was given `b` as the public key.
+    PublicKeyGiven,
+    /// Warning: `a` left the program without a public key.
+    NoPublicKey,
+    /// Warning: Partnero's program id `a` is not a public key.
+    PartneroProgram,
+    /// Warning: `cookieDomain` `a` does not cover host `b`.
+    CookieDomain,
+    /// Warning: `po(a, b)` is not supported.
+    PoUnsupported,
 }
 
 /// Says a note on the console. Never inlined: the split build cuts it off the landing's module by
 /// its name, texts included.
 #[inline(never)]
 pub fn say(note: &Note, a: &str, b: &str) {
-    let reason;
+    let text;
     let pieces: &[&str] = match note {
         Note::Ignored(refusal) => {
-            reason = refusal.reason();
-            &["ignored ?", a, ": ", &reason]
+            text = refusal.reason();
+            &["ignored ?", a, ": ", &text]
         }
         Note::Read => &["read partner key ", a, " from ?", b],
         Note::Keeping => &["no new partner key in the URL; keeping ", a],
         Note::NoKey => &["no partner key in the URL or cookies"],
         Note::KeepFirst => &["first-click attribution: keeping the stored partner key"],
         Note::SameClick => &["this click is stored already: cookies left as they are"],
-        Note::NoPublicKey => &["landing not reported: no publicKey"],
+        Note::NotReported => &["landing not reported: no publicKey"],
         Note::Attributed => &["attributed to partner ", a],
         Note::ConsentPending => &["consent pending: the partner key is kept in memory only"],
         Note::OnDomain => &["cookies written on domain ", a],
@@ -73,9 +94,67 @@ pub fn say(note: &Note, a: &str, b: &str) {
         Note::ConsentRefused => &["consent refused: deleting reftrack's cookies and queue"],
         Note::Partnero => &["Partnero mode: program ", a],
         Note::BackOnline => &["back online: sending waiting signups"],
+        Note::Config(warning) => {
+            text = warning.text();
+            &[&text]
+        }
+        Note::GlobalNotObject => &["window.reftrackConfig must be an object; ignored"],
+        Note::OptionsNotObject => &[a, " options must be an object; ignored"],
+        Note::PublicKeyGiven => &[
+            a,
+            " was given ",
+            b,
+            " as the public key; expected ",
+            config::PUBLIC_KEY_RULE,
+        ],
+        Note::NoPublicKey => &[
+            a,
+            " left the program without a public key (pass it, or set publicKey, \
+             window.reftrackConfig.publicKey or data-public-key): signups will be refused",
+        ],
+        Note::PartneroProgram => &[
+            "po('program', \"",
+            a,
+            "\", 'load') was given a program id that is not a public key; expected ",
+            config::PUBLIC_KEY_RULE,
+        ],
+        Note::CookieDomain => &["cookieDomain ", a, " does not cover ", b, "; finding one"],
+        Note::PoUnsupported => &["po('", a, "', '", b, "') is not supported; ignored"],
     };
-    console::log(false, pieces);
+    let warning = !matches!(
+        note,
+        Note::Ignored(_)
+            | Note::Read
+            | Note::Keeping
+            | Note::NoKey
+            | Note::KeepFirst
+            | Note::SameClick
+            | Note::NotReported
+            | Note::Attributed
+            | Note::ConsentPending
+            | Note::OnDomain
+            | Note::HostOnly
+            | Note::Unavailable
+            | Note::ConsentGranted
+            | Note::ConsentRefused
+            | Note::Partnero
+            | Note::BackOnline
+    );
+    if warning {
+        // Each warning once per page.
+        let line = cat(pieces);
+        if SAID.with(|said| said.contains(&line)) {
+            return;
+        }
+        console::log(true, &[&line]);
+        SAID.with(|said| said.push(line));
+    } else {
+        console::log(false, pieces);
+    }
 }
+
+/// The warnings said on this page.
+static SAID: Global<Vec<String>> = Global::empty();
 
 /// A note that waits for the delivery module, with its words.
 pub type Waiting = (Note, String, String);
@@ -111,6 +190,12 @@ impl Tracker {
     /// Says a note in debug mode: now, or once the delivery module is there (the split build).
     pub fn note(&mut self, note: Note, a: &str, b: &str) {
         self::note(&mut self.notes, self.config.debug, note, a, b);
+    }
+
+    /// Says a warning, once per page ([`say`] leaves out repeats): now, or once the delivery
+    /// module is there (the split build).
+    pub fn warn(&mut self, note: Note, a: &str, b: &str) {
+        self::note(&mut self.notes, true, note, a, b);
     }
 
     /// The notes that waited for the delivery module, to be said now.
