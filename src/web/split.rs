@@ -270,9 +270,10 @@ mod waiting {
         }
     }
 
-    /// Asks for the delivery module again (the page is back online) if anything waits for it.
+    /// Asks for the delivery module again (the page is back online) if anything waits for it: a
+    /// call, or a warning or debug line.
     pub fn retry() {
-        if WAITING.with(|w| !w.calls.is_empty()) {
+        if WAITING.with(|w| !w.calls.is_empty()) || tracker::with(|t| t.notes_waiting()) {
             guard::present(true);
         }
     }

@@ -208,16 +208,25 @@ test('a missing or malformed public key is warned about at the call that passed 
       await page.goto(collector.url('www.acme.test', '/bare.html'));
       await ready(page);
       await page.evaluate(call);
+      // Said once the delivery module, which holds the texts, is there (contract §1).
+      await eventually(async () => page.warnings.length > 0, 5_000);
+      assert.deepEqual(page.warnings, [expected], call);
+      // Once: the same call again says nothing more.
+      await page.evaluate(call);
+      await page.evaluate(() => new Promise((resolve) => setTimeout(resolve, 50)));
       assert.deepEqual(page.warnings, [expected], call);
       assert.deepEqual(page.errors, []);
       await context.close();
     }
-    // A good key draws no warning.
+    // A good key draws no warning, and brings nothing for one.
     const { context, page } = await watchedPage();
+    const scripts = [];
+    page.on('request', (request) => request.url().endsWith('/reftrack-delivery.js') && scripts.push(request.url()));
     await page.goto(collector.url('www.acme.test', '/bare.html'));
     await ready(page);
     await page.evaluate(() => growsumo._initialize('pk_test_123'));
     assert.deepEqual(page.warnings, []);
+    assert.deepEqual(scripts, []);
     await context.close();
   } finally {
     await collector.stop();

@@ -4,8 +4,8 @@
 //! line is put together only in [`say`]. In the split build `say` is a gate (`scripts/split.mjs`),
 //! so the texts live in the delivery module: a note made before it is present waits in the
 //! tracker, the module is asked for, and what waited is said once it arrives
-//! (`split::delivered`). A landing page without `debug` and without a set-up mistake carries none
-//! of these texts, and never downloads the delivery module for them.
+//! (`split::delivered`). A landing page without `debug` and without a set-up mistake never
+//! downloads the delivery module for them.
 
 use super::Tracker;
 use crate::core::config::{self, Warning};
@@ -17,7 +17,6 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 /// Which line of the tracker, a debug line or a warning; `a` and `b` are the words that vary.
-#[derive(Clone)]
 pub enum Note {
     /// Query parameter `a`'s value was refused, for this reason.
     Ignored(Refusal),
@@ -196,6 +195,12 @@ impl Tracker {
     /// module is there (the split build).
     pub fn warn(&mut self, note: Note, a: &str, b: &str) {
         self::note(&mut self.notes, true, note, a, b);
+    }
+
+    /// Whether notes wait for the delivery module.
+    #[cfg(feature = "split")]
+    pub fn notes_waiting(&self) -> bool {
+        !self.notes.is_empty()
     }
 
     /// The notes that waited for the delivery module, to be said now.
