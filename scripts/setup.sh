@@ -15,6 +15,11 @@ mode=${1:-test}
 
 say() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+# Debian packages, without recommends (WebKitGTK's would bring a desktop's worth of packages).
+apt_install() {
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@"
+}
 
 export PATH="$HOME/.cargo/bin:$PATH"
 
@@ -46,8 +51,7 @@ if [ ${#split_tools[@]} -eq 0 ]; then
   say "binaryen's wasm-split and binutils' c++filt (Debian): present"
 else
   say "installing debian packages: ${split_tools[*]} (wasm-split cuts the split build; c++filt names its symbols)"
-  as_root apt-get update -qq
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${split_tools[@]}"
+  apt_install "${split_tools[@]}"
 fi
 
 # npm ci only when package-lock.json changed since the last install, or when the tests need the
@@ -108,9 +112,7 @@ if [ ${#missing[@]} -eq 0 ]; then
   say "debian packages for the browsers ($browsers) and PostgreSQL: present"
 else
   say "installing debian packages: ${missing[*]}"
-  as_root apt-get update -qq
-  # Without recommends: WebKitGTK's would bring a desktop's worth of packages.
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  apt_install "${missing[@]}"
 fi
 
 # geckodriver from crates.io (npm's geckodriver package downloads a binary at first run).

@@ -8,6 +8,7 @@ use crate::core::retry::Pending;
 use crate::core::signup::{self, Delivery, SignupResult};
 use crate::web::browser::{events, fetch, page};
 use crate::web::cell::Global;
+use crate::web::tracker::notes;
 use crate::web::{guard, tracker};
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -77,7 +78,7 @@ fn answered(pending: &Pending, reply: &fetch::Reply) -> SignupResult {
         if answer.http_status == 0 {
             warn_late(warning, &pending.endpoint);
         } else {
-            tracker::with(|t| t.warn_once(warning));
+            notes::warn_once(warning);
         }
     }
     let delivery = signup::classify(&answer);
@@ -139,10 +140,10 @@ fn tell_late(_: JsValue, _: JsValue, _: JsValue) -> JsValue {
             .as_deref()
             .is_some_and(|b| b.starts_with(origin.as_str()))
     }) {
-        tracker::with(|t| t.warn_once(signup::blocked_warning(&endpoint, &origin)));
+        notes::warn_once(signup::blocked_warning(&endpoint, &origin));
     } else {
         for warning in late {
-            tracker::with(|t| t.warn_once(warning));
+            notes::warn_once(warning);
         }
     }
     JsValue::UNDEFINED

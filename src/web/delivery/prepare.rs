@@ -5,6 +5,7 @@ use crate::core::retry::Pending;
 use crate::core::signup::{self, SignupInput, SignupResult, Status, Visit};
 use crate::core::text::cat;
 use crate::web::browser::{clock, page};
+use crate::web::tracker::notes;
 use crate::web::{tracker, values};
 use alloc::string::String;
 
@@ -15,7 +16,7 @@ pub(super) fn prepare(
     event_id: Option<String>,
 ) -> Result<Pending, SignupResult> {
     let rejected = |error: String| {
-        tracker::with(|t| t.warn_once(cat(&["a signup was rejected: ", &error])));
+        notes::warn_once(cat(&["a signup was rejected: ", &error]));
         SignupResult::new(Status::Rejected, None, Some(error))
     };
     let input = input.map_err(rejected)?;

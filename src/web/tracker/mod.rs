@@ -1,5 +1,5 @@
 //! The page's one tracker: the options it was given, the attribution it holds, and what it has
-//! already warned about. Every entry point goes through [`with`].
+//! to say (`notes`). Every entry point goes through [`with`].
 //!
 //! While it is borrowed, the tracker only reads and writes the page (URL, cookies, options): no
 //! function of the page runs then, so nothing can call back into it. Entry points take what they
@@ -33,7 +33,6 @@ pub struct Tracker {
     config: Config,
     attribution: Attribution,
     started: bool,
-    warned: Vec<String>,
     /// Partnero mode: the program id given by `po('program', id, 'load')`.
     partnero_program: Option<String>,
     /// The page's explicit `consent(true | false)`, which beats options and GPC.
@@ -57,7 +56,6 @@ impl Default for Tracker {
             config: Config::default(),
             attribution: Attribution::default(),
             started: false,
-            warned: Vec::new(),
             partnero_program: None,
             consent_decision: None,
             landing_unreported: false,
@@ -177,14 +175,6 @@ impl Tracker {
         self.configure(Source::new(SourceKind::Call));
         self.attribute();
         true
-    }
-
-    /// Warns about an unusable argument once per page.
-    pub fn warn_once(&mut self, message: String) {
-        if !self.warned.contains(&message) {
-            console::log(true, &[&message]);
-            self.warned.push(message);
-        }
     }
 
     /// The resolved configuration.

@@ -140,16 +140,19 @@ pub fn say(note: &Note, a: &str, b: &str) {
             | Note::BackOnline
     );
     if warning {
-        // Each warning once per page.
-        let line = cat(pieces);
-        if SAID.with(|said| said.contains(&line)) {
-            return;
-        }
-        console::log(true, &[&line]);
-        SAID.with(|said| said.push(line));
+        warn_once(cat(pieces));
     } else {
         console::log(false, pieces);
     }
+}
+
+/// Says `line` as a warning, unless this page has said it already.
+pub fn warn_once(line: String) {
+    if SAID.with(|said| said.contains(&line)) {
+        return;
+    }
+    console::log(true, &[&line]);
+    SAID.with(|said| said.push(line));
 }
 
 /// The warnings said on this page.
