@@ -49,7 +49,13 @@ fn started() {
     data::sync();
     watch();
     report_landing();
-    resume();
+    // In a task of its own: the page's own start (`growsumoInit`) does not wait for the storage
+    // reads (the delivery code resumes first if it arrives before).
+    let later = guard::function("resume", |_, _, _| {
+        resume();
+        JsValue::UNDEFINED
+    });
+    events::timeout(&later, 0);
     capture_configured();
 }
 

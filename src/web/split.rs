@@ -278,8 +278,10 @@ mod waiting {
         }
     }
 
-    /// `consent(false)`: the kept signups leave storage (they still wait in memory).
+    /// `consent(false)`: the kept signups leave storage (they still wait in memory, those of an
+    /// earlier page too: read first if the start has not read them yet).
     pub fn forget() {
+        resume();
         storage::store(KEY, None);
     }
 
@@ -291,6 +293,9 @@ mod waiting {
         for (note, a, b) in tracker::with(|t| t.take_notes()) {
             notes::say(&note, &a, &b);
         }
+        // The signups an earlier page left, if the start has not read them yet (it reads them
+        // in a task of its own): they leave storage below, so they are read first.
+        resume();
         let calls = WAITING.with(|w| core::mem::take(&mut w.calls));
         for call in calls {
             match call {
