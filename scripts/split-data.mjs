@@ -223,11 +223,11 @@ function movable(linked, kept) {
   for (const { offset, symbol } of linked.data) {
     const segment = segments.find((s) => offset >= s.offset && offset < s.offset + s.length);
     const address = segment.address + offset - segment.offset;
-    // Aliases may share an address: every object that covers it holds the reference.
-    for (let i = lastAtOrBefore(starts, address); i >= 0 && starts[i] <= address; i--) {
+    // Aliases and enclosing objects may cover the address too: every object that covers it
+    // holds the reference (all those starting before it are looked at, however large).
+    for (let i = lastAtOrBefore(starts, address); i >= 0; i--) {
       const [s, index] = byAddress[i];
       if (address < addressOf(s) + s.size) holds.set(index, [...(holds.get(index) ?? []), symbol]);
-      if (starts[i] + 4096 < address) break;
     }
   }
   const needed = new Set();

@@ -120,24 +120,16 @@ pub fn say(note: &Note, a: &str, b: &str) {
         Note::CookieDomain => &["cookieDomain ", a, " does not cover ", b, "; finding one"],
         Note::PoUnsupported => &["po('", a, "', '", b, "') is not supported; ignored"],
     };
-    let warning = !matches!(
+    let warning = matches!(
         note,
-        Note::Ignored(_)
-            | Note::Read
-            | Note::Keeping
-            | Note::NoKey
-            | Note::KeepFirst
-            | Note::SameClick
-            | Note::NotReported
-            | Note::Attributed
-            | Note::ConsentPending
-            | Note::OnDomain
-            | Note::HostOnly
-            | Note::Unavailable
-            | Note::ConsentGranted
-            | Note::ConsentRefused
-            | Note::Partnero
-            | Note::BackOnline
+        Note::Config(_)
+            | Note::GlobalNotObject
+            | Note::OptionsNotObject
+            | Note::PublicKeyGiven
+            | Note::NoPublicKey
+            | Note::PartneroProgram
+            | Note::CookieDomain
+            | Note::PoUnsupported
     );
     if warning {
         warn_once(cat(pieces));
